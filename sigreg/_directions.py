@@ -1,0 +1,94 @@
+"""Counter-based slice directions that every backend and device reproduces.
+
+Each entry ``(d, k)`` of the ``(dim, num_slices)`` array is a pure function of
+the seed and of its counter ``k * dim + d``: a keyed hash (two rounds of
+MurmurHash3's 32-bit finaliser) gives two 23-bit uniforms, Box-Muller turns
+them into a standard normal, and each column is divided by its norm. Only
+32-bit signed integer arithmetic is used (JAX has no int64 by default, PyTorch
+no arithmetic on uint32): products wrap modulo 2**32 on every backend, and
+right shifts of negative values are arithmetic, so every shift is masked.
+
+Because entries depend on their counter only, the first ``k`` columns of a
+draw do not depend on ``num_slices``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+Array = Any
+
+_MASK32 = 0xFFFFFFFF
+
+
+def _signed32(v: int) -> int:
+    v &= _MASK32
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+_GOLDEN = _signed32(0x9E3779B9)
+_FMIX_1 = _signed32(0x85EBCA6B)
+_FMIX_2 = _signed32(0xC2B2AE35)
+
+
+def _fmix32(h: Any, wrap: Callable[[Any], Any]) -> Any:
+    """MurmurHash3's finaliser on int32 arrays (``wrap`` = identity) or Python ints."""
+    h = h ^ ((h >> 16) & 0xFFFF)
+    h = wrap(h * _FMIX_1)
+    h = h ^ ((h >> 13) & 0x7FFFF)
+    h = wrap(h * _FMIX_2)
+    return h ^ ((h >> 16) & 0xFFFF)
+
+
+def _stream_keys(lo: Any, hi: Any, wrap: Callable[[Any], Any]) -> list[Any]:
+    """Four 32-bit keys from the two 32-bit words of the seed."""
+    k = _fmix32(lo ^ _fmix32(wrap(hi + _GOLDEN), wrap), wrap)
+    keys = []
+    for _ in range(4):
+        k = _fmix32(wrap(k + _GOLDEN), wrap)
+        keys.append(k)
+    return keys
+
+
+def _hash(counter: Array, key_in: Any, key_out: Any) -> Array:
+    def same(x: Any) -> Any:
+        return x
+
+    return _fmix32(_fmix32(counter ^ key_in, same) ^ key_out, same)
+
+
+def _uniform(h: Array, xp: Any, dtype: Any) -> Array:
+    """23 random bits to ``(m + 1/2) / 2**23`` in (0, 1): exact in float32 and float64."""
+    m = xp.astype((h >> 9) & 0x7FFFFF, dtype)
+    return m * 2.0**-23 + 2.0**-24
+
+
+def seed_keys(seed: Any, xp: Any, device: Any) -> list[Any]:
+    """Keys for a Python int seed (computed on the host) or a 0-d integer array seed."""
+    if isinstance(seed, int):
+        return _stream_keys(_signed32(seed), _signed32(seed >> 32), _signed32)
+    seed = xp.reshape(seed, (1,))  # 1-d: never a scalar type with overflow warnings
+    lo = xp.astype(seed, xp.int32)
+    if xp.iinfo(seed.dtype).bits > 32:
+        hi = xp.astype((seed >> 32) & _MASK32, xp.int32)
+    else:
+        hi = xp.zeros_like(lo)
+    return _stream_keys(lo, hi, lambda x: x)
+
+
+def generate(dim: int, num_slices: int, seed: Any, xp: Any, device: Any, dtype: Any) -> Array:
+    """The ``(dim, num_slices)`` unit-column directions (arguments already checked)."""
+    return from_keys(dim, num_slices, seed_keys(seed, xp, device), xp, device, dtype)
+
+
+def from_keys(dim: int, num_slices: int, keys: list[Any], xp: Any, device: Any, dtype: Any) -> Array:
+    k1, k2, k3, k4 = keys
+    rows = xp.arange(dim, dtype=xp.int32, device=device)
+    cols = xp.arange(num_slices, dtype=xp.int32, device=device)
+    counter = cols[None, :] * dim + rows[:, None]
+    u1 = _uniform(_hash(counter, k1, k2), xp, dtype)
+    u2 = _uniform(_hash(counter, k3, k4), xp, dtype)
+    gauss = xp.sqrt(-2.0 * xp.log(u1)) * xp.cos((2.0 * math.pi) * u2)
+    return gauss / xp.sqrt(xp.sum(gauss * gauss, axis=0, keepdims=True))

@@ -1,0 +1,128 @@
+"""Argument checks: every bad input raises before any work, naming the argument."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from typing import Any
+
+import array_api_compat
+
+INTEGRATIONS = ("trapezoid", "exact")
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def namespace(name: str, x: Any) -> Any:
+    """The array-API namespace of ``x``; a TypeError naming ``name`` if it is no array."""
+    if not array_api_compat.is_array_api_obj(x) or isinstance(x, (int, float, complex)):
+        raise TypeError(
+            f"{name} must be an array (NumPy, CuPy, PyTorch, JAX or array-api-strict), "
+            f"got {type(x).__name__}"
+        )
+    return array_api_compat.array_namespace(x)
+
+
+def same_library(names: tuple[str, str], a: Any, b: Any) -> Any:
+    try:
+        return array_api_compat.array_namespace(a, b)
+    except TypeError:
+        raise TypeError(
+            f"{names[0]} and {names[1]} must come from the same array library, got "
+            f"{type(a).__module__}.{type(a).__name__} and {type(b).__module__}.{type(b).__name__}"
+        ) from None
+
+
+def same_device(names: tuple[str, str], a: Any, b: Any) -> None:
+    da, db = array_api_compat.device(a), array_api_compat.device(b)
+    if da is not None and db is not None and da != db:  # None: traced, no fixed device
+        raise ValueError(f"{names[0]} and {names[1]} must be on the same device, got {da} and {db}")
+
+
+def real_floating(name: str, x: Any, xp: Any) -> None:
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise TypeError(f"{name} must have a real floating-point dtype, got {x.dtype}")
+
+
+def embeddings(name: str, z: Any, xp: Any) -> None:
+    """``z`` of shape (..., N, D) with N >= 1 and D >= 1 and a real floating dtype."""
+    if z.ndim < 2:
+        raise ValueError(
+            f"{name} must have shape (..., N, D) with at least 2 dimensions, got shape {tuple(z.shape)}"
+        )
+    if z.shape[-2] == 0 or z.shape[-1] == 0:
+        raise ValueError(
+            f"{name} must have at least one sample and one feature, got shape {tuple(z.shape)}"
+        )
+    if any(s == 0 for s in z.shape[:-2]):
+        raise ValueError(f"{name} must have non-empty batch axes, got shape {tuple(z.shape)}")
+    real_floating(name, z, xp)
+
+
+def integer(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    value = operator.index(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def positive_finite(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be positive and finite, got {value}")
+    return value
+
+
+def choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def unit_interval(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")
+    return value
+
+
+def callable_or_none(name: str, value: Any) -> Any:
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be a callable or None, got {type(value).__name__}")
+    return value
+
+
+def seed(value: Any, xp: Any | None) -> Any:
+    """A non-negative Python int below 2**64, or a 0-d integer array of ``xp``'s library.
+
+    NumPy integer scalars and 0-d NumPy arrays given for another library are read
+    on the host (no device sync). Negative values inside arrays cannot be checked
+    without a sync; they are taken modulo 2**64.
+    """
+    if array_api_compat.is_array_api_obj(value) and not isinstance(value, numbers.Integral):
+        if array_api_compat.is_numpy_array(value) and (
+            xp is None or not array_api_compat.is_numpy_namespace(xp)
+        ):
+            if value.ndim == 0 and value.dtype.kind in "iu":
+                return seed(int(value), xp)
+        else:
+            if value.ndim != 0:
+                raise ValueError(f"seed must be a 0-d array, got shape {tuple(value.shape)}")
+            sxp = array_api_compat.array_namespace(value)
+            if not sxp.isdtype(value.dtype, "integral"):
+                raise TypeError(f"seed must have an integer dtype, got {value.dtype}")
+            if xp is not None and sxp is not xp:
+                raise TypeError("seed must be a Python int or an array of the same library as z")
+            return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"seed must be a Python int or a 0-d integer array, got {type(value).__name__}")
+    value = operator.index(value)
+    if not 0 <= value < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {value}")
+    return value

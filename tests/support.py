@@ -1,0 +1,117 @@
+"""Test helpers in the style of scipy's array-API tests.
+
+``xp_assert_close`` checks namespace, dtype and shape as well as values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+DEVICE = os.environ.get("SIGREG_TEST_DEVICE", "cpu")
+
+
+def cuda_available() -> bool:
+    """A CUDA device is present (asked of nvidia-smi, so no framework is imported)."""
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "GPU" in out.stdout
+
+
+@contextlib.contextmanager
+def backend(name: str) -> Iterator[Any]:
+    """The array-API namespace of backend ``name``, with JAX's x64 flag set for it."""
+    if name.startswith("jax"):
+        import jax
+
+        previous = jax.config.jax_enable_x64
+        jax.config.update("jax_enable_x64", name == "jax_x64")
+        try:
+            yield importlib.import_module("jax.numpy")
+        finally:
+            jax.config.update("jax_enable_x64", previous)
+        return
+    if name == "torch":
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    module = {"numpy": "array_api_compat.numpy", "torch": "array_api_compat.torch"}.get(
+        name, "array_api_compat.cupy" if name == "cupy" else name
+    )
+    yield importlib.import_module(module)
+
+
+def is_jax(xp: Any) -> bool:
+    return array_api_compat.is_jax_namespace(xp)
+
+
+def has_float64(xp: Any) -> bool:
+    if is_jax(xp):
+        import jax
+
+        return bool(jax.config.jax_enable_x64)
+    return True
+
+
+def float_dtypes(xp: Any) -> list[Any]:
+    return [xp.float32, xp.float64] if has_float64(xp) else [xp.float32]
+
+
+def device(xp: Any) -> Any:
+    if array_api_compat.is_torch_namespace(xp):
+        return DEVICE
+    return None
+
+
+def asarray(xp: Any, x: Any, dtype: Any = None) -> Any:
+    """A NumPy array (or nested list) as an array of ``xp`` on the test device."""
+    x = np.asarray(x)
+    if dtype is None:
+        dtype = xp.float64 if x.dtype == np.float64 and has_float64(xp) else None
+    if dtype is None and x.dtype.kind == "f":
+        dtype = xp.float32
+    return xp.asarray(x, dtype=dtype, device=device(xp))
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    if array_api_compat.is_torch_array(x):
+        import torch
+
+        x = x.detach().cpu()
+        return (x.float() if x.dtype in (torch.bfloat16, torch.float16) else x).numpy()
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    if array_api_compat.is_jax_array(x) or array_api_compat.is_numpy_array(x):
+        return np.asarray(x)
+    return np.from_dlpack(x)
+
+
+def xp_assert_close(actual: Any, desired: Any, *, xp: Any, rtol: float, atol: float = 0.0, dtype: Any = None) -> None:
+    """``actual`` is an array of ``xp`` of ``desired``'s shape (and ``dtype``) close to it."""
+    assert array_api_compat.array_namespace(actual) is array_api_compat.array_namespace(xp.empty(0)), (
+        f"result is not an array of {xp.__name__}: {type(actual)}"
+    )
+    if dtype is not None:
+        assert actual.dtype == dtype, f"dtype {actual.dtype}, expected {dtype}"
+    desired = np.asarray(desired)
+    assert tuple(actual.shape) == desired.shape, f"shape {tuple(actual.shape)}, expected {desired.shape}"
+    np.testing.assert_allclose(to_numpy(actual).astype(np.float64), desired, rtol=rtol, atol=atol)
+
+
+def max_rel(actual: Any, desired: Any) -> float:
+    a = to_numpy(actual).astype(np.float64)
+    d = np.asarray(desired, dtype=np.float64)
+    return float(np.max(np.abs(a - d)) / np.max(np.abs(d)))
