@@ -11,9 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import array_api_compat
-
-from . import _core, _dispatch
+from . import _core, _dispatch, _xp
 from . import _validate as check
 
 Array = Any
@@ -78,12 +76,12 @@ def directions(
     num_slices = check.integer("num_slices", num_slices, 1)
     if dim * num_slices > _MAX_COUNTER:
         raise ValueError(f"dim * num_slices must be below 2**31, got {dim} * {num_slices}")
-    if xp is None and array_api_compat.is_array_api_obj(seed) and not isinstance(seed, int):
-        xp = array_api_compat.array_namespace(seed)
+    if xp is None and not isinstance(seed, int):
+        xp = _xp.namespace(seed)
     if xp is None:
         import array_api_compat.numpy as xp
     else:
-        xp = array_api_compat.array_namespace(xp.empty(0))  # the array-API-compatible one
+        xp = _xp.namespace(xp.empty(0))  # the array-API-compatible namespace
     seed = check.seed(seed, xp)
     if dtype is None:
         dtype = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
@@ -177,7 +175,7 @@ def _prepare(
 
     zc = _as_compute_dtype(z, xp)
     if directions is None:
-        device = array_api_compat.device(z)
+        device = _xp.device(z)
         directions = _dispatch.directions(dim, num_slices, seed, xp, device, zc.dtype)
     else:
         directions = _as_compute_dtype(directions, xp)
@@ -271,13 +269,13 @@ def value_and_grad(
     (the gradient of a scalar). The gradient has ``z``'s shape and dtype; the
     value follows :func:`sigreg`. Working memory is O(N*K + K*P).
     """
-    if reduction not in ("mean", "sum"):
+    if reduction == "none":
         raise ValueError(f"reduction must be 'mean' or 'sum' for a gradient, got {reduction!r}")
     p = _prepare(z, num_slices, seed, directions, t_max, num_points, integration, reduction, all_reduce)
     xp = p.xp
     ep, residuals = _core.forward(_dispatch.constant(p.z, xp), p.directions, p.opts, xp)
     weight = 1.0 / math.prod(ep.shape) if reduction == "mean" else 1.0
-    ep_bar = xp.full(ep.shape, weight, dtype=ep.dtype, device=array_api_compat.device(ep))
+    ep_bar = xp.full(ep.shape, weight, dtype=ep.dtype, device=_xp.device(ep))
     grad = _core.backward(residuals, p.directions, ep_bar, p.opts, xp)
     if grad.dtype != z.dtype:
         grad = xp.astype(grad, z.dtype)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from array_api_compat import device as _device
+from ._xp import device as _device
 
 from ._ecf import ecf_sums, ecf_vjp, statistic_from_means
 from ._exact import exact_statistic, exact_vjp

@@ -6,12 +6,9 @@ so ``import sigreg`` imports no framework.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-import array_api_compat
-
-from . import _core, _directions
+from . import _core, _directions, _xp
 
 Array = Any
 
@@ -20,18 +17,17 @@ Array = Any
 # one block.
 _BLOCK_ELEMENTS = 1 << 15
 
+_ADAPTERS = {"array_api_compat.torch": "sigreg.torch", "jax.numpy": "sigreg.jax"}
+
 
 def adapter(xp: Any) -> Any | None:
     """The framework module for ``xp`` (``sigreg.torch``, ``sigreg.jax``) or None."""
-    if array_api_compat.is_torch_namespace(xp):
-        return importlib.import_module("sigreg.torch")
-    if array_api_compat.is_jax_namespace(xp):
-        return importlib.import_module("sigreg.jax")
-    return None
+    module = _ADAPTERS.get(xp.__name__)
+    return None if module is None else _xp.load(module)
 
 
 def block_rows(xp: Any, num_slices: int) -> int | None:
-    if array_api_compat.is_jax_namespace(xp):
+    if xp.__name__ == "jax.numpy":
         return None
     return max(8, _BLOCK_ELEMENTS // num_slices)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from array_api_compat import device as _device
+from ._xp import device as _device
 
 from ._grid import Grid
 

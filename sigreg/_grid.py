@@ -6,7 +6,6 @@ compile-time constant under ``jax.jit`` and ``torch.compile``.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -25,7 +24,6 @@ class Grid:
     weight: tuple[float, ...]  # folded trapezoid weight times the Gaussian window
 
 
-@functools.lru_cache(maxsize=64)
 def trapezoid_grid(t_max: float, num_points: int) -> Grid:
     dt = t_max / (num_points - 1)
     t = tuple(j * dt for j in range(1, num_points))

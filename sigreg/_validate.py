@@ -9,32 +9,35 @@ from typing import Any
 
 import array_api_compat
 
+from . import _xp
+
 INTEGRATIONS = ("trapezoid", "exact")
 REDUCTIONS = ("mean", "sum", "none")
 
 
 def namespace(name: str, x: Any) -> Any:
     """The array-API namespace of ``x``; a TypeError naming ``name`` if it is no array."""
-    if not array_api_compat.is_array_api_obj(x) or isinstance(x, (int, float, complex)):
+    xp = _xp.namespace(x)
+    if xp is None:
         raise TypeError(
             f"{name} must be an array (NumPy, CuPy, PyTorch, JAX or array-api-strict), "
             f"got {type(x).__name__}"
         )
-    return array_api_compat.array_namespace(x)
+    return xp
 
 
 def same_library(names: tuple[str, str], a: Any, b: Any) -> Any:
-    try:
-        return array_api_compat.array_namespace(a, b)
-    except TypeError:
+    xp = namespace(names[0], a)
+    if namespace(names[1], b) is not xp:
         raise TypeError(
             f"{names[0]} and {names[1]} must come from the same array library, got "
             f"{type(a).__module__}.{type(a).__name__} and {type(b).__module__}.{type(b).__name__}"
-        ) from None
+        )
+    return xp
 
 
 def same_device(names: tuple[str, str], a: Any, b: Any) -> None:
-    da, db = array_api_compat.device(a), array_api_compat.device(b)
+    da, db = _xp.device(a), _xp.device(b)
     if da is not None and db is not None and da != db:  # None: traced, no fixed device
         raise ValueError(f"{names[0]} and {names[1]} must be on the same device, got {da} and {db}")
 
@@ -105,16 +108,14 @@ def seed(value: Any, xp: Any | None) -> Any:
     on the host (no device sync). Negative values inside arrays cannot be checked
     without a sync; they are taken modulo 2**64.
     """
-    if array_api_compat.is_array_api_obj(value) and not isinstance(value, numbers.Integral):
-        if array_api_compat.is_numpy_array(value) and (
-            xp is None or not array_api_compat.is_numpy_namespace(xp)
-        ):
+    sxp = None if isinstance(value, numbers.Integral) else _xp.namespace(value)
+    if sxp is not None:
+        if _xp.library(value) == "numpy" and (xp is None or _xp.library(xp.empty(0)) != "numpy"):
             if value.ndim == 0 and value.dtype.kind in "iu":
                 return seed(int(value), xp)
         else:
             if value.ndim != 0:
                 raise ValueError(f"seed must be a 0-d array, got shape {tuple(value.shape)}")
-            sxp = array_api_compat.array_namespace(value)
             if not sxp.isdtype(value.dtype, "integral"):
                 raise TypeError(f"seed must have an integer dtype, got {value.dtype}")
             if xp is not None and sxp is not xp:

@@ -1,0 +1,153 @@
+"""PyTorch adapter: autograd.Function, torch.func, torch.compile and the SIGReg module."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import sigreg  # noqa: E402
+import sigreg.torch  # noqa: E402
+
+from . import oracle  # noqa: E402
+
+
+def _case(seed=0, n=48, d=6, k=9, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, d, generator=g, dtype=dtype) * 1.1 + 0.1
+    a = torch.randn(d, k, generator=g, dtype=dtype)
+    return z, a / a.norm(dim=0)
+
+
+def naive_sigreg(z, a, t_max=3.0, num_points=17):
+    """The materialising formula, as public ports write it, differentiated by autograd."""
+    t = torch.linspace(-t_max, t_max, 2 * num_points - 1, dtype=z.dtype)
+    phi = torch.exp(-0.5 * t**2)
+    xt = (z @ a).unsqueeze(-1) * t  # (N, K, T)
+    err = (torch.cos(xt).mean(0) - phi) ** 2 + torch.sin(xt).mean(0) ** 2
+    return (torch.trapezoid(err * phi, t, dim=-1) * z.shape[0]).mean()
+
+
+def test_gradcheck():
+    z, a = _case(n=10, d=3, k=4)
+    z.requires_grad_(True)
+    for integration in ("trapezoid", "exact"):
+        assert torch.autograd.gradcheck(
+            lambda x: sigreg.sigreg(x, directions=a, integration=integration, reduction="none"), (z,)
+        )
+
+
+def test_equals_autograd_of_naive_formula():
+    z, a = _case()
+    z1 = z.clone().requires_grad_(True)
+    z2 = z.clone().requires_grad_(True)
+    naive_sigreg(z1, a).backward()
+    value = sigreg.sigreg(z2, directions=a)
+    value.backward()
+    assert value.item() == pytest.approx(naive_sigreg(z, a).item(), rel=1e-12)
+    rel = float((z1.grad - z2.grad).abs().max() / z1.grad.abs().max())
+    assert rel <= 1e-10, rel
+
+
+def test_torch_func_grad_matches_backward():
+    z, a = _case(seed=1)
+    grad = torch.func.grad(lambda x: sigreg.sigreg(x, directions=a))(z)
+    _, expected = sigreg.value_and_grad(z, directions=a)
+    torch.testing.assert_close(grad, expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.slow
+def test_torch_compile_forward_and_backward_equal_eager():
+    z, _ = _case(seed=2, dtype=torch.float32)
+
+    def loss(x):
+        return sigreg.sigreg(x, num_slices=32, seed=5)
+
+    compiled = torch.compile(loss, fullgraph=True)
+    ze = z.clone().requires_grad_(True)
+    zc = z.clone().requires_grad_(True)
+    eager_value = loss(ze)
+    eager_value.backward()
+    compiled_value = compiled(zc)
+    compiled_value.backward()
+    torch.testing.assert_close(compiled_value, eager_value, rtol=1e-6, atol=0)
+    torch.testing.assert_close(zc.grad, ze.grad, rtol=1e-5, atol=1e-5 * float(ze.grad.abs().max()))
+
+
+def test_backward_saves_no_n_by_k_by_p_tensor():
+    n, d, k = 64, 8, 32
+    z, a = _case(n=n, d=d, k=k)
+    z.requires_grad_(True)
+    saved = []
+
+    def pack(t):
+        saved.append(t.numel())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        sigreg.sigreg(z, directions=a).backward()
+    assert saved and max(saved) <= n * k, saved
+
+
+def test_bfloat16_and_float16_inputs():
+    z, a = _case(seed=3, dtype=torch.float32)
+    expected = sigreg.sigreg(z.to(torch.bfloat16).float(), directions=a)
+    for dtype in (torch.bfloat16, torch.float16):
+        zh = z.to(dtype).requires_grad_(True)
+        value = sigreg.sigreg(zh, directions=a.to(dtype))
+        assert value.dtype == torch.float32
+        value.backward()
+        assert zh.grad.dtype == dtype and torch.isfinite(zh.grad.float()).all()
+        if dtype == torch.bfloat16:
+            torch.testing.assert_close(value, expected, rtol=1e-2, atol=0)
+    v, g = sigreg.value_and_grad(z.to(torch.bfloat16), num_slices=8)
+    assert v.dtype == torch.float32 and g.dtype == torch.bfloat16
+
+
+def test_gradient_flows_through_an_encoder():
+    torch.manual_seed(0)
+    encoder = torch.nn.Linear(5, 4).double()
+    x = torch.randn(30, 5, dtype=torch.float64)
+    sigreg.sigreg(encoder(x), num_slices=16).backward()
+    manual_z = encoder(x)
+    _, gz = sigreg.value_and_grad(manual_z.detach(), num_slices=16)
+    expected = gz.T @ x
+    torch.testing.assert_close(encoder.weight.grad, expected, rtol=1e-10, atol=1e-14)
+
+
+def test_module_uses_fresh_directions_each_training_step():
+    module = sigreg.torch.SIGReg(num_slices=16)
+    z, _ = _case(seed=4)
+    first = module(z)
+    second = module(z)
+    assert int(module.step) == 2
+    assert first.item() == pytest.approx(float(sigreg.sigreg(z, num_slices=16, seed=0)), rel=1e-12)
+    assert second.item() == pytest.approx(float(sigreg.sigreg(z, num_slices=16, seed=1)), rel=1e-12)
+    module.eval()
+    assert float(module(z)) == float(module(z))
+    assert int(module.step) == 2
+    state = module.state_dict()
+    assert "step" in state
+    clone = sigreg.torch.SIGReg(num_slices=16)
+    clone.load_state_dict(state)
+    clone.eval()
+    assert float(clone(z)) == float(module(z))
+
+
+def test_module_checks_options_at_construction():
+    with pytest.raises(ValueError, match="num_slices must be >= 1"):
+        sigreg.torch.SIGReg(num_slices=0)
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        sigreg.torch.SIGReg(reduction="max")
+
+
+def test_null_level_of_module_matches_numpy():
+    z = np.random.default_rng(5).standard_normal((400, 10))
+    module = sigreg.torch.SIGReg(num_slices=64).eval()
+    value = float(module(torch.asarray(z)))
+    a = sigreg.directions(10, 64, seed=0)
+    assert value == pytest.approx(oracle.sigreg(z, a).mean(), rel=1e-12)
+    assert 0.5 < value < 2.0 and math.isfinite(value)
