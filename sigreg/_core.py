@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ._xp import device as _device
-
 from ._ecf import ecf_sums, ecf_vjp, statistic_from_means
 from ._exact import exact_statistic, exact_vjp
 from ._grid import trapezoid_grid
+from ._xp import device as _device
 
 Array = Any
 

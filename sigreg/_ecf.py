@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ._xp import device as _device
-
 from ._grid import Grid
+from ._xp import device as _device
 
 Array = Any
 
@@ -65,9 +64,7 @@ def _knot_constants(grid: Grid, like: Array, xp: Any) -> tuple[Array, Array, Arr
     return const(grid.t), const(grid.phi), const(grid.weight)
 
 
-def statistic_from_means(
-    cos_mean: Array, sin_mean: Array, n: Any, grid: Grid, xp: Any
-) -> Array:
+def statistic_from_means(cos_mean: Array, sin_mean: Array, n: Any, grid: Grid, xp: Any) -> Array:
     """``EP_k = n * sum_j W_j ((C_kj - phi_j)^2 + S_kj^2)``, shape ``(..., K)``."""
     _, phi, weight = _knot_constants(grid, cos_mean, xp)
     err = (cos_mean - phi) ** 2 + sin_mean**2

@@ -31,5 +31,5 @@ def trapezoid_grid(t_max: float, num_points: int) -> Grid:
     # Folding [-t_max, t_max] onto [0, t_max]: interior knots count twice, the
     # end knot once (its full-line weight dt/2 on each side).
     fold = tuple(dt if j == num_points - 1 else 2.0 * dt for j in range(1, num_points))
-    weight = tuple(w * p for w, p in zip(fold, phi))
+    weight = tuple(w * p for w, p in zip(fold, phi, strict=True))
     return Grid(dt=dt, t=t, phi=phi, weight=weight)

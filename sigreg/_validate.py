@@ -7,8 +7,6 @@ import numbers
 import operator
 from typing import Any
 
-import array_api_compat
-
 from . import _xp
 
 INTEGRATIONS = ("trapezoid", "exact")
@@ -20,8 +18,7 @@ def namespace(name: str, x: Any) -> Any:
     xp = _xp.namespace(x)
     if xp is None:
         raise TypeError(
-            f"{name} must be an array (NumPy, CuPy, PyTorch, JAX or array-api-strict), "
-            f"got {type(x).__name__}"
+            f"{name} must be an array (NumPy, CuPy, PyTorch, JAX or array-api-strict), got {type(x).__name__}"
         )
     return xp
 
@@ -54,9 +51,7 @@ def embeddings(name: str, z: Any, xp: Any) -> None:
             f"{name} must have shape (..., N, D) with at least 2 dimensions, got shape {tuple(z.shape)}"
         )
     if z.shape[-2] == 0 or z.shape[-1] == 0:
-        raise ValueError(
-            f"{name} must have at least one sample and one feature, got shape {tuple(z.shape)}"
-        )
+        raise ValueError(f"{name} must have at least one sample and one feature, got shape {tuple(z.shape)}")
     if any(s == 0 for s in z.shape[:-2]):
         raise ValueError(f"{name} must have non-empty batch axes, got shape {tuple(z.shape)}")
     real_floating(name, z, xp)

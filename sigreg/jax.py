@@ -18,7 +18,7 @@ from . import _core, _directions
 __all__ = ["all_reduce"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _statistics_fn(opts: _core.Options) -> Any:
     @jax.custom_vjp
     def statistics(z: jax.Array, directions: jax.Array) -> jax.Array:

@@ -96,7 +96,7 @@ class SIGReg(torch.nn.Module):
         group: Any = None,
     ) -> None:
         super().__init__()
-        self.options = dict(
+        self.options: dict[str, Any] = dict(
             num_slices=num_slices,
             t_max=t_max,
             num_points=num_points,

@@ -49,4 +49,3 @@ BACKENDS = [
 def xp(request):
     with support.backend(request.param) as namespace:
         yield namespace
-

@@ -13,7 +13,7 @@ import numpy as np
 
 
 def _trapezoid(y: np.ndarray, x: np.ndarray, axis: int = -1) -> np.ndarray:
-    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy < 2 has only trapz
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # noqa: NPY201 # NumPy < 2 has only trapz
     return trapezoid(y, x, axis=axis)
 
 

@@ -86,7 +86,9 @@ def test_gradient_is_bounded():
     """|dEP/du_n| <= 6 for the exact form (notes section 3)."""
     z = np.random.default_rng(4).standard_normal((300, 1)) * 3
     for integration in ("exact", "trapezoid"):
-        _, grad = sigreg.value_and_grad(z, directions=np.ones((1, 1)), integration=integration, reduction="sum")
+        _, grad = sigreg.value_and_grad(
+            z, directions=np.ones((1, 1)), integration=integration, reduction="sum"
+        )
         assert np.max(np.abs(grad)) <= 6.0
 
 
@@ -97,7 +99,7 @@ def test_angle_addition_accuracy_in_float32(t_max, num_points):
     grid = trapezoid_grid(t_max, num_points)
     u64 = u.astype(np.float64)
     rotation_error = direct_error = 0.0
-    for t, (c, s) in zip(grid.t, _rotations(u, grid, np_xp)):
+    for t, (c, s) in zip(grid.t, _rotations(u, grid, np_xp), strict=True):
         truth_c, truth_s = np.cos(t * u64), np.sin(t * u64)
         rotation_error = max(rotation_error, np.abs(c - truth_c).max(), np.abs(s - truth_s).max())
         direct_c, direct_s = np.cos(np.float32(t) * u), np.sin(np.float32(t) * u)

@@ -9,9 +9,9 @@ import pytest
 
 pytest.importorskip("jax")
 
-import sigreg  # noqa: E402
+import sigreg
 
-from .support import backend  # noqa: E402
+from .support import backend
 
 
 @pytest.fixture
@@ -42,7 +42,9 @@ def test_check_grads(jnp64):
     z, a = _case(jnp64, n=12, d=3, k=4)
     for integration in ("trapezoid", "exact"):
         check_grads(
-            lambda x: sigreg.sigreg(jnp64.asarray(x), directions=a, integration=integration),
+            lambda x, integration=integration: sigreg.sigreg(
+                jnp64.asarray(x), directions=a, integration=integration
+            ),
             (z,),
             order=1,
             modes=["rev"],
@@ -95,7 +97,9 @@ def test_float32_jit_matches_float64():
         z, a = _case(jnp, seed=3, dtype=jnp.float32)
         value, grad = jax.jit(jax.value_and_grad(lambda x: sigreg.sigreg(x, directions=a)))(z)
         assert value.dtype == jnp.float32 and grad.dtype == jnp.float32
-    ref_value, ref_grad = sigreg.value_and_grad(np.asarray(z, np.float64), directions=np.asarray(a, np.float64))
+    ref_value, ref_grad = sigreg.value_and_grad(
+        np.asarray(z, np.float64), directions=np.asarray(a, np.float64)
+    )
     assert float(value) == pytest.approx(ref_value, rel=2e-5)
     assert np.max(np.abs(np.asarray(grad) - ref_grad)) <= 1e-4 * np.max(np.abs(ref_grad))
 

@@ -181,4 +181,7 @@ def test_statistic_is_non_negative_and_translation_sensitive(xp):
     z, a = _case(seed=16)
     values = oracle_like(sigreg.sigreg(asarray(xp, z), directions=asarray(xp, a), reduction="none"))
     assert np.all(values >= 0)
-    assert max_rel(sigreg.sigreg(asarray(xp, z + 0.5), directions=asarray(xp, a), reduction="none"), values) > 0.1
+    assert (
+        max_rel(sigreg.sigreg(asarray(xp, z + 0.5), directions=asarray(xp, a), reduction="none"), values)
+        > 0.1
+    )

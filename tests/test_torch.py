@@ -36,7 +36,10 @@ def test_gradcheck():
     z.requires_grad_(True)
     for integration in ("trapezoid", "exact"):
         assert torch.autograd.gradcheck(
-            lambda x: sigreg.sigreg(x, directions=a, integration=integration, reduction="none"), (z,)
+            lambda x, integration=integration: sigreg.sigreg(
+                x, directions=a, integration=integration, reduction="none"
+            ),
+            (z,),
         )
 
 

@@ -43,8 +43,12 @@ def test_bad_options(xp, kwargs, error, match):
 
 @pytest.mark.parametrize(
     ("shape", "match"),
-    [((5,), "at least 2 dimensions"), ((0, 4), "at least one sample"), ((5, 0), "at least one sample"),
-     ((0, 5, 4), "non-empty batch axes")],
+    [
+        ((5,), "at least 2 dimensions"),
+        ((0, 4), "at least one sample"),
+        ((5, 0), "at least one sample"),
+        ((0, 5, 4), "non-empty batch axes"),
+    ],
 )
 def test_bad_shapes(xp, shape, match):
     with pytest.raises(ValueError, match=match):

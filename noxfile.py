@@ -1,0 +1,84 @@
+"""The backend matrix. ``nox`` runs the default sessions (README's test command).
+
+Sessions are built from ``backends/*.toml``: one file per backend and device
+saying what to install and which environment variables to set.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import nox
+import tomllib
+
+ROOT = Path(__file__).parent
+BACKENDS = {p.stem: tomllib.loads(p.read_text()) for p in sorted((ROOT / "backends").glob("*.toml"))}
+CPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cpu"]
+GPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cuda"]
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+nox.options.sessions = ["lint", "typecheck", "tests", "agreement"]
+nox.options.error_on_missing_interpreters = True
+
+
+def _install_backends(session: nox.Session, names: list[str]) -> None:
+    packages = sorted({pkg for name in names for pkg in BACKENDS[name]["install"]})
+    session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"), *packages)
+
+
+@nox.session
+@nox.parametrize("backend", CPU_BACKENDS, ids=CPU_BACKENDS)
+def tests(session: nox.Session, backend: str) -> None:
+    """The whole suite on one CPU backend, in a virtualenv that holds only that backend."""
+    _install_backends(session, [backend])
+    session.run("pytest", *session.posargs, env=BACKENDS[backend]["env"])
+
+
+@nox.session
+def agreement(session: nox.Session) -> None:
+    """Every CPU backend in one environment: cross-backend agreement and `sigreg check`."""
+    _install_backends(session, CPU_BACKENDS)
+    session.run("pytest", "tests/test_agreement.py", *session.posargs)
+    session.run("sigreg", "check")
+
+
+@nox.session(venv_backend="none")
+def gpu(session: nox.Session) -> None:
+    """GPU backends with the frameworks already installed on the machine; installs nothing."""
+    if not cuda_available():
+        session.skip("no CUDA device (nvidia-smi found none): GPU sessions skipped")
+    env = {"PYTHONPATH": str(ROOT)}
+    for name in GPU_BACKENDS:
+        spec = BACKENDS[name]
+        probe = subprocess.run(["python", "-c", f"import {spec['module']}"], capture_output=True)
+        if probe.returncode != 0:
+            session.log(f"{name}: {spec['module']} is not installed, skipped")
+            continue
+        session.run("python", "-m", "pytest", "-m", "not slow", *session.posargs, env={**env, **spec["env"]})
+    session.run("python", "-m", "sigreg", "check", env={**env, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install(*nox.project.dependency_groups(PYPROJECT, "typecheck"), ".")
+    session.run("mypy", "sigreg")
+
+
+def cuda_available() -> bool:
+    """A CUDA device is present, asked of nvidia-smi (no framework needed)."""
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "GPU" in out.stdout

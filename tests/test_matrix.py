@@ -1,0 +1,94 @@
+"""The backend matrix itself: backend files, the gpu session's skip path, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomllib
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_backend_files_cover_the_matrix():
+    specs = {p.stem: tomllib.loads(p.read_text()) for p in (ROOT / "backends").glob("*.toml")}
+    expected = {
+        "numpy",
+        "array-api-strict",
+        "torch-cpu",
+        "jax-cpu",
+        "jax-cpu-x64",
+        "torch-cuda",
+        "jax-cuda",
+        "cupy-cuda",
+    }
+    assert expected <= set(specs)
+    for name, spec in specs.items():
+        assert spec["device"] in ("cpu", "cuda"), name
+        assert isinstance(spec["install"], list) and "SIGREG_TEST_BACKENDS" in spec["env"], name
+        if spec["device"] == "cuda":
+            assert spec["install"] == [], f"{name}: GPU sessions install nothing"
+
+
+@pytest.mark.skipif(
+    shutil.which("nvidia-smi") is not None, reason="a CUDA device may be present: gpu session runs"
+)
+def test_gpu_session_skips_without_a_gpu():
+    pytest.importorskip("nox")
+    out = subprocess.run(
+        [sys.executable, "-m", "nox", "-s", "gpu"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Session gpu skipped: no CUDA device" in out.stderr, out.stderr
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+    return subprocess.run(
+        [sys.executable, "-m", "sigreg", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+
+
+def test_demo_unfolds_the_cloud_and_prints_the_backend_table():
+    out = _run_cli()
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines() if line.strip()[:1].isdigit()]
+    first, last = float(rows[0][1]), float(rows[-1][1])
+    assert first > 20 and last < 0.5 * first  # collapsed line: large; round cloud: small
+    spreads = [float(x) for x in rows[-1][2:5]]
+    assert min(spreads) > 0.5 * max(spreads)  # round: every axis carries variance
+    assert "numpy" in out.stdout and "FAIL" not in out.stdout
+
+
+def test_check_json_rows_within_tolerance():
+    out = _run_cli("check", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert {r["backend"] for r in rows} >= {"numpy"}
+    for r in rows:
+        assert r["ok"] and r["max_rel_dev"] <= (1e-10 if r["dtype"] == "float64" else 1e-4), r
+
+
+def test_import_loads_no_framework():
+    code = (
+        "import sys, sigreg; "
+        "print(sorted(m for m in ('numpy', 'torch', 'jax', 'cupy', 'array_api_strict') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
