@@ -1,0 +1,180 @@
+"""Forward+backward time and peak memory: sigreg against the naive materialising port.
+
+    python benchmarks/bench.py [--quick] [--output docs/benchmark.md]
+
+Every (framework, implementation, N, K) runs in a fresh process, so that its peak
+memory (the growth of the process's peak resident set over what it held after
+building the inputs) is its own. Both implementations compute the same formula
+(notes section 1: t_max = 3, P = 17 knots on the half line), float32, D = 512.
+The naive one is what public ports write: it materialises cos/sin(t_j u) as
+N x K x P tensors and lets autodiff (or, for NumPy, a hand-written backward)
+keep them. Times are medians over repeats after a warm-up (JAX: jit-compiled).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+D, P, T_MAX = 512, 17, 3.0
+FRAMEWORKS = ("torch", "jax", "numpy")
+CONFIGS = [(n, k) for n in (512, 2048, 8192) for k in (256, 1024)]
+
+
+def _grid():
+    t = np.linspace(0.0, T_MAX, P)
+    phi = np.exp(-0.5 * t**2)
+    w = np.full(P, 2 * T_MAX / (P - 1))
+    w[0] = w[-1] = T_MAX / (P - 1)
+    return t, phi, w * phi
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_step(framework: str, impl: str, z: np.ndarray, a: np.ndarray):
+    """A function computing value and gradient once and waiting for the result."""
+    import sigreg
+
+    t, phi, weight = _grid()
+    if framework == "torch":
+        import torch
+
+        zt, at = torch.from_numpy(z), torch.from_numpy(a)
+        tt, pt, wt = (torch.tensor(x, dtype=torch.float32) for x in (t, phi, weight))
+
+        def naive(x):
+            xt = (x @ at).unsqueeze(-1) * tt
+            err = (torch.cos(xt).mean(0) - pt) ** 2 + torch.sin(xt).mean(0) ** 2
+            return ((err @ wt) * x.shape[0]).mean()
+
+        f = naive if impl == "naive" else (lambda x: sigreg.sigreg(x, directions=at))
+
+        def step():
+            x = zt.detach().requires_grad_(True)
+            f(x).backward()
+            return x.grad
+
+        return step
+    if framework == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        zj, aj = jnp.asarray(z), jnp.asarray(a)
+        tj, pj, wj = (jnp.asarray(x, dtype=jnp.float32) for x in (t, phi, weight))
+
+        def naive(x):
+            xt = (x @ aj)[..., None] * tj
+            err = (jnp.cos(xt).mean(0) - pj) ** 2 + jnp.sin(xt).mean(0) ** 2
+            return ((err @ wj) * x.shape[0]).mean()
+
+        f = naive if impl == "naive" else (lambda x: sigreg.sigreg(x, directions=aj))
+        g = jax.jit(jax.value_and_grad(f))
+        return lambda: g(zj)[1].block_until_ready()
+
+    tn, pn, wn = (x.astype(np.float32) for x in (t, phi, weight))
+
+    def naive_numpy():
+        n = z.shape[0]
+        xt = (z @ a)[..., None] * tn  # (N, K, P)
+        c, s = np.cos(xt), np.sin(xt)
+        cm, sm = c.mean(0), s.mean(0)
+        k = a.shape[1]
+        # d mean_k(EP_k) / du = (2 / K) sum_j W_j t_j (S sin... ) written on the full tensors
+        gu = (2.0 / k) * ((sm * wn * tn) * c - ((cm - pn) * wn * tn) * s).sum(-1)
+        return gu @ a.T, n
+
+    if impl == "naive":
+        return naive_numpy
+    return lambda: sigreg.value_and_grad(z, directions=a)[1]
+
+
+def measure_one(framework: str, impl: str, n: int, k: int, repeats: int) -> dict:
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((n, D)).astype(np.float32)
+    a = rng.standard_normal((D, k)).astype(np.float32)
+    a /= np.linalg.norm(a, axis=0)
+    step = make_step(framework, impl, z, a)
+    before = _rss_mib()
+    step()  # warm-up (and JAX compilation)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return {"time_ms": 1e3 * statistics.median(times), "peak_mib": _peak_mib() - before}
+
+
+def run_isolated(framework: str, impl: str, n: int, k: int, repeats: int) -> dict:
+    cmd = [sys.executable, __file__, "--one", framework, impl, str(n), str(k), str(repeats)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--one", nargs=5, metavar=("FRAMEWORK", "IMPL", "N", "K", "REPEATS"))
+    parser.add_argument("--quick", action="store_true", help="N=2048, K=1024 only")
+    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
+    parser.add_argument("--output", help="also write the markdown table to this file")
+    args = parser.parse_args()
+    if args.one:
+        fw, impl, n, k, r = args.one
+        print(json.dumps(measure_one(fw, impl, int(n), int(k), int(r))))
+        return
+    configs = [(2048, 1024)] if args.quick else CONFIGS
+    lines = [
+        "| framework | N | K | sigreg [ms] | naive [ms] | speed-up | sigreg peak [MiB] | naive peak [MiB] |"
+        " memory ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    print(lines[0], flush=True)
+    results = {}
+    for fw in args.frameworks.split(","):
+        for n, k in configs:
+            repeats = 5 if n * k <= 2048 * 1024 else 3
+            ours = run_isolated(fw, "sigreg", n, k, repeats)
+            naive = run_isolated(fw, "naive", n, k, repeats)
+            results[(fw, n, k)] = (ours, naive)
+            line = (
+                f"| {fw} | {n} | {k} | {ours['time_ms']:.1f} | {naive['time_ms']:.1f} | "
+                f"{naive['time_ms'] / ours['time_ms']:.1f}x | {ours['peak_mib']:.0f} | "
+                f"{naive['peak_mib']:.0f} | "
+                f"{ours['peak_mib'] / max(naive['peak_mib'], 1e-9):.2f} |"
+            )
+            lines.append(line)
+            print(line, flush=True)
+    if "torch" in args.frameworks and "jax" in args.frameworks and (2048, 1024) in configs:
+        jt, tt = results[("jax", 2048, 1024)][0]["time_ms"], results[("torch", 2048, 1024)][0]["time_ms"]
+        summary = f"jax-jit / torch time at N=2048, K=1024: {jt / tt:.2f}"
+        lines += ["", summary]
+        print(summary)
+    if args.output:
+        import numpy
+        import torch
+
+        header = [
+            f"Machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores, "
+            f"Python {platform.python_version()}, numpy {numpy.__version__}, torch {torch.__version__}",
+            "",
+        ]
+        with open(args.output, "w") as f:
+            f.write("\n".join(header + lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
