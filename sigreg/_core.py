@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ._ecf import ecf_sums, ecf_vjp, statistic_from_means
+from ._ecf import ecf_sums, ecf_sums_vjp, statistic_from_sums, statistic_sums_vjp
 from ._exact import exact_statistic, exact_vjp
 from ._grid import trapezoid_grid
 from ._xp import device as _device
@@ -36,8 +36,9 @@ class Residuals(NamedTuple):
     """What the backward pass needs: O(N*K + K*P), never N x K x P."""
 
     u: Array  # projections z @ A, (..., N, K)
-    cos_mean: Array | None  # global means over samples, (..., K, P-1); None if exact
-    sin_mean: Array | None
+    cos_sum: Array | None  # sums over the (global) batch, (..., K, P-1); None if exact
+    sin_sum: Array | None
+    n: Array | None  # number of samples in the (global) batch
     grad_scale: Array | None  # number of workers when all-reduced, else None
 
 
@@ -49,16 +50,15 @@ def forward(z: Array, directions: Array, opts: Options, xp: Any) -> tuple[Array,
 def statistics(u: Array, opts: Options, xp: Any) -> tuple[Array, Residuals]:
     """Per-slice statistics of projections ``u`` (..., N, K) along the sample axis ``-2``."""
     if opts.integration == "exact":
-        return exact_statistic(u, xp), Residuals(u, None, None, None)
+        return exact_statistic(u, xp), Residuals(u, None, None, None, None)
     grid = trapezoid_grid(opts.t_max, opts.num_points)
     cos_sum, sin_sum = ecf_sums(u, grid, xp, opts.block_rows)
     n: Any = u.shape[-2]
     grad_scale = None
     if opts.all_reduce is not None:
-        cos_sum, sin_sum, n, grad_scale = _global_sums(cos_sum, sin_sum, n, opts.all_reduce, xp)
-    cos_mean, sin_mean = cos_sum / n, sin_sum / n
-    ep = statistic_from_means(cos_mean, sin_mean, n, grid, xp)
-    return ep, Residuals(u, cos_mean, sin_mean, grad_scale)
+        cos_sum, sin_sum, n, grad_scale = global_sums(cos_sum, sin_sum, n, opts.all_reduce, xp)
+    ep = statistic_from_sums(cos_sum, sin_sum, n, grid, xp)
+    return ep, Residuals(u, cos_sum, sin_sum, n, grad_scale)
 
 
 def backward(res: Residuals, directions: Array, ep_bar: Array, opts: Options, xp: Any) -> Array:
@@ -66,7 +66,7 @@ def backward(res: Residuals, directions: Array, ep_bar: Array, opts: Options, xp
 
     Directions are constants. With an all-reduce the gradient of this worker's
     samples is multiplied by the number of workers, so that the gradient
-    average that data-parallel frameworks take equals the single-process
+    average that data-parallel frameworks take (DDP) equals the single-process
     gradient on the concatenated batch (notes section 4).
     """
     if opts.integration == "exact":
@@ -75,11 +75,12 @@ def backward(res: Residuals, directions: Array, ep_bar: Array, opts: Options, xp
         if res.grad_scale is not None:
             ep_bar = ep_bar * res.grad_scale
         grid = trapezoid_grid(opts.t_max, opts.num_points)
-        grad_u = ecf_vjp(res.u, res.cos_mean, res.sin_mean, ep_bar, grid, xp, opts.block_rows)
+        cos_bar, sin_bar = statistic_sums_vjp(res.cos_sum, res.sin_sum, res.n, ep_bar, grid, xp)
+        grad_u = ecf_sums_vjp(res.u, cos_bar, sin_bar, grid, xp, opts.block_rows)
     return grad_u @ directions.T
 
 
-def _global_sums(cos_sum: Array, sin_sum: Array, n: int, all_reduce: Callable, xp: Any):
+def global_sums(cos_sum: Array, sin_sum: Array, n: int, all_reduce: Callable, xp: Any):
     """One all-reduce of the local sums, the local sample count and a worker count."""
     shape = cos_sum.shape
     counts = xp.asarray([float(n), 1.0], dtype=cos_sum.dtype, device=_device(cos_sum))

@@ -15,7 +15,7 @@ Array = Any
 # Elements of one (rows x K) block of the per-knot loop: the dozen arrays it
 # touches then fit in a CPU's L2 cache. XLA fuses the loop itself, so JAX gets
 # one block.
-_BLOCK_ELEMENTS = 1 << 15
+_BLOCK_ELEMENTS = 1 << 17
 
 _ADAPTERS = {"array_api_compat.torch": "sigreg.torch", "jax.numpy": "sigreg.jax"}
 

@@ -64,31 +64,34 @@ def _knot_constants(grid: Grid, like: Array, xp: Any) -> tuple[Array, Array, Arr
     return const(grid.t), const(grid.phi), const(grid.weight)
 
 
-def statistic_from_means(cos_mean: Array, sin_mean: Array, n: Any, grid: Grid, xp: Any) -> Array:
-    """``EP_k = n * sum_j W_j ((C_kj - phi_j)^2 + S_kj^2)``, shape ``(..., K)``."""
-    _, phi, weight = _knot_constants(grid, cos_mean, xp)
-    err = (cos_mean - phi) ** 2 + sin_mean**2
+def statistic_from_sums(cos_sum: Array, sin_sum: Array, n: Any, grid: Grid, xp: Any) -> Array:
+    """``EP_k = n * sum_j W_j ((C_kj - phi_j)^2 + S_kj^2)`` with ``C = cos_sum / n``; shape (..., K)."""
+    _, phi, weight = _knot_constants(grid, cos_sum, xp)
+    err = (cos_sum / n - phi) ** 2 + (sin_sum / n) ** 2
     return n * xp.sum(err * weight, axis=-1)
 
 
-def ecf_vjp(
-    u: Array,
-    cos_mean: Array,
-    sin_mean: Array,
-    ep_bar: Array,
-    grid: Grid,
-    xp: Any,
-    block_rows: int | None,
-) -> Array:
-    """Gradient with respect to ``u`` given the upstream gradient ``ep_bar`` (..., K).
+def statistic_sums_vjp(
+    cos_sum: Array, sin_sum: Array, n: Any, ep_bar: Array, grid: Grid, xp: Any
+) -> tuple[Array, Array]:
+    """Gradient of :func:`statistic_from_sums` with respect to the two sums."""
+    _, phi, weight = _knot_constants(grid, cos_sum, xp)
+    scale = 2.0 * weight * ep_bar[..., None]
+    return scale * (cos_sum / n - phi), scale * (sin_sum / n)
 
-    ``dEP_k/du_nk = 2 sum_j W_j t_j [S_kj cos(t_j u_nk) - (C_kj - phi_j) sin(t_j u_nk)]``
-    (notes section 3): it needs the global means and the sample's own projection.
+
+def ecf_sums_vjp(
+    u: Array, cos_bar: Array, sin_bar: Array, grid: Grid, xp: Any, block_rows: int | None
+) -> Array:
+    """Gradient with respect to ``u`` (..., N, K) of the sums, given their cotangents (..., K, P-1).
+
+    ``d/du_nk = sum_j t_j [sin_bar_kj cos(t_j u_nk) - cos_bar_kj sin(t_j u_nk)]``: with the
+    cotangents of the statistic this is notes section 3's
+    ``2 sum_j W_j t_j [S_kj cos(t_j u_nk) - (C_kj - phi_j) sin(t_j u_nk)]``. It needs only the
+    sample's own projection, so it is evaluated block by block like the sums.
     """
-    t, phi, weight = _knot_constants(grid, cos_mean, xp)
-    scale = 2.0 * weight * t * ep_bar[..., None]
-    cos_coef = scale * sin_mean  # (..., K, P-1)
-    sin_coef = -scale * (cos_mean - phi)
+    t, _, _ = _knot_constants(grid, cos_bar, xp)
+    cos_coef, sin_coef = t * sin_bar, -t * cos_bar
     cos_coefs = [cos_coef[..., None, :, j] for j in range(len(grid.t))]
     sin_coefs = [sin_coef[..., None, :, j] for j in range(len(grid.t))]
     blocks = []

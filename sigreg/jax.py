@@ -14,12 +14,16 @@ import jax
 import jax.numpy as jnp
 
 from . import _core, _directions
+from ._ecf import ecf_sums, ecf_sums_vjp, statistic_from_sums
+from ._grid import Grid, trapezoid_grid
 
 __all__ = ["all_reduce"]
 
 
 @functools.cache
-def _statistics_fn(opts: _core.Options) -> Any:
+def _exact_fn(opts: _core.Options) -> Any:
+    """The closed form with its analytic gradient (no all-reduce: it needs all pairs)."""
+
     @jax.custom_vjp
     def statistics(z: jax.Array, directions: jax.Array) -> jax.Array:
         return _core.forward(z, directions, opts, jnp)[0]
@@ -37,11 +41,45 @@ def _statistics_fn(opts: _core.Options) -> Any:
     return statistics
 
 
+@functools.cache
+def _sums_fn(grid: Grid) -> Any:
+    """Sums of cos/sin(t_j z @ A) over the local samples, with the analytic gradient.
+
+    Only the sums get a custom VJP; the all-reduce and the statistic on top of them
+    are plain JAX operations, so JAX differentiates ``psum`` itself, which gives
+    the right gradient inside ``shard_map`` with replication checking on or off.
+    """
+
+    @jax.custom_vjp
+    def sums(z: jax.Array, directions: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return ecf_sums(z @ directions, grid, jnp, None)
+
+    def fwd(z: jax.Array, directions: jax.Array) -> Any:
+        u = z @ directions
+        return ecf_sums(u, grid, jnp, None), (u, directions)
+
+    def bwd(saved: Any, cotangents: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        u, directions = saved
+        grad_u = ecf_sums_vjp(u, *cotangents, grid, jnp, None)
+        # Directions are constants: their cotangent is zero.
+        return grad_u @ directions.T, jnp.zeros_like(directions)
+
+    sums.defvjp(fwd, bwd)
+    return sums
+
+
 # Eager callers get one compiled kernel instead of a dispatch per array operation;
 # inside a caller's jit these are inlined.
 @functools.partial(jax.jit, static_argnums=2)
 def slice_statistics(z: jax.Array, directions: jax.Array, opts: _core.Options) -> jax.Array:
-    return _statistics_fn(opts)(z, directions)
+    if opts.integration == "exact":
+        return _exact_fn(opts)(z, directions)
+    grid = trapezoid_grid(opts.t_max, opts.num_points)
+    cos_sum, sin_sum = _sums_fn(grid)(z, directions)
+    n: Any = z.shape[-2]
+    if opts.all_reduce is not None:
+        cos_sum, sin_sum, n, _ = _core.global_sums(cos_sum, sin_sum, n, opts.all_reduce, jnp)
+    return statistic_from_sums(cos_sum, sin_sum, n, grid, jnp)
 
 
 @functools.partial(jax.jit, static_argnums=1)

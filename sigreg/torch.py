@@ -30,13 +30,16 @@ class _SliceStatistics(torch.autograd.Function):
         _, directions, opts = inputs
         ctx.opts = opts
         residuals = output[1:]
-        ctx.mark_non_differentiable(*(r for r in residuals if r is not None))
-        ctx.save_for_backward(directions, *residuals)
+        tensors = [r if isinstance(r, torch.Tensor) else None for r in residuals]
+        # Python numbers (the local sample count) are kept aside: only tensors are saved.
+        ctx.numbers = [None if isinstance(r, torch.Tensor) else r for r in residuals]
+        ctx.mark_non_differentiable(*(t for t in tensors if t is not None))
+        ctx.save_for_backward(directions, *tensors)
 
     @staticmethod
     def backward(ctx: Any, ep_bar: torch.Tensor, *_: Any) -> tuple:
-        directions, *residuals = ctx.saved_tensors
-        res = _core.Residuals(*residuals)
+        directions, *tensors = ctx.saved_tensors
+        res = _core.Residuals(*(t if t is not None else n for t, n in zip(tensors, ctx.numbers, strict=True)))
         return _core.backward(res, directions, ep_bar, ctx.opts, _xp), None, None
 
 
