@@ -60,6 +60,13 @@ def gpu(session: nox.Session) -> None:
     session.run("python", "-m", "sigreg", "check", env={**env, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
 
 
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Time and peak memory against the naive implementation (not a test; prints ratios)."""
+    _install_backends(session, ["torch-cpu", "jax-cpu"])
+    session.run("python", "benchmarks/bench.py", *(session.posargs or ["--output", "docs/benchmark.md"]))
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
