@@ -130,6 +130,18 @@ def epps_pulley(
     return _dispatch.statistics(u, opts, xp)[..., 0]
 
 
+def check_options(
+    t_max: Any, num_points: Any, integration: Any, reduction: Any, all_reduce: Any
+) -> tuple[float, int, str, str, Any]:
+    """The options of :func:`sigreg` that do not depend on the arrays, checked."""
+    t_max, num_points, integration = _grid_options(t_max, num_points, integration)
+    reduction = check.choice("reduction", reduction, check.REDUCTIONS)
+    all_reduce = check.callable_or_none("all_reduce", all_reduce)
+    if all_reduce is not None and integration == "exact":
+        raise ValueError("integration='exact' does not support all_reduce (it needs all pairs of samples)")
+    return t_max, num_points, integration, reduction, all_reduce
+
+
 class _Prepared(NamedTuple):
     xp: Any
     z: Array  # in the compute dtype
@@ -167,20 +179,16 @@ def _prepare(
         if dim * num_slices > _MAX_COUNTER:
             raise ValueError(f"D * num_slices must be below 2**31, got {dim} * {num_slices}")
         seed = check.seed(seed, xp)
-    t_max, num_points, integration = _grid_options(t_max, num_points, integration)
-    reduction = check.choice("reduction", reduction, check.REDUCTIONS)
-    all_reduce = check.callable_or_none("all_reduce", all_reduce)
-    if all_reduce is not None and integration == "exact":
-        raise ValueError("integration='exact' does not support all_reduce (it needs all pairs of samples)")
+    t_max, num_points, integration, reduction, all_reduce = check_options(
+        t_max, num_points, integration, reduction, all_reduce
+    )
 
     zc = _as_compute_dtype(z, xp)
     if directions is None:
         device = _xp.device(z)
         directions = _dispatch.directions(dim, num_slices, seed, xp, device, zc.dtype)
-    else:
-        directions = _as_compute_dtype(directions, xp)
-        if directions.dtype != zc.dtype:
-            directions = xp.astype(directions, zc.dtype)
+    elif directions.dtype != zc.dtype:
+        directions = xp.astype(directions, zc.dtype)
     block = _dispatch.block_rows(xp, directions.shape[1])
     opts = _core.Options(t_max, num_points, integration, all_reduce, block)
     return _Prepared(xp, zc, directions, opts, reduction)

@@ -78,12 +78,8 @@ def seed_keys(seed: Any, xp: Any, device: Any) -> list[Any]:
     return _stream_keys(lo, hi, lambda x: x)
 
 
-def generate(dim: int, num_slices: int, seed: Any, xp: Any, device: Any, dtype: Any) -> Array:
-    """The ``(dim, num_slices)`` unit-column directions (arguments already checked)."""
-    return from_keys(dim, num_slices, seed_keys(seed, xp, device), xp, device, dtype)
-
-
 def from_keys(dim: int, num_slices: int, keys: list[Any], xp: Any, device: Any, dtype: Any) -> Array:
+    """The ``(dim, num_slices)`` unit-column directions for the keys of a seed."""
     k1, k2, k3, k4 = keys
     rows = xp.arange(dim, dtype=xp.int32, device=device)
     cols = xp.arange(num_slices, dtype=xp.int32, device=device)

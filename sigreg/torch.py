@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from array_api_compat import torch as _xp
 
-from . import _api, _core
+from . import _api, _core, _validate
 
 __all__ = ["SIGReg", "all_reduce"]
 
@@ -107,7 +107,8 @@ class SIGReg(torch.nn.Module):
             reduction=reduction,
         )
         # Check the options now rather than at the first step.
-        _api._prepare(torch.zeros(1, 1), num_slices, 0, None, t_max, num_points, integration, reduction, None)
+        _validate.integer("num_slices", num_slices, 1)
+        _api.check_options(t_max, num_points, integration, reduction, None)
         self.distributed = distributed
         self.group = group
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))
