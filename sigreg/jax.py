@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from . import _core, _directions
-from ._ecf import ecf_sums, ecf_sums_vjp, statistic_from_sums
+from ._ecf import statistic_from_sums
 from ._grid import Grid, trapezoid_grid
 
 __all__ = ["all_reduce"]
@@ -41,6 +41,38 @@ def _exact_fn(opts: _core.Options) -> Any:
     return statistics
 
 
+# The knot loop of ``sigreg._ecf`` as ``lax.scan``: the same arithmetic in the same
+# order, but XLA sees one loop body instead of an unrolled chain. Unrolled, XLA
+# fuses each knot's reduction with its own copy of the rotations before it
+# (quadratic work in the knots) and compiles in time that grows with them.
+def _scan_sums(u: jax.Array, grid: Grid) -> tuple[jax.Array, jax.Array]:
+    """``ecf_sums`` on JAX: sums over axis -2 of cos/sin(t_j u), shape (..., K, P-1)."""
+    c1, s1 = jnp.cos(grid.dt * u), jnp.sin(grid.dt * u)
+
+    def knot(carry: Any, _: Any) -> Any:
+        c, s = carry
+        return (c * c1 - s * s1, s * c1 + c * s1), (jnp.sum(c, axis=-2), jnp.sum(s, axis=-2))
+
+    _, (cos_sum, sin_sum) = jax.lax.scan(knot, (c1, s1), None, length=len(grid.t))
+    return jnp.moveaxis(cos_sum, 0, -1), jnp.moveaxis(sin_sum, 0, -1)
+
+
+def _scan_sums_vjp(u: jax.Array, cos_bar: jax.Array, sin_bar: jax.Array, grid: Grid) -> jax.Array:
+    """``ecf_sums_vjp`` on JAX: ``sum_j t_j [sin_bar_j cos(t_j u) - cos_bar_j sin(t_j u)]``."""
+    t = jnp.asarray(grid.t, dtype=u.dtype)
+    cos_coef = jnp.moveaxis(t * sin_bar, -1, 0)[..., None, :]  # (P-1, ..., 1, K)
+    sin_coef = jnp.moveaxis(-t * cos_bar, -1, 0)[..., None, :]
+    c1, s1 = jnp.cos(grid.dt * u), jnp.sin(grid.dt * u)
+
+    def knot(carry: Any, coef: Any) -> Any:
+        c, s, g = carry
+        g = g + coef[0] * c + coef[1] * s
+        return (c * c1 - s * s1, s * c1 + c * s1, g), None
+
+    (_, _, grad_u), _ = jax.lax.scan(knot, (c1, s1, jnp.zeros_like(u)), (cos_coef, sin_coef))
+    return grad_u
+
+
 @functools.cache
 def _sums_fn(grid: Grid) -> Any:
     """Sums of cos/sin(t_j z @ A) over the local samples, with the analytic gradient.
@@ -52,15 +84,15 @@ def _sums_fn(grid: Grid) -> Any:
 
     @jax.custom_vjp
     def sums(z: jax.Array, directions: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return ecf_sums(z @ directions, grid, jnp, None)
+        return _scan_sums(z @ directions, grid)
 
     def fwd(z: jax.Array, directions: jax.Array) -> Any:
         u = z @ directions
-        return ecf_sums(u, grid, jnp, None), (u, directions)
+        return _scan_sums(u, grid), (u, directions)
 
     def bwd(saved: Any, cotangents: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
         u, directions = saved
-        grad_u = ecf_sums_vjp(u, *cotangents, grid, jnp, None)
+        grad_u = _scan_sums_vjp(u, *cotangents, grid)
         # Directions are constants: their cotangent is zero.
         return grad_u @ directions.T, jnp.zeros_like(directions)
 
@@ -84,7 +116,11 @@ def slice_statistics(z: jax.Array, directions: jax.Array, opts: _core.Options) -
 
 @functools.partial(jax.jit, static_argnums=1)
 def statistics(u: jax.Array, opts: _core.Options) -> jax.Array:
-    return _core.statistics(u, opts, jnp)[0]
+    """Statistics along axis -2 of ``u``, differentiable by JAX (for ``epps_pulley``)."""
+    if opts.integration == "exact":
+        return _core.statistics(u, opts, jnp)[0]
+    grid = trapezoid_grid(opts.t_max, opts.num_points)
+    return statistic_from_sums(*_scan_sums(u, grid), u.shape[-2], grid, jnp)
 
 
 def directions(dim: int, num_slices: int, keys: list[Any], device: Any, dtype: Any) -> jax.Array:

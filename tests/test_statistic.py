@@ -85,7 +85,7 @@ def test_fine_wide_trapezoid_equals_closed_form(xp):
         pytest.skip("needs float64 (JAX x64 is off)")
     z, a = _case(seed=3, n=60, d=5, k=6)
     u = asarray(xp, z @ a)
-    fine = sigreg.epps_pulley(u, t_max=10.0, num_points=161)
+    fine = sigreg.epps_pulley(u, t_max=12.0, num_points=4001)
     exact = sigreg.epps_pulley(u, integration="exact")
     xp_assert_close(fine, oracle_like(exact), xp=xp, rtol=1e-9, dtype=xp.float64)
     xp_assert_close(exact, oracle.exact_epps_pulley(z @ a), xp=xp, rtol=1e-12)
