@@ -73,8 +73,47 @@ def _scan_sums_vjp(u: jax.Array, cos_bar: jax.Array, sin_bar: jax.Array, grid: G
     return grad_u
 
 
+def _row_blocks(u: jax.Array, rows: int) -> tuple[jax.Array, jax.Array]:
+    """``u`` (..., N, K) as full blocks (B, ..., rows, K) and the remaining rows (..., N % rows, K)."""
+    n = u.shape[-2]
+    count = n // rows
+    blocks = u[..., : count * rows, :].reshape(*u.shape[:-2], count, rows, u.shape[-1])
+    return jnp.moveaxis(blocks, -3, 0), u[..., count * rows :, :]
+
+
+def _blocked_sums(u: jax.Array, grid: Grid, rows: int | None) -> tuple[jax.Array, jax.Array]:
+    """:func:`_scan_sums` over blocks of rows (so the loop's arrays stay in cache), in order."""
+    if rows is None or rows >= u.shape[-2]:
+        return _scan_sums(u, grid)
+    blocks, rest = _row_blocks(u, rows)
+
+    def add(total: Any, block: jax.Array) -> Any:
+        cos_sum, sin_sum = _scan_sums(block, grid)
+        return (total[0] + cos_sum, total[1] + sin_sum), None
+
+    zero = jnp.zeros((*u.shape[:-2], u.shape[-1], len(grid.t)), dtype=u.dtype)
+    (cos_sum, sin_sum), _ = jax.lax.scan(add, (zero, zero), blocks)
+    if rest.shape[-2]:
+        rest_cos, rest_sin = _scan_sums(rest, grid)
+        cos_sum, sin_sum = cos_sum + rest_cos, sin_sum + rest_sin
+    return cos_sum, sin_sum
+
+
+def _blocked_sums_vjp(
+    u: jax.Array, cos_bar: jax.Array, sin_bar: jax.Array, grid: Grid, rows: int | None
+) -> jax.Array:
+    if rows is None or rows >= u.shape[-2]:
+        return _scan_sums_vjp(u, cos_bar, sin_bar, grid)
+    blocks, rest = _row_blocks(u, rows)
+    grads = jax.lax.map(lambda block: _scan_sums_vjp(block, cos_bar, sin_bar, grid), blocks)
+    grads = jnp.moveaxis(grads, 0, -3).reshape(*u.shape[:-2], -1, u.shape[-1])
+    if rest.shape[-2]:
+        grads = jnp.concatenate([grads, _scan_sums_vjp(rest, cos_bar, sin_bar, grid)], axis=-2)
+    return grads
+
+
 @functools.cache
-def _sums_fn(grid: Grid) -> Any:
+def _sums_fn(grid: Grid, rows: int | None) -> Any:
     """Sums of cos/sin(t_j z @ A) over the local samples, with the analytic gradient.
 
     Only the sums get a custom VJP; the all-reduce and the statistic on top of them
@@ -84,15 +123,15 @@ def _sums_fn(grid: Grid) -> Any:
 
     @jax.custom_vjp
     def sums(z: jax.Array, directions: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return _scan_sums(z @ directions, grid)
+        return _blocked_sums(z @ directions, grid, rows)
 
     def fwd(z: jax.Array, directions: jax.Array) -> Any:
         u = z @ directions
-        return _scan_sums(u, grid), (u, directions)
+        return _blocked_sums(u, grid, rows), (u, directions)
 
     def bwd(saved: Any, cotangents: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
         u, directions = saved
-        grad_u = _scan_sums_vjp(u, *cotangents, grid)
+        grad_u = _blocked_sums_vjp(u, *cotangents, grid, rows)
         # Directions are constants: their cotangent is zero.
         return grad_u @ directions.T, jnp.zeros_like(directions)
 
@@ -107,7 +146,7 @@ def slice_statistics(z: jax.Array, directions: jax.Array, opts: _core.Options) -
     if opts.integration == "exact":
         return _exact_fn(opts)(z, directions)
     grid = trapezoid_grid(opts.t_max, opts.num_points)
-    cos_sum, sin_sum = _sums_fn(grid)(z, directions)
+    cos_sum, sin_sum = _sums_fn(grid, opts.block_rows)(z, directions)
     n: Any = z.shape[-2]
     if opts.all_reduce is not None:
         cos_sum, sin_sum, n, _ = _core.global_sums(cos_sum, sin_sum, n, opts.all_reduce, jnp)
