@@ -2,14 +2,15 @@
 
     python benchmarks/bench.py [--quick] [--output docs/benchmark.md]
 
-Every (framework, implementation, N, K) runs in a fresh process, so that its peak
-memory (the growth of the process's peak resident set over what it held after
-building the inputs) is its own. Both implementations compute the same formula
+Times: both implementations in one process per (framework, N, K), called
+alternately, best of several repeats (this 2-core VM has slow phases of up to
+1.5x; alternating puts both implementations through them alike). Peak memory:
+each implementation once in a fresh process (the growth of the peak resident set
+over what the process held after building the inputs). Both implementations compute the same formula
 (notes section 1: t_max = 3, P = 17 knots on the half line), float32, D = 512.
 The naive one is what public ports write: it materialises cos/sin(t_j u) as
 N x K x P tensors and lets autodiff (or, for NumPy, a hand-written backward)
-keep them. Times are the best of several repeats after a warm-up (JAX: jit-compiled),
-as timeit advises: this 2-core VM shows run-to-run noise of up to 1.5x.
+keep them. JAX is jit-compiled (compilation is not timed).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import resource
 import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -103,38 +105,59 @@ def make_step(framework: str, impl: str, z: np.ndarray, a: np.ndarray):
     return lambda: sigreg.value_and_grad(z, directions=a)[1]
 
 
-def measure_one(framework: str, impl: str, n: int, k: int, repeats: int) -> dict:
+def _inputs(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     z = rng.standard_normal((n, D)).astype(np.float32)
     a = rng.standard_normal((D, k)).astype(np.float32)
-    a /= np.linalg.norm(a, axis=0)
+    return z, a / np.linalg.norm(a, axis=0)
+
+
+def measure_time(framework: str, n: int, k: int, repeats: int) -> dict:
+    """Both implementations in one process, timed alternately, so that the machine's
+    slow phases hit both alike; the best of the repeats for each."""
+    z, a = _inputs(n, k)
+    steps = {impl: make_step(framework, impl, z, a) for impl in ("sigreg", "naive")}
+    best = {}
+    for impl, step in steps.items():
+        step()  # warm-up (and JAX compilation)
+        best[impl] = float("inf")
+    for _ in range(repeats):
+        for impl, step in steps.items():
+            start = time.perf_counter()
+            step()
+            best[impl] = min(best[impl], time.perf_counter() - start)
+    return {impl: 1e3 * t for impl, t in best.items()}
+
+
+def measure_memory(framework: str, impl: str, n: int, k: int) -> float:
+    """Growth of the peak resident set over one call (with JAX: compilation included)."""
+    z, a = _inputs(n, k)
     step = make_step(framework, impl, z, a)
     before = _rss_mib()
-    step()  # warm-up (and JAX compilation)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return {"time_ms": 1e3 * min(times), "peak_mib": _peak_mib() - before}
+    step()
+    return _peak_mib() - before
 
 
-def run_isolated(framework: str, impl: str, n: int, k: int, repeats: int) -> dict:
-    cmd = [sys.executable, __file__, "--one", framework, impl, str(n), str(k), str(repeats)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+def _isolated(*args: str) -> Any:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--one", nargs=5, metavar=("FRAMEWORK", "IMPL", "N", "K", "REPEATS"))
+    parser.add_argument("--time", nargs=4, metavar=("FRAMEWORK", "N", "K", "REPEATS"))
+    parser.add_argument("--memory", nargs=4, metavar=("FRAMEWORK", "IMPL", "N", "K"))
     parser.add_argument("--quick", action="store_true", help="N=2048, K=1024 only")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
     parser.add_argument("--output", help="also write the markdown table to this file")
     args = parser.parse_args()
-    if args.one:
-        fw, impl, n, k, r = args.one
-        print(json.dumps(measure_one(fw, impl, int(n), int(k), int(r))))
+    if args.time:
+        fw, n, k, r = args.time
+        print(json.dumps(measure_time(fw, int(n), int(k), int(r))))
+        return
+    if args.memory:
+        fw, impl, n, k = args.memory
+        print(json.dumps(measure_memory(fw, impl, int(n), int(k))))
         return
     configs = [(2048, 1024)] if args.quick else CONFIGS
     lines = [
@@ -147,8 +170,15 @@ def main() -> None:
     for fw in args.frameworks.split(","):
         for n, k in configs:
             repeats = 7 if n * k <= 2048 * 1024 else 4
-            ours = run_isolated(fw, "sigreg", n, k, repeats)
-            naive = run_isolated(fw, "naive", n, k, repeats)
+            times = _isolated("--time", fw, str(n), str(k), str(repeats))
+            ours = {
+                "time_ms": times["sigreg"],
+                "peak_mib": _isolated("--memory", fw, "sigreg", str(n), str(k)),
+            }
+            naive = {
+                "time_ms": times["naive"],
+                "peak_mib": _isolated("--memory", fw, "naive", str(n), str(k)),
+            }
             results[(fw, n, k)] = (ours, naive)
             line = (
                 f"| {fw} | {n} | {k} | {ours['time_ms']:.1f} | {naive['time_ms']:.1f} | "
