@@ -19,7 +19,8 @@ CPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cp
 GPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cuda"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
-nox.options.sessions = ["lint", "typecheck", "tests", "agreement"]
+nox.options.sessions = ["lint", "typecheck", "tests", "agreement", "examples_smoke"]
+EXAMPLE_PACKAGES = ["scikit-learn>=1.3", "tqdm>=4.60", "optax>=0.2"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -58,6 +59,22 @@ def gpu(session: nox.Session) -> None:
             continue
         session.run("python", "-m", "pytest", "-m", "not slow", *session.posargs, env={**env, **spec["env"]})
     session.run("python", "-m", "sigreg", "check", env={**env, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
+
+
+@nox.session
+def examples_smoke(session: nox.Session) -> None:
+    """A few steps of each LeJEPA digits example (tests/test_examples.py)."""
+    _install_backends(session, ["torch-cpu", "jax-cpu"])
+    session.install(*EXAMPLE_PACKAGES)
+    session.run("pytest", "tests/test_examples.py", *session.posargs)
+
+
+@nox.session(default=False)
+def examples(session: nox.Session) -> None:
+    """The full LeJEPA digits runs and their results table (docs/examples.md)."""
+    _install_backends(session, ["torch-cpu", "jax-cpu"])
+    session.install(*EXAMPLE_PACKAGES)
+    session.run("python", "examples/results.py", *(session.posargs or ["--output", "docs/examples.md"]))
 
 
 @nox.session(default=False)

@@ -1,0 +1,48 @@
+"""Smoke runs of the LeJEPA digits examples: a few steps, tiny sizes."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+pytest.importorskip("tqdm")
+sys.path.insert(0, str(Path(__file__).parents[1] / "examples"))
+
+from _digits import Recipe, augment, effective_rank
+
+TINY = Recipe(steps=40, batch=64, views=2, hidden=32, num_slices=32, learning_rate=3e-3)
+
+
+def _decreases(losses: list[float]) -> None:
+    assert len(losses) == TINY.steps and all(math.isfinite(x) for x in losses)
+    assert np.mean(losses[-10:]) < np.mean(losses[:10]), losses
+
+
+def test_torch_example_loss_decreases():
+    pytest.importorskip("torch")
+    import lejepa_digits_torch
+
+    _decreases(lejepa_digits_torch.train(TINY, progress=False)[2])
+
+
+def test_jax_example_loss_decreases():
+    pytest.importorskip("optax")
+    import lejepa_digits_jax
+
+    _decreases(lejepa_digits_jax.train(TINY, progress=False)[1])
+
+
+def test_augment_and_effective_rank():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(5, 64)).astype(np.float32)
+    views = augment(images, 3, rng)
+    assert views.shape == (3, 5, 64) and views.dtype == np.float32
+    assert not np.allclose(views[0], views[1])
+    line = rng.standard_normal((500, 1)) * np.ones((1, 8))
+    assert effective_rank(line) == pytest.approx(1.0, abs=1e-6)
+    assert effective_rank(rng.standard_normal((20000, 8))) == pytest.approx(8.0, rel=0.01)
