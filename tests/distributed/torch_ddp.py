@@ -35,7 +35,9 @@ def rel(a, b):
 
 
 def worker(rank, world, port, queue):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    # GLOO_SOCKET_IFNAME: without it gloo binds to the address the hostname
+    # resolves to, and aborts on machines where it resolves to nothing.
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo")
     dist.init_process_group("gloo", rank=rank, world_size=world)
     x, encoder = data()
     sizes = SIZES[:world]
