@@ -24,8 +24,21 @@ _NAMESPACES = {
 
 
 def load(module: str) -> Any:
-    """``importlib.import_module`` that ``torch.compile`` can trace once loaded."""
-    return sys.modules.get(module) or importlib.import_module(module)
+    """``importlib.import_module`` that ``torch.compile`` can trace."""
+    return sys.modules.get(module) or _import(module)
+
+
+def _import(module: str) -> Any:
+    # torch.compile (dynamo) refuses to trace importlib.import_module but does
+    # trace import statements: a compiled function may be the first to see a tensor.
+    loaded: Any
+    if module == "array_api_compat.torch":
+        import array_api_compat.torch as loaded
+    elif module == "sigreg.torch":
+        from . import torch as loaded
+    else:
+        loaded = importlib.import_module(module)
+    return loaded
 
 
 def library(x: Any) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -78,6 +80,25 @@ def test_torch_compile_forward_and_backward_equal_eager():
     compiled_value.backward()
     torch.testing.assert_close(compiled_value, eager_value, rtol=1e-6, atol=0)
     torch.testing.assert_close(zc.grad, ze.grad, rtol=1e-5, atol=1e-5 * float(ze.grad.abs().max()))
+
+
+FIRST_CALL_COMPILED = """
+import sys
+import torch
+import sigreg
+
+assert "sigreg.torch" not in sys.modules
+compiled = torch.compile(lambda z: sigreg.sigreg(z, num_slices=8, seed=1), fullgraph=True, backend="eager")
+z = torch.randn(32, 4, requires_grad=True)
+compiled(z).backward()
+torch.testing.assert_close(z.grad, sigreg.value_and_grad(z.detach(), num_slices=8, seed=1)[1])
+"""
+
+
+def test_torch_compile_traces_the_first_call_of_a_fresh_process():
+    # The adapter modules are imported during tracing; dynamo must be able to.
+    out = subprocess.run([sys.executable, "-c", FIRST_CALL_COMPILED], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
 
 
 def test_backward_saves_no_n_by_k_by_p_tensor():
