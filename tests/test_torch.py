@@ -97,7 +97,9 @@ torch.testing.assert_close(z.grad, sigreg.value_and_grad(z.detach(), num_slices=
 
 def test_torch_compile_traces_the_first_call_of_a_fresh_process():
     # The adapter modules are imported during tracing; dynamo must be able to.
-    out = subprocess.run([sys.executable, "-c", FIRST_CALL_COMPILED], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_CALL_COMPILED], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-3000:]
 
 
