@@ -19,7 +19,10 @@ CPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cp
 GPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cuda"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
-nox.options.sessions = ["lint", "typecheck", "tests", "agreement", "examples_smoke"]
+nox.options.sessions = ["lint", "typecheck", "tests", "agreement", "examples_smoke", "docs"]
+# Run by the docs session, with every framework installed and the site built.
+DOCS_TESTS = ["tests/test_docs.py", "tests/test_site.py", "tests/test_story.py"]
+DOCS_IGNORED = [f"--ignore={path}" for path in DOCS_TESTS]
 EXAMPLE_PACKAGES = ["scikit-learn>=1.3", "tqdm>=4.60", "optax>=0.2"]
 nox.options.error_on_missing_interpreters = True
 
@@ -34,7 +37,7 @@ def _install_backends(session: nox.Session, names: list[str]) -> None:
 def tests(session: nox.Session, backend: str) -> None:
     """The whole suite on one CPU backend, in a virtualenv that holds only that backend."""
     _install_backends(session, [backend])
-    session.run("pytest", *session.posargs, env=BACKENDS[backend]["env"])
+    session.run("pytest", *DOCS_IGNORED, *session.posargs, env=BACKENDS[backend]["env"])
 
 
 @nox.session
@@ -57,7 +60,8 @@ def gpu(session: nox.Session) -> None:
         if probe.returncode != 0:
             session.log(f"{name}: {spec['module']} is not installed, skipped")
             continue
-        session.run("python", "-m", "pytest", "-m", "not slow", *session.posargs, env={**env, **spec["env"]})
+        pytest = ["python", "-m", "pytest", "-m", "not slow", *DOCS_IGNORED, *session.posargs]
+        session.run(*pytest, env={**env, **spec["env"]})
     session.run("python", "-m", "sigreg", "check", env={**env, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
 
 
@@ -77,11 +81,24 @@ def examples(session: nox.Session) -> None:
     session.run("python", "examples/results.py", *(session.posargs or ["--output", "docs/examples.md"]))
 
 
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The site (Sphinx, warnings as errors), its examples, and the story page in headless Chromium."""
+    _install_backends(session, ["torch-cpu", "jax-cpu", "array-api-strict"])
+    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    build = ROOT / "docs" / "_build"
+    shutil.rmtree(build, ignore_errors=True)
+    session.run("sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", str(build / "html"))
+    env = {"SIGREG_DOCS_SITE": str(build / "html"), "SIGREG_SCREENSHOTS": str(build / "screenshots")}
+    session.run("pytest", *DOCS_TESTS, *session.posargs, env=env)
+    session.log(f"site: {build / 'html' / 'index.html'}; screenshots: {build / 'screenshots'}")
+
+
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Time and peak memory against the naive implementation (not a test; prints ratios)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
-    session.run("python", "benchmarks/bench.py", *(session.posargs or ["--output", "docs/benchmark.md"]))
+    session.run("python", "benchmarks/bench.py", *(session.posargs or ["--output", "docs/data/benchmark.md"]))
 
 
 @nox.session

@@ -1,6 +1,6 @@
 """Forward+backward time and peak memory: sigreg against the naive materialising port.
 
-    python benchmarks/bench.py [--quick] [--output docs/benchmark.md]
+    python benchmarks/bench.py [--quick] [--output docs/data/benchmark.md]
 
 Times: both implementations in one process per (framework, N, K), called
 alternately, best of several repeats (this 2-core VM has slow phases of up to

@@ -1,0 +1,194 @@
+"""Everything in the docs that is computed, computed by the library at build time.
+
+    python docs/generate.py        (the Sphinx build runs it first)
+
+Writes into ``docs/_generated/`` (not committed):
+
+- ``figures/descent.png``: SIGReg against gradient steps (the demo of ``python -m sigreg``);
+- ``figures/null.png``: the null distribution of the statistic for N(0, 1) samples;
+- ``figures/benchmark.png``: time and peak memory against N, from the table in
+  ``docs/data/benchmark.md`` (which ``python3 -m nox -s bench`` writes);
+- ``grid_accuracy.md``: how close each quadrature grid comes to the closed form;
+- ``extra/story/``: the visual story page and its data (``docs/story/make_data.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import sigreg
+from sigreg import _demo
+
+HERE = Path(__file__).parent
+OUT = HERE / "_generated"
+FIGURES = OUT / "figures"
+EXTRA = OUT / "extra"
+STORY_FILES = ("index.html", "story.css", "story.js")
+
+NULL_N = 128  # samples per slice in the null figure
+NULL_MEAN = math.sqrt(2 * math.pi) * (1 - 1 / math.sqrt(3))  # notes section 3
+GRIDS = [  # (t_max, num_points, what it is)
+    (3.0, 17, "default (LeJEPA reference code)"),
+    (5.0, 9, "paper, Algorithm 1 (`linspace(-5, 5, 17)`)"),
+    (3.0, 9, "coarse"),
+    (4.0, 17, ""),
+    (5.0, 17, ""),
+    (5.0, 33, ""),
+    (8.0, 65, "wide and fine"),
+]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "font.size": 10})
+    return plt
+
+
+def descent_figure(path: Path) -> None:
+    steps, values = [], []
+    for step, value, _ in _demo.unfold(_demo.collapsed_cloud(), every=1):
+        steps.append(step)
+        values.append(value)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    ax.semilogy(steps, values, color="#e4572e", lw=2, label="SIGReg of the points")
+    ax.axhline(NULL_MEAN, color="#1f77b4", ls="--", lw=1, label=f"null mean {NULL_MEAN:.4f}")
+    ax.set(xlabel="gradient step", ylabel="SIGReg (log scale)")
+    ax.set_title(f"A collapsed line of {_demo.NUM_POINTS} points in 3-D unfolds (python -m sigreg)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def null_samples(n: int = NULL_N, slices: int = 20000, seed: int = 0) -> dict[str, np.ndarray]:
+    x = np.random.default_rng(seed).standard_normal((n, slices))
+    return {
+        "exact": np.asarray(sigreg.epps_pulley(x, integration="exact")),
+        "default grid": np.asarray(sigreg.epps_pulley(x)),
+    }
+
+
+def null_figure(path: Path, samples: dict[str, np.ndarray]) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    bins = np.linspace(0, 6, 61)
+    for (name, values), color in zip(samples.items(), ("#1f77b4", "#e4572e"), strict=True):
+        ax.hist(values, bins=bins, density=True, histtype="step", lw=1.8, color=color, label=name)
+    ax.axvline(NULL_MEAN, color="k", ls="--", lw=1, label=f"exact null mean {NULL_MEAN:.4f}")
+    for q, level in ((2.95, "95%"), (4.58, "99%")):
+        ax.axvline(q, color="gray", ls=":", lw=1)
+        ax.text(q, ax.get_ylim()[1] * 0.9, f" {level} (limit law)", color="gray")
+    ax.set(xlabel="Epps-Pulley statistic", ylabel="density")
+    ax.set_title(f"Null distribution: {len(values)} slices of N = {NULL_N} samples from N(0, 1)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def benchmark_rows(table: Path) -> list[dict[str, float | str]]:
+    """The rows of the markdown table in docs/data/benchmark.md."""
+    rows = []
+    for line in table.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 9 and re.fullmatch(r"\d+", cells[1]):
+            rows.append(
+                {
+                    "framework": cells[0],
+                    "N": int(cells[1]),
+                    "K": int(cells[2]),
+                    "sigreg_ms": float(cells[3]),
+                    "naive_ms": float(cells[4]),
+                    "sigreg_mib": float(cells[6]),
+                    "naive_mib": float(cells[7]),
+                }
+            )
+    if not rows:
+        raise ValueError(f"no benchmark rows found in {table}")
+    return rows
+
+
+def benchmark_figure(path: Path, rows: list[dict], k: int = 1024) -> None:
+    plt = _pyplot()
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(9.6, 3.6))
+    colors = {"torch": "#e4572e", "jax": "#1f77b4", "numpy": "#4c9f38"}
+    for fw, color in colors.items():
+        sel = sorted((r for r in rows if r["framework"] == fw and r["K"] == k), key=lambda r: r["N"])
+        if not sel:
+            continue
+        n = [r["N"] for r in sel]
+        for impl, style in (("sigreg", "-o"), ("naive", "--s")):
+            ax_t.loglog(n, [r[f"{impl}_ms"] for r in sel], style, color=color, label=f"{fw} {impl}")
+            ax_m.loglog(n, [r[f"{impl}_mib"] for r in sel], style, color=color, label=f"{fw} {impl}")
+    ax_t.set(xlabel="N (samples)", ylabel="forward + backward [ms]", title=f"Time, K = {k}, D = 512, float32")
+    ax_m.set(xlabel="N (samples)", ylabel="peak memory growth [MiB]", title="Peak memory")
+    for ax in (ax_t, ax_m):
+        ax.set_xticks(sorted({r["N"] for r in rows}), labels=[str(n) for n in sorted({r["N"] for r in rows})])
+        ax.minorticks_off()
+    ax_t.legend(fontsize=8, ncols=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def grid_accuracy(n: int = 256, slices: int = 1000, seed: int = 0) -> str:
+    """Markdown table: each grid against the closed form on four kinds of shadows."""
+    rng = np.random.default_rng(seed)
+    shadows = {
+        "N(0, 1)": rng.standard_normal((n, slices)),
+        "N(0, 0.3²)": 0.3 * rng.standard_normal((n, slices)),
+        "N(0, 3²)": 3.0 * rng.standard_normal((n, slices)),
+        "N(1, 1)": 1.0 + rng.standard_normal((n, slices)),
+    }
+    exact = {name: np.asarray(sigreg.epps_pulley(u, integration="exact")) for name, u in shadows.items()}
+    head = "| t_max | knots | dt | period 2π/dt | " + " | ".join(f"{s}" for s in shadows) + " | grid |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for t_max, knots, what in GRIDS:
+        dt = t_max / (knots - 1)
+        cells = []
+        for name, u in shadows.items():
+            rel = np.asarray(sigreg.epps_pulley(u, t_max=t_max, num_points=knots)) / exact[name] - 1
+            cells.append(f"{np.mean(rel):+.1e}")
+        grid = f"| {t_max:g} | {knots} | {dt:.4g} | {2 * math.pi / dt:.3g} | "
+        lines.append(grid + " | ".join(cells) + f" | {what} |")
+    mean_exact = {name: float(np.mean(v)) for name, v in exact.items()}
+    lines += [
+        "",
+        f"Cells: mean relative deviation `EP_grid / EP_exact - 1` over {slices} slices of N = {n} samples"
+        f" (seed {seed}). Mean of the exact statistic: "
+        + ", ".join(f"{name}: {value:.4g}" for name, value in mean_exact.items())
+        + f". The exact null mean is {NULL_MEAN:.4f}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def story(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name in STORY_FILES:
+        shutil.copy2(HERE / "story" / name, out / name)
+    subprocess.run([sys.executable, str(HERE / "story" / "make_data.py"), str(out)], check=True)
+
+
+def main() -> None:
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    descent_figure(FIGURES / "descent.png")
+    null_figure(FIGURES / "null.png", null_samples())
+    benchmark_figure(FIGURES / "benchmark.png", benchmark_rows(HERE / "data" / "benchmark.md"))
+    (OUT / "grid_accuracy.md").write_text(grid_accuracy())
+    story(EXTRA / "story")
+
+
+if __name__ == "__main__":
+    main()
