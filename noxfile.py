@@ -75,10 +75,10 @@ def examples_smoke(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def examples(session: nox.Session) -> None:
-    """The full LeJEPA digits runs and their results table (docs/examples.md)."""
+    """The full LeJEPA digits runs and their results table (docs/data/examples.md)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
     session.install(*EXAMPLE_PACKAGES)
-    session.run("python", "examples/results.py", *(session.posargs or ["--output", "docs/examples.md"]))
+    session.run("python", "examples/results.py", *(session.posargs or ["--output", "docs/data/examples.md"]))
 
 
 @nox.session

@@ -1,6 +1,6 @@
 """The results table of the LeJEPA digits examples.
 
-    python examples/results.py [--output docs/examples.md]
+    python examples/results.py [--output docs/data/examples.md]
 
 
 For each framework: LeJEPA (default lam), lam = 0 (no SIGReg), and the randomly
@@ -23,8 +23,6 @@ import lejepa_digits_jax
 import lejepa_digits_torch
 from _digits import Recipe, pca_baseline
 
-COLUMNS = ("linear probe", "5-NN", "effective rank", "SIGReg")
-
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -46,16 +44,16 @@ def main() -> None:
     lines = [
         f"Recipe: {recipe}",
         f"Machine: {platform.machine()}, Python {platform.python_version()}. "
-        "Command: `python examples/results.py --output docs/examples.md`.",
+        "Command: `python examples/results.py --output docs/data/examples.md`.",
         "",
-        "| framework | encoder | linear probe [%] | 5-NN [%] | effective rank | SIGReg (test) "
-        "| train time [s] |",
-        "|---|---|---|---|---|---|---|",
+        "| framework | encoder | linear probe [%] | 5-NN [%] | effective rank | embedding std "
+        "| SIGReg (test) | train time [s] |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, label, m, seconds in rows:
         lines.append(
             f"| {name} | {label} | {m['linear probe']:.1f} | {m['5-NN']:.1f} | {m['effective rank']:.2f} | "
-            f"{m['SIGReg']:.2f} | {seconds:.0f} |"
+            f"{m['embedding std']:.3g} | {m['SIGReg']:.2f} | {seconds:.0f} |"
         )
     text = "\n".join(lines)
     print(text)

@@ -46,3 +46,16 @@ def test_augment_and_effective_rank():
     line = rng.standard_normal((500, 1)) * np.ones((1, 8))
     assert effective_rank(line) == pytest.approx(1.0, abs=1e-6)
     assert effective_rank(rng.standard_normal((20000, 8))) == pytest.approx(8.0, rel=0.01)
+
+
+def test_evaluate_reports_a_point_collapse_by_scale():
+    from _digits import evaluate
+
+    rng = np.random.default_rng(1)
+    y = np.arange(200) % 10
+    rep = rng.standard_normal((200, 8)) + y[:, None]
+    spread = evaluate(rep, rep, rng.standard_normal((200, 8)), y, y)
+    point = evaluate(rep, rep, 1e-6 * rng.standard_normal((200, 8)), y, y)
+    assert spread["embedding std"] == pytest.approx(1.0, rel=0.1)
+    assert point["embedding std"] < 1e-5
+    assert point["SIGReg"] > 50 * spread["SIGReg"]  # a point scores about 0.41 N
