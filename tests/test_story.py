@@ -179,16 +179,7 @@ def _screenshot(tab, shots: Path, selector: str, name: str):
 
 
 def _hero_sigreg(k: int) -> float:
-    points, pool = (
-        make_data.hero_points(),
-        sigreg.directions(3, make_data.POOL_SIZE, seed=make_data.POOL_SEED),
-    )
-    return float(sigreg.sigreg(points, directions=pool[:, :k]))
-
-
-def _slice_u() -> np.ndarray:
-    pool = sigreg.directions(3, make_data.POOL_SIZE, seed=make_data.POOL_SEED)
-    return make_data.hero_points() @ pool[:, make_data.EP_SLICE]
+    return float(sigreg.sigreg(make_data.hero_points(), directions=make_data.pool()[:, :k]))
 
 
 def _toy_values(steps: int) -> list[float]:
@@ -259,9 +250,7 @@ def test_slices_add_and_average(story, shots):
     assert shown == pytest.approx(_hero_sigreg(k), rel=1e-9)
     assert tab.inner_text("#sigreg-value") == f"{shown:.4f}"
 
-    points = make_data.hero_points()
-    pool = sigreg.directions(3, make_data.POOL_SIZE, seed=make_data.POOL_SEED)
-    expected = sigreg.epps_pulley(points @ pool[:, :k], axis=0)
+    expected = sigreg.epps_pulley(make_data.hero_points() @ make_data.pool()[:, :k], axis=0)
     np.testing.assert_allclose(scores, expected, rtol=1e-9)
     texts = tab.locator(".slice-score").all_inner_texts()
     assert texts == [f"{s:.4f}" for s in scores]
@@ -283,7 +272,7 @@ def test_t_slider_readouts(story, shots, t):
     tab, log = story
     slider = tab.locator("#t-slider")
     slider.fill(str(t))
-    u = _slice_u()
+    u = make_data.slice_values()
     assert _value(tab, "#t-value") == pytest.approx(t, abs=1e-12)
     cos, sin = _value(tab, "#mean-cos"), _value(tab, "#mean-sin")
     # an independent check, then the library's sums on the slider's grid
@@ -305,7 +294,7 @@ def test_t_slider_readouts(story, shots, t):
 
 def test_ep_readouts(story):
     tab, log = story
-    u = _slice_u()
+    u = make_data.slice_values()
     assert _value(tab, "#ep-value") == pytest.approx(
         float(sigreg.epps_pulley(u, t_max=5.0, num_points=9)), rel=1e-9
     )
@@ -351,7 +340,8 @@ def test_works_from_file_url(browser, site):
         tab.locator("#t-slider").fill("0.8")
         tab.click("#toy-step")
         assert tab.get_attribute("#toy-label", "data-step") == "1"
-        assert _value(tab, "#mean-cos") == pytest.approx(np.mean(np.cos(0.8 * _slice_u())), abs=1e-9)
+        expected = np.mean(np.cos(0.8 * make_data.slice_values()))
+        assert _value(tab, "#mean-cos") == pytest.approx(expected, abs=1e-9)
         log.assert_clean()
     finally:
         context.close()
