@@ -80,6 +80,9 @@ def worker(rank, world, port, queue):
     dist.all_gather_object(gathered, out)
     if rank == 0:
         queue.put(gathered)
+    # Every rank leaves together: a rank that tears gloo down while a peer still
+    # talks to it aborts the peer ("terminate called without an active exception").
+    dist.barrier()
     dist.destroy_process_group()
 
 
