@@ -30,7 +30,7 @@ class Recipe:
     hidden: int = 256
     representation: int = 32  # the backbone's output: what the probes see
     embedding: int = 32  # the projector's output: what the loss sees
-    learning_rate: float = 2e-3
+    learning_rate: float = 5e-3
     weight_decay: float = 1e-2
     num_slices: int = 256
     lam: float = 0.05
@@ -81,9 +81,9 @@ def effective_rank(e: np.ndarray) -> float:
 def evaluate(
     rep_train: np.ndarray, rep_test: np.ndarray, emb_test: np.ndarray, y_train: np.ndarray, y_test: np.ndarray
 ) -> dict[str, float]:
-    """Linear probe and 5-NN accuracy on the representations; effective rank, scale and SIGReg
-    of the test embeddings (what the loss sees). The scale shows what the effective rank,
-    which ignores scale, cannot: a collapse to a point."""
+    """Linear probe, 5-NN accuracy and effective rank of the representations (what the probes
+    see); effective rank, scale and SIGReg of the test embeddings (what the loss sees). The
+    scale shows what the effective rank, which ignores scale, cannot: a collapse to a point."""
     scaler = StandardScaler().fit(rep_train)
     a, b = scaler.transform(rep_train), scaler.transform(rep_test)
     probe = LogisticRegression(max_iter=5000).fit(a, y_train).score(b, y_test)
@@ -92,7 +92,8 @@ def evaluate(
     return {
         "linear probe": 100 * probe,
         "5-NN": 100 * knn,
-        "effective rank": effective_rank(emb_test),
+        "representation rank": effective_rank(rep_test),
+        "embedding rank": effective_rank(emb_test),
         "embedding std": float(emb_test.std(axis=0).mean()),  # mean over dimensions
         "SIGReg": value,
     }

@@ -1,7 +1,8 @@
 """LeJEPA on scikit-learn's digits in PyTorch: ``python examples/lejepa_digits_torch.py [--lam 0.05]``.
 
-Several augmented views per image, an MLP backbone and projector, and
-``sigreg.lejepa_loss`` with fresh slice directions every step (seed = step).
+Several augmented views per image, an MLP backbone and projector (batch norm
+in the hidden layers, as in LeJEPA's projector), and ``sigreg.lejepa_loss``
+with fresh slice directions every step (seed = step).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import sigreg
 
 
 def mlp(sizes: list[int]) -> torch.nn.Sequential:
+    """Linear layers; every hidden one followed by batch norm and GELU."""
     layers: list[torch.nn.Module] = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(torch.nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(torch.nn.GELU())
+            layers += [torch.nn.BatchNorm1d(b), torch.nn.GELU()]
     return torch.nn.Sequential(*layers)
 
 
@@ -39,7 +41,8 @@ def train(
     losses = []
     bar = tqdm(batches(x_train, recipe), total=recipe.steps, disable=not progress)
     for step, views in bar:
-        z = projector(backbone(torch.from_numpy(views)))  # (V, B, embedding)
+        v, b, _ = views.shape  # batch norm sees the V * B views of a step together
+        z = projector(backbone(torch.from_numpy(views).reshape(v * b, -1))).reshape(v, b, -1)
         loss = sigreg.lejepa_loss(z, lam=recipe.lam, num_slices=recipe.num_slices, seed=step)
         optimizer.zero_grad()
         loss.backward()
@@ -54,6 +57,8 @@ def train(
 def run(recipe: Recipe | None = None, progress: bool = True) -> dict[str, float]:
     recipe = recipe or Recipe()
     backbone, projector, _ = train(recipe, progress)
+    backbone.eval()  # batch norm uses its running statistics from here on
+    projector.eval()
     x_train, x_test, y_train, y_test = load(recipe.seed)
     with torch.no_grad():
         rep_train = backbone(torch.from_numpy(x_train))

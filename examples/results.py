@@ -46,14 +46,15 @@ def main() -> None:
         f"Machine: {platform.machine()}, Python {platform.python_version()}. "
         "Command: `python examples/results.py --output docs/data/examples.md`.",
         "",
-        "| framework | encoder | linear probe [%] | 5-NN [%] | effective rank | embedding std "
-        "| SIGReg (test) | train time [s] |",
-        "|---|---|---|---|---|---|---|---|",
+        "| framework | encoder | linear probe [%] | 5-NN [%] | effective rank (representation) "
+        "| effective rank (embedding) | embedding std | SIGReg (test) | train time [s] |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, label, m, seconds in rows:
         lines.append(
-            f"| {name} | {label} | {m['linear probe']:.1f} | {m['5-NN']:.1f} | {m['effective rank']:.2f} | "
-            f"{m['embedding std']:.3g} | {m['SIGReg']:.2f} | {seconds:.0f} |"
+            f"| {name} | {label} | {m['linear probe']:.1f} | {m['5-NN']:.1f} "
+            f"| {m['representation rank']:.2f} | {m['embedding rank']:.2f} "
+            f"| {m['embedding std']:.3g} | {m['SIGReg']:.2f} | {seconds:.0f} |"
         )
     text = "\n".join(lines)
     print(text)

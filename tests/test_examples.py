@@ -27,14 +27,14 @@ def test_torch_example_loss_decreases():
     pytest.importorskip("torch")
     import lejepa_digits_torch
 
-    _decreases(lejepa_digits_torch.train(TINY, progress=False)[2])
+    _decreases(lejepa_digits_torch.train(TINY, progress=False)[-1])
 
 
 def test_jax_example_loss_decreases():
     pytest.importorskip("optax")
     import lejepa_digits_jax
 
-    _decreases(lejepa_digits_jax.train(TINY, progress=False)[1])
+    _decreases(lejepa_digits_jax.train(TINY, progress=False)[-1])
 
 
 def test_augment_and_effective_rank():
@@ -59,3 +59,49 @@ def test_evaluate_reports_a_point_collapse_by_scale():
     assert spread["embedding std"] == pytest.approx(1.0, rel=0.1)
     assert point["embedding std"] < 1e-5
     assert point["SIGReg"] > 50 * spread["SIGReg"]  # a point scores about 0.41 N
+
+
+def test_jax_batch_norm_matches_torch():
+    """The JAX example's hand-written batch norm against torch.nn.BatchNorm1d, with the same
+    weights: outputs and running statistics over two training steps, then evaluation."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("optax")
+    import jax.numpy as jnp
+    import lejepa_digits_jax
+    import lejepa_digits_torch
+
+    torch.manual_seed(0)
+    net = lejepa_digits_torch.mlp([6, 5, 4, 3])
+    norms = [m for m in net if isinstance(m, torch.nn.BatchNorm1d)]
+    with torch.no_grad():  # away from the initial scale 1 and shift 0
+        for norm in norms:
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
+    layers = [
+        {"w": jnp.asarray(m.weight.detach().numpy().T), "b": jnp.asarray(m.bias.detach().numpy())}
+        for m in net
+        if isinstance(m, torch.nn.Linear)
+    ]
+    for layer, norm in zip(layers, norms, strict=False):  # the output layer has no batch norm
+        layer["scale"] = jnp.asarray(norm.weight.detach().numpy())
+        layer["shift"] = jnp.asarray(norm.bias.detach().numpy())
+    stats = [{"mean": jnp.zeros(n), "var": jnp.ones(n)} for n in (5, 4)]
+
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        x = 2.0 * rng.standard_normal((16, 6)).astype(np.float32) + 1.0
+        out, stats = lejepa_digits_jax.apply_mlp(layers, stats, jnp.asarray(x), train=True)
+        np.testing.assert_allclose(out, net(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    for running, norm in zip(stats, norms, strict=True):
+        np.testing.assert_allclose(running["mean"], norm.running_mean.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(running["var"], norm.running_var.numpy(), rtol=1e-5, atol=1e-6)
+
+    net.eval()
+    x = rng.standard_normal((7, 6)).astype(np.float32)
+    out, unchanged = lejepa_digits_jax.apply_mlp(layers, stats, jnp.asarray(x), train=False)
+    np.testing.assert_allclose(out, net(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert all(
+        a is b
+        for s, t in zip(stats, unchanged, strict=True)
+        for a, b in zip(s.values(), t.values(), strict=True)
+    )
