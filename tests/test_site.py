@@ -84,6 +84,9 @@ def test_generated_figures_and_tables_are_on_their_pages():
     numbers = (_site() / "numbers.html").read_text()
     assert "33.5" in numbers and "10.1" in numbers  # aliasing periods of the default and paper grids
     assert numbers.count("<table") >= 1
+    examples = (_site() / "examples.html").read_text()
+    for row in ("LeJEPA, lam = 0.05", "lam = 0 (no SIGReg)", "random encoder", "PCA of the pixels"):
+        assert row in examples, f"the digits results table lacks the row {row!r}"
     figures = [("index.html", "descent"), ("numbers.html", "null"), ("benchmark.html", "benchmark")]
     for page, figure in figures:
         assert re.search(rf'<img[^>]+src="[^"]*{figure}\.png"', (_site() / page).read_text()), (page, figure)
