@@ -70,12 +70,11 @@ def apply_mlp(
 
 def init(recipe: Recipe) -> tuple[dict, dict]:
     kb, kp = jax.random.split(jax.random.key(recipe.seed))
-    backbone, backbone_stats = init_mlp(kb, [64, recipe.hidden, recipe.hidden, recipe.representation])
-    projector, projector_stats = init_mlp(kp, [recipe.representation, 128, recipe.embedding])
-    return {"backbone": backbone, "projector": projector}, {
-        "backbone": backbone_stats,
-        "projector": projector_stats,
-    }
+    backbone = init_mlp(kb, [64, recipe.hidden, recipe.hidden, recipe.representation])
+    projector = init_mlp(kp, [recipe.representation, 128, recipe.embedding])
+    params = {"backbone": backbone[0], "projector": projector[0]}
+    stats = {"backbone": backbone[1], "projector": projector[1]}
+    return params, stats
 
 
 def encode(params: dict, stats: dict, x: jax.Array, train: bool) -> tuple[jax.Array, jax.Array, dict]:
