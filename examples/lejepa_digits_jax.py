@@ -95,25 +95,23 @@ def train(recipe: Recipe | None = None, progress: bool = True) -> tuple[dict, di
         _, z, stats = encode(params, stats, views.reshape(v * b, -1), train=True)
         z = z.reshape(v, b, -1)
         loss = sigreg.lejepa_loss(z, lam=recipe.lam, num_slices=recipe.num_slices, seed=step)
-        regulariser = sigreg.sigreg(jax.lax.stop_gradient(z), num_slices=recipe.num_slices, seed=step)
-        return loss, (stats, regulariser)  # the SIGReg term is shown in the progress bar
+        return loss, (stats, z)  # z: for the progress bar's SIGReg term
 
     @jax.jit
     def update(params: dict, stats: dict, state: optax.OptState, views: jax.Array, step: jax.Array):
-        (loss, (stats, regulariser)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            params, stats, views, step
-        )
+        (loss, (stats, z)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, stats, views, step)
         updates, state = optimizer.update(grads, state, params)
-        return optax.apply_updates(params, updates), stats, state, loss, regulariser
+        return optax.apply_updates(params, updates), stats, state, loss, z
 
     x_train = load(recipe.seed)[0]
     losses = []
     bar = tqdm(batches(x_train, recipe), total=recipe.steps, disable=not progress)
     for step, views in bar:
         seed = jnp.asarray(step, dtype=jnp.int32)  # traced: one compilation for every step
-        params, stats, state, loss, regulariser = update(params, stats, state, jnp.asarray(views), seed)
+        params, stats, state, loss, z = update(params, stats, state, jnp.asarray(views), seed)
         losses.append(float(loss))
-        if step % 50 == 0:
+        if step % 50 == 0:  # SIGReg of this step's embeddings, outside the compiled step
+            regulariser = sigreg.sigreg(z, num_slices=recipe.num_slices, seed=seed)
             bar.set_postfix(loss=f"{losses[-1]:.4f}", sigreg=f"{float(regulariser):.3f}")
     return params, stats, losses
 
