@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import sigreg
-from sigreg import _demo
+from sigreg import demo
 
 HERE = Path(__file__).parent
 OUT = HERE / "_generated"
@@ -57,7 +57,7 @@ def _pyplot():
 
 def descent_figure(path: Path) -> None:
     steps, values = [], []
-    for step, value, _ in _demo.unfold(_demo.collapsed_cloud(), every=1):
+    for step, value, _ in demo.unfold(demo.collapsed_cloud(), every=1):
         steps.append(step)
         values.append(value)
     plt = _pyplot()
@@ -65,7 +65,7 @@ def descent_figure(path: Path) -> None:
     ax.semilogy(steps, values, color="#e4572e", lw=2, label="SIGReg of the points")
     ax.axhline(NULL_MEAN, color="#1f77b4", ls="--", lw=1, label=f"null mean {NULL_MEAN:.4f}")
     ax.set(xlabel="gradient step", ylabel="SIGReg (log scale)")
-    ax.set_title(f"A collapsed line of {_demo.NUM_POINTS} points in 3-D unfolds (python -m sigreg)")
+    ax.set_title(f"A collapsed line of {demo.NUM_POINTS} points in 3-D unfolds (python -m sigreg)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)

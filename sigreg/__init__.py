@@ -2,10 +2,14 @@
 
 One implementation, written against the Python array API standard, for NumPy,
 CuPy, PyTorch, JAX and array-api-strict arrays. Importing ``sigreg`` imports no
-array library; ``sigreg.torch`` and ``sigreg.jax`` load when their arrays show up.
+array library; the framework adapters load when their arrays show up.
+``sigreg.stats`` holds the normality statistics; ``sigreg.torch`` and
+``sigreg.jax`` the framework extras (module, all-reduce).
 """
 
-from ._api import directions, epps_pulley, lejepa_loss, sigreg, value_and_grad
+from . import stats
+from ._api import directions, lejepa_loss, sigreg, value_and_grad
+from .stats import epps_pulley
 
-__all__ = ["directions", "epps_pulley", "lejepa_loss", "sigreg", "value_and_grad"]
+__all__ = ["directions", "epps_pulley", "lejepa_loss", "sigreg", "stats", "value_and_grad"]
 __version__ = "0.1.0"

@@ -7,16 +7,16 @@ import json
 import sys
 
 
-def demo() -> int:
-    from . import _check, _demo
+def run_demo() -> int:
+    from . import _check, demo
 
     print("A collapsed cloud (a thin line in 3-D) unfolds under gradient steps on SIGReg")
     print(
-        f"({_demo.NUM_POINTS} points, {_demo.NUM_SLICES} fresh slices per step, NumPy, analytic gradient)\n"
+        f"({demo.NUM_POINTS} points, {demo.NUM_SLICES} fresh slices per step, NumPy, analytic gradient)\n"
     )
     print(" step   SIGReg   spread along the principal axes")
-    for step, value, z in _demo.unfold(_demo.collapsed_cloud()):
-        s = _demo.spreads(z)
+    for step, value, z in demo.unfold(demo.collapsed_cloud()):
+        s = demo.spreads(z)
         print(f"{step:5d} {value:8.3f}   {s[0]:.3f}  {s[1]:.3f}  {s[2]:.3f}")
     print("\nThe same SIGReg value and gradient on every installed backend")
     print(
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check":
         return check(args)
-    return demo()
+    return run_demo()
 
 
 if __name__ == "__main__":

@@ -1,18 +1,19 @@
 """The public functions: docstrings, argument checks and namespace resolution.
 
-Each one checks its arguments before any work and hands the arrays to the
-array-agnostic core (``_core``) or, where autodiff is involved, to the
-framework adapter (``_dispatch``).
+Each one checks its arguments before any work, then hands the arrays to the
+slicing layer (:mod:`sigreg._slicing`) or, where autodiff is involved, to the
+framework adapter (:mod:`sigreg._dispatch`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from . import _core, _dispatch, _xp
+from . import _dispatch, _registry, _slicing, _xp
 from . import _validate as check
+from ._plan import Plan
+from ._statistic import Statistic
 
 Array = Any
 
@@ -29,14 +30,6 @@ def _as_compute_dtype(x: Array, xp: Any) -> Array:
     return x if x.dtype == target else xp.astype(x, target)
 
 
-def _grid_options(t_max: Any, num_points: Any, integration: Any) -> tuple[float, int, str]:
-    return (
-        check.positive_finite("t_max", t_max),
-        check.integer("num_points", num_points, 2),
-        check.choice("integration", integration, check.INTEGRATIONS),
-    )
-
-
 def directions(
     dim: int,
     num_slices: int,
@@ -51,15 +44,17 @@ def directions(
 
     Parameters
     ----------
-    dim, num_slices : int
-        The result has shape ``(dim, num_slices)``; each column is uniform on the
-        unit sphere of ``R**dim``.
-    seed : int or 0-d integer array, optional
-        Non-negative. An array seed (of ``xp``'s library) may be traced under
-        ``jax.jit`` or ``torch.compile``; it gives the same directions as the
-        equal Python int.
+    dim : int
+        Dimension of the embeddings (rows of the result), at least 1.
+    num_slices : int
+        Number of directions (columns of the result), at least 1.
+    seed : int or 0-d integer array, default 0
+        A Python int in ``[0, 2**64)``. An array seed (of ``xp``'s library) may
+        be traced under ``jax.jit`` or ``torch.compile``; it gives the same
+        directions as the equal Python int.
     xp : array namespace, optional
-        Library of the result. Default: the library of an array ``seed``, else NumPy.
+        Library of the result (``numpy``, ``torch``, ``jax.numpy``, ...). Default:
+        the library of an array ``seed``, else NumPy.
     device : optional
         Device of the result; the directions are generated there.
     dtype : optional
@@ -67,10 +62,32 @@ def directions(
 
     Returns
     -------
-    array of shape ``(dim, num_slices)``
-        Entry ``(d, k)`` depends only on the seed and on ``k * dim + d``, so the
-        first columns of a draw do not depend on ``num_slices``. Backends agree up
-        to float rounding (float32: about 1e-6 relative).
+    array of shape (dim, num_slices)
+        Each column is uniform on the unit sphere of ``R**dim``. Entry ``(d, k)``
+        depends only on the seed and on ``k * dim + d``, so the first columns of a
+        draw do not depend on ``num_slices``. Backends agree up to float rounding
+        (float32: about 1e-6 relative).
+
+    Raises
+    ------
+    TypeError
+        If ``dim``, ``num_slices`` or ``seed`` is not an integer, ``xp`` is not an
+        array namespace, or ``dtype`` is not a real floating dtype.
+    ValueError
+        If ``dim`` or ``num_slices`` is below 1, ``dim * num_slices`` reaches
+        2**31, or ``seed`` is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sigreg
+    >>> a = sigreg.directions(3, 5, seed=1)
+    >>> a.shape, a.dtype
+    ((3, 5), dtype('float64'))
+    >>> np.allclose(np.linalg.norm(a, axis=0), 1.0)
+    True
+    >>> np.array_equal(a, sigreg.directions(3, 8, seed=1)[:, :5])
+    True
     """
     dim = check.integer("dim", dim, 1)
     num_slices = check.integer("num_slices", num_slices, 1)
@@ -81,97 +98,51 @@ def directions(
     if xp is None:
         import array_api_compat.numpy as xp
     else:
-        xp = _xp.namespace(xp.empty(0))  # the array-API-compatible namespace
+        xp = check.array_namespace("xp", xp)
     seed = check.seed(seed, xp)
     if dtype is None:
         dtype = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
-    elif not xp.isdtype(dtype, "real floating"):
-        raise TypeError(f"dtype must be a real floating dtype, got {dtype}")
+    elif not check.is_real_floating_dtype(dtype, xp):
+        raise TypeError(f"dtype must be a real floating dtype of {xp.__name__}, got {dtype!r}")
     compute = _compute_dtype(dtype, xp)
     out = _dispatch.directions(dim, num_slices, seed, xp, device, compute)
     return out if compute == dtype else xp.astype(out, dtype)
 
 
-def epps_pulley(
-    x: Array,
-    /,
-    *,
-    axis: int = 0,
-    t_max: float = 3.0,
-    num_points: int = 17,
-    integration: str = "trapezoid",
-) -> Array:
-    """The Epps-Pulley statistic of the samples along ``axis`` against N(0, 1).
-
-    ``EP = N * integral |ecf(t) - exp(-t^2/2)|^2 exp(-t^2/2) dt`` over
-    ``[-t_max, t_max]``, by the trapezoid rule on ``num_points`` knots of the half
-    line (``integration="trapezoid"``), or over the whole real line in closed form
-    (``integration="exact"``: O(N^2) work, for validation and small N).
-
-    Under the null (samples exactly N(0, 1)) the exact statistic has mean
-    ``sqrt(2 pi) (1 - 1/sqrt(3)) = 1.0594`` for every N.
-
-    Returns one value per index of the remaining axes, in ``x``'s library and on
-    its device; float64 stays float64, other floating dtypes give float32.
-    Non-finite samples give a non-finite result (nothing is checked on the device).
-    """
-    xp = check.namespace("x", x)
-    if x.ndim == 0:
-        raise ValueError("x must have at least one dimension (the samples)")
-    axis = check.integer("axis", axis, -x.ndim)
-    if axis >= x.ndim:
-        raise ValueError(f"axis must be in [-{x.ndim}, {x.ndim}), got {axis}")
-    if x.shape[axis] == 0:
-        raise ValueError(f"x must have at least one sample along axis {axis}, got shape {tuple(x.shape)}")
-    check.real_floating("x", x, xp)
-    t_max, num_points, integration = _grid_options(t_max, num_points, integration)
-    u = xp.moveaxis(_as_compute_dtype(x, xp), axis, -1)[..., None]
-    opts = _core.Options(t_max, num_points, integration, None, _dispatch.block_rows(xp, 1))
-    return _dispatch.statistics(u, opts, xp)[..., 0]
-
-
-def check_options(
-    t_max: Any, num_points: Any, integration: Any, reduction: Any, all_reduce: Any
-) -> tuple[float, int, str, str, Any]:
-    """The options of :func:`sigreg` that do not depend on the arrays, checked."""
-    t_max, num_points, integration = _grid_options(t_max, num_points, integration)
-    reduction = check.choice("reduction", reduction, check.REDUCTIONS)
-    all_reduce = check.callable_or_none("all_reduce", all_reduce)
-    if all_reduce is not None and integration == "exact":
-        raise ValueError("integration='exact' does not support all_reduce (it needs all pairs of samples)")
-    return t_max, num_points, integration, reduction, all_reduce
-
-
-class _Prepared(NamedTuple):
+class _Sliced(NamedTuple):
     xp: Any
-    z: Array  # in the compute dtype
+    u: Array  # projections z @ directions, in the compute dtype
     directions: Array
-    opts: _core.Options
+    statistic: Statistic
+    plan: Plan
     reduction: str
+    all_reduce: Callable[[Array], Array] | None
 
 
-def _prepare(
+def _slice(
+    name: str,
     z: Array,
+    statistic: Any,
+    options: dict[str, Any],
     num_slices: Any,
     seed: Any,
     directions: Any,
-    t_max: Any,
-    num_points: Any,
-    integration: Any,
     reduction: Any,
     all_reduce: Any,
-) -> _Prepared:
-    xp = check.namespace("z", z)
-    check.embeddings("z", z, xp)
+) -> _Sliced:
+    """Check every argument, then draw the directions and project."""
+    xp = check.namespace(name, z)
+    check.embeddings(name, z, xp)
     dim = z.shape[-1]
+    stat = _registry.resolve(statistic, options)
     if directions is not None:
         check.namespace("directions", directions)
-        xp = check.same_library(("z", "directions"), z, directions)
-        check.same_device(("z", "directions"), z, directions)
+        xp = check.same_library((name, "directions"), z, directions)
+        check.same_device((name, "directions"), z, directions)
         check.real_floating("directions", directions, xp)
         if directions.ndim != 2 or directions.shape[0] != dim or directions.shape[1] == 0:
             raise ValueError(
-                f"directions must have shape (D, K) = ({dim}, K) with K >= 1 to match z of "
+                f"directions must have shape (D, K) = ({dim}, K) with K >= 1 to match {name} of "
                 f"shape {tuple(z.shape)}, got shape {tuple(directions.shape)}"
             )
     else:
@@ -179,134 +150,250 @@ def _prepare(
         if dim * num_slices > _MAX_COUNTER:
             raise ValueError(f"D * num_slices must be below 2**31, got {dim} * {num_slices}")
         seed = check.seed(seed, xp)
-    t_max, num_points, integration, reduction, all_reduce = check_options(
-        t_max, num_points, integration, reduction, all_reduce
-    )
+    reduction = check.choice("reduction", reduction, check.REDUCTIONS)
+    all_reduce = check.callable_or_none("all_reduce", all_reduce)
+    if all_reduce is not None and not stat.has_sums:
+        raise ValueError(f"{stat!r} does not support all_reduce: it is not a function of sums over samples")
 
     zc = _as_compute_dtype(z, xp)
     if directions is None:
-        device = _xp.device(z)
-        directions = _dispatch.directions(dim, num_slices, seed, xp, device, zc.dtype)
+        directions = _dispatch.directions(dim, num_slices, seed, xp, _xp.device(z), zc.dtype)
     elif directions.dtype != zc.dtype:
         directions = xp.astype(directions, zc.dtype)
-    block = _dispatch.block_rows(xp, directions.shape[1])
-    opts = _core.Options(t_max, num_points, integration, all_reduce, block)
-    return _Prepared(xp, zc, directions, opts, reduction)
-
-
-def _reduce(ep: Array, reduction: str, xp: Any) -> Array:
-    if reduction == "mean":
-        return xp.mean(ep)
-    if reduction == "sum":
-        return xp.sum(ep)
-    return ep
+    directions = _dispatch.constant(directions, xp)  # constants: no gradient flows to them
+    u = zc @ directions
+    return _Sliced(xp, u, directions, stat, _dispatch.plan(u, xp), reduction, all_reduce)
 
 
 def sigreg(
     z: Array,
     /,
     *,
+    statistic: str | Statistic = "epps_pulley",
     num_slices: int = 1024,
     seed: int | Array = 0,
     directions: Array | None = None,
-    t_max: float = 3.0,
-    num_points: int = 17,
-    integration: str = "trapezoid",
     reduction: str = "mean",
     all_reduce: Callable[[Array], Array] | None = None,
+    **options: Any,
 ) -> Array:
     """Sketched Isotropic Gaussian Regularization of embeddings ``z``.
 
-    Projects ``z`` of shape ``(..., N, D)`` (N samples of dimension D; leading
-    axes are independent batches, e.g. views) onto ``num_slices`` random unit
-    directions and tests each one-dimensional projection against N(0, 1) with
-    the Epps-Pulley statistic (:func:`epps_pulley` along the sample axis).
+    Projects ``z`` onto ``num_slices`` random unit directions and tests each
+    one-dimensional projection against N(0, 1) with ``statistic`` along the
+    sample axis (by default the Epps-Pulley statistic,
+    :func:`sigreg.stats.epps_pulley`), then averages.
 
     Parameters
     ----------
     z : array of shape (..., N, D)
-        Real floating. float64 is computed in float64; float32, bfloat16 and
-        float16 in float32 (so the result is float32 for them).
-    num_slices, seed :
-        The directions, ``directions(D, num_slices, seed=seed)`` on ``z``'s device.
-        ``seed`` may be a 0-d integer array (traceable). Ignored when
-        ``directions`` is given.
+        N samples of dimension D; leading axes are independent batches (e.g.
+        views). Real floating: float64 is computed in float64; float32,
+        bfloat16 and float16 in float32 (so the result is float32 for them).
+    statistic : str or Statistic, default "epps_pulley"
+        A registered name (:func:`sigreg.stats.available`) or a statistic
+        object such as :class:`sigreg.stats.EppsPulley`.
+    num_slices : int, default 1024
+        Number of directions, ``directions(D, num_slices, seed=seed)`` on ``z``'s
+        device. Ignored when ``directions`` is given.
+    seed : int or 0-d integer array, default 0
+        Seed of the directions; a 0-d integer array may be traced. Use a fresh
+        seed at every training step (e.g. the step number, as
+        :class:`sigreg.torch.SIGReg` does): a fixed seed tests the same
+        directions forever.
     directions : array of shape (D, K), optional
         Explicit directions, same library and device as ``z``. Used as given (not
         normalised) and treated as constants (no gradient flows to them).
-    t_max, num_points, integration :
-        The quadrature, as in :func:`epps_pulley`.
-    reduction : {"mean", "sum", "none"}
+    reduction : {"mean", "sum", "none"}, default "mean"
         Mean or sum over slices and batch axes, or ``"none"``: shape ``(..., K)``.
     all_reduce : callable, optional
         For data-parallel training: returns the elementwise sum of an array over
         all workers (``sigreg.torch.all_reduce()``, ``sigreg.jax.all_reduce(axis)``).
         The statistic is then that of the global batch (workers may hold different
-        N), and each worker's gradient is scaled by the number of workers so that
-        the usual gradient averaging gives the single-process gradient.
+        N), and each worker's gradient is scaled so that the usual gradient
+        averaging gives the single-process gradient. Needs a statistic that is a
+        function of sums over samples.
+    **options
+        Options of the statistic when it is given by name. Epps-Pulley:
+        ``t_max=3.0``, ``num_points=17``, ``integration="trapezoid"`` (see
+        :class:`sigreg.stats.EppsPulley`).
 
     Returns
     -------
     array
-        Of ``z``'s library, on ``z``'s device. Differentiable under PyTorch autograd
-        and JAX transformations through one analytic gradient; for other libraries
-        see :func:`value_and_grad`. Non-finite values in ``z`` give a non-finite
+        Of ``z``'s library, on ``z``'s device: a scalar, or shape ``(..., K)`` for
+        ``reduction="none"``. Differentiable under PyTorch autograd and JAX
+        transformations through one analytic gradient; for other libraries see
+        :func:`value_and_grad`. Non-finite values in ``z`` give a non-finite
         result: nothing is checked on the device.
+
+    Raises
+    ------
+    TypeError
+        If ``z`` or ``directions`` is not an array of a supported library, they
+        come from different libraries, a dtype is not real floating, or an
+        option has the wrong type or is unknown to the statistic.
+    ValueError
+        If a shape does not fit, an axis is empty, ``z`` and ``directions`` are
+        on different devices, or an option is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sigreg
+    >>> z = np.random.default_rng(0).standard_normal((512, 64))
+    >>> value = sigreg.sigreg(z, num_slices=256, seed=0)  # Gaussian: near 1.05
+    >>> bool(0.5 < value < 2.0)
+    True
+    >>> collapsed = np.ones((512, 1)) * z[:1]  # every sample the same point
+    >>> bool(sigreg.sigreg(collapsed, num_slices=256) > 100 * value)
+    True
+    >>> sigreg.sigreg(z, num_slices=8, reduction="none").shape
+    (8,)
     """
-    p = _prepare(z, num_slices, seed, directions, t_max, num_points, integration, reduction, all_reduce)
-    ep = _dispatch.slice_statistics(p.z, p.directions, p.opts, p.xp)
-    return _reduce(ep, p.reduction, p.xp)
+    s = _slice("z", z, statistic, options, num_slices, seed, directions, reduction, all_reduce)
+    values = _dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, s.xp)
+    return _slicing.reduce(values, s.reduction, s.xp)
 
 
 def value_and_grad(
     z: Array,
     /,
     *,
+    statistic: str | Statistic = "epps_pulley",
     num_slices: int = 1024,
     seed: int | Array = 0,
     directions: Array | None = None,
-    t_max: float = 3.0,
-    num_points: int = 17,
-    integration: str = "trapezoid",
     reduction: str = "mean",
     all_reduce: Callable[[Array], Array] | None = None,
+    **options: Any,
 ) -> tuple[Array, Array]:
-    """``(sigreg(z, **options), d sigreg / d z)`` on any backend, NumPy and CuPy included.
+    """``(sigreg(z, ...), d sigreg / d z)`` on any backend, NumPy and CuPy included.
 
-    Same options as :func:`sigreg`; ``reduction`` must be ``"mean"`` or ``"sum"``
-    (the gradient of a scalar). The gradient has ``z``'s shape and dtype; the
-    value follows :func:`sigreg`. Working memory is O(N*K + K*P).
+    Parameters
+    ----------
+    z : array of shape (..., N, D)
+        As in :func:`sigreg`.
+    statistic, num_slices, seed, directions, all_reduce, **options
+        As in :func:`sigreg`.
+    reduction : {"mean", "sum"}, default "mean"
+        The gradient is that of a scalar.
+
+    Returns
+    -------
+    value : array
+        As :func:`sigreg` returns it.
+    grad : array
+        The gradient with respect to ``z``: ``z``'s shape, dtype and device.
+        Working memory is O(N*K + K*P).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`sigreg`; ``reduction="none"`` is a ValueError.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sigreg
+    >>> z = np.random.default_rng(0).standard_normal((300, 3)) * [1.0, 0.1, 0.1]
+    >>> value, grad = sigreg.value_and_grad(z, num_slices=64, seed=1)
+    >>> grad.shape, grad.dtype
+    ((300, 3), dtype('float64'))
+    >>> bool(sigreg.sigreg(z - 0.5 * grad, num_slices=64, seed=1) < value)  # a descent step
+    True
     """
-    if reduction == "none":
+    if isinstance(reduction, str) and reduction == "none":
         raise ValueError(f"reduction must be 'mean' or 'sum' for a gradient, got {reduction!r}")
-    p = _prepare(z, num_slices, seed, directions, t_max, num_points, integration, reduction, all_reduce)
-    xp = p.xp
-    ep, residuals = _core.forward(_dispatch.constant(p.z, xp), p.directions, p.opts, xp)
-    weight = 1.0 / math.prod(ep.shape) if reduction == "mean" else 1.0
-    ep_bar = xp.full(ep.shape, weight, dtype=ep.dtype, device=_xp.device(ep))
-    grad = _core.backward(residuals, p.directions, ep_bar, p.opts, xp)
+    xp = check.namespace("z", z)
+    z_const = _dispatch.constant(z, xp)
+    s = _slice("z", z_const, statistic, options, num_slices, seed, directions, reduction, all_reduce)
+    values, residuals = _slicing.forward(s.u, s.statistic, xp, s.plan, s.all_reduce)
+    cotangent = _slicing.cotangent_of(values, s.reduction, xp)
+    grad_u = _slicing.backward(s.u, residuals, cotangent, s.statistic, xp, s.plan)
+    grad = grad_u @ s.directions.T
     if grad.dtype != z.dtype:
         grad = xp.astype(grad, z.dtype)
-    return _reduce(ep, reduction, xp), grad
+    return _slicing.reduce(values, s.reduction, xp), grad
 
 
 def lejepa_loss(views: Array, /, *, lam: float = 0.05, **sigreg_options: Any) -> Array:
     """The LeJEPA objective of ``views`` of shape ``(V, N, D)``.
 
-    ``lam * sigreg(views) + (1 - lam) * mean((mean_v(views) - views)^2)``:
-    the prediction term pulls every view to the mean of the views of the same
-    sample; SIGReg (averaged over views and slices) keeps the embeddings close to
-    N(0, I). ``sigreg_options`` are passed to :func:`sigreg` (``reduction`` must
-    stay ``"mean"`` or ``"sum"``).
+    ``lam * sigreg(views) + (1 - lam) * mean((mean_v(views) - views)^2)``: the
+    prediction term pulls every view to the mean of the views of the same
+    sample; SIGReg (averaged over views and slices) keeps the embeddings close
+    to N(0, I).
+
+    Parameters
+    ----------
+    views : array of shape (V, N, D)
+        V views (augmentations) of N samples, embedded in D dimensions.
+    lam : float, default 0.05
+        Weight of SIGReg, in [0, 1] (the paper's default).
+    **sigreg_options
+        Passed to :func:`sigreg` (``statistic``, ``num_slices``, ``seed``, ...);
+        ``reduction`` must stay ``"mean"`` or ``"sum"``.
+
+    Returns
+    -------
+    array
+        A scalar of ``views``' library (float32 unless ``views`` is float64),
+        differentiable like :func:`sigreg`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`sigreg`, naming ``views``; ``lam`` outside [0, 1] and
+        ``reduction="none"`` are ValueErrors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sigreg
+    >>> views = np.random.default_rng(0).standard_normal((2, 256, 16))
+    >>> loss = sigreg.lejepa_loss(views, lam=0.05, num_slices=64)
+    >>> loss.shape, bool(loss > 0)
+    ((), True)
     """
     xp = check.namespace("views", views)
     if views.ndim != 3:
         raise ValueError(f"views must have shape (V, N, D), got shape {tuple(views.shape)}")
     lam = check.unit_interval("lam", lam)
-    if sigreg_options.get("reduction", "mean") == "none":
+    reduction = sigreg_options.pop("reduction", "mean")
+    if isinstance(reduction, str) and reduction == "none":
         raise ValueError("reduction must be 'mean' or 'sum' in lejepa_loss, got 'none'")
-    regulariser = sigreg(views, **sigreg_options)
+    statistic = sigreg_options.pop("statistic", "epps_pulley")
+    num_slices = sigreg_options.pop("num_slices", 1024)
+    seed = sigreg_options.pop("seed", 0)
+    directions = sigreg_options.pop("directions", None)
+    all_reduce = sigreg_options.pop("all_reduce", None)
+    s = _slice("views", views, statistic, sigreg_options, num_slices, seed, directions, reduction, all_reduce)
+    values = _dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, xp)
+    regulariser = _slicing.reduce(values, s.reduction, xp)
     v = _as_compute_dtype(views, xp)
     centers = xp.mean(v, axis=0, keepdims=True)
     prediction = xp.mean((centers - v) ** 2)
     return lam * regulariser + (1.0 - lam) * prediction
+
+
+def samples_along(name: str, x: Array, axis: Any) -> tuple[Any, Array]:
+    """``(xp, u)``: the samples along ``axis`` of ``x`` as columns ``u`` (..., N, 1), checked."""
+    xp = check.namespace(name, x)
+    if x.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension (the samples)")
+    axis = check.integer("axis", axis, -x.ndim)
+    if axis >= x.ndim:
+        raise ValueError(f"axis must be in [-{x.ndim}, {x.ndim}), got {axis}")
+    if x.shape[axis] == 0:
+        raise ValueError(
+            f"{name} must have at least one sample along axis {axis}, got shape {tuple(x.shape)}"
+        )
+    check.real_floating(name, x, xp)
+    return xp, xp.moveaxis(_as_compute_dtype(x, xp), axis, -1)[..., None]
+
+
+def along_axis(statistic: Statistic, x: Array, axis: Any, name: str = "x") -> Array:
+    """``statistic`` of the samples along ``axis`` of ``x``, one value per index of the other axes."""
+    xp, u = samples_along(name, x, axis)
+    return _dispatch.column_statistics(u, statistic, _dispatch.plan(u, xp), None, xp)[..., 0]

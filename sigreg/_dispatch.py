@@ -1,54 +1,74 @@
-"""Which framework adapter serves an array namespace; adapters load lazily.
+"""Which adapter and which execution plan serve an array; adapters load lazily.
 
-``sigreg.torch`` and ``sigreg.jax`` are imported only when their arrays show up,
-so ``import sigreg`` imports no framework.
+The framework adapters (``sigreg._adapters``) are imported only when their
+arrays show up, so ``import sigreg`` imports no framework. The plan is chosen
+per array: see :class:`sigreg._plan.Plan`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from . import _core, _directions, _xp
+from . import _directions, _slicing
+from ._plan import Plan
+from ._statistic import Statistic
 
 Array = Any
 
-# Elements of one (rows x K) block of the per-knot loop: the dozen arrays it
-# touches then fit in a CPU's L2 cache (measured best on NumPy, PyTorch and JAX).
-_BLOCK_ELEMENTS = 1 << 17
-
-_ADAPTERS = {"array_api_compat.torch": "sigreg.torch", "jax.numpy": "sigreg.jax"}
+# Elements of one (rows x K) block of the knot loop on CPUs: the arrays it
+# touches then stay in cache (measured best on NumPy, PyTorch and JAX).
+BLOCK_ELEMENTS = 1 << 16
 
 
 def adapter(xp: Any) -> Any | None:
-    """The framework module for ``xp`` (``sigreg.torch``, ``sigreg.jax``) or None."""
-    module = _ADAPTERS.get(xp.__name__)
-    return None if module is None else _xp.load(module)
+    """The autodiff adapter module for namespace ``xp``, or None (NumPy, CuPy, array-api-strict)."""
+    # Import statements, not importlib: torch.compile traces these on a first call.
+    if xp.__name__ == "array_api_compat.torch":
+        from ._adapters import torch_autograd
+
+        return torch_autograd
+    if xp.__name__ == "jax.numpy":
+        from ._adapters import jax_vjp
+
+        return jax_vjp
+    return None
 
 
-def block_rows(xp: Any, num_slices: int) -> int | None:
-    return max(8, _BLOCK_ELEMENTS // num_slices)
+def plan(u: Array, xp: Any) -> Plan:
+    """The plan for projections like ``u`` (..., N, K): blocked on CPUs, whole on accelerators."""
+    module = adapter(xp)
+    on_cpu = module.on_cpu(u) if module is not None else not _is_cupy(xp)
+    block_rows = max(8, BLOCK_ELEMENTS // u.shape[-1]) if on_cpu else None
+    scan = getattr(module, "scan", None)
+    kernel = None if on_cpu else kernel_for(u, xp)
+    return Plan(block_rows, scan, kernel) if scan is not None else Plan(block_rows, kernel=kernel)
 
 
-def slice_statistics(z: Array, directions: Array, opts: _core.Options, xp: Any) -> Array:
-    """Per-slice statistics, differentiable in the framework's own autodiff."""
+def kernel_for(u: Array, xp: Any) -> Any | None:
+    """Fused kernels for ``u`` on an accelerator, or None: the array-API code then runs."""
+    module = adapter(xp)
+    return None if module is None else getattr(module, "kernel_for", lambda _: None)(u)
+
+
+def _is_cupy(xp: Any) -> bool:
+    return "cupy" in xp.__name__
+
+
+def column_statistics(
+    u: Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Array], Array] | None, xp: Any
+) -> Array:
+    """Per-column values of ``u`` (..., N, K), differentiable in the framework's own autodiff."""
     module = adapter(xp)
     if module is not None:
-        return module.slice_statistics(z, directions, opts)
-    return _core.forward(z, directions, opts, xp)[0]
+        return module.column_statistics(u, statistic, plan, all_reduce)
+    return _slicing.forward(u, statistic, xp, plan, all_reduce)[0]
 
 
-def constant(z: Array, xp: Any) -> Array:
-    """``z`` cut off from the framework's autodiff graph (for explicit gradients)."""
+def constant(x: Array, xp: Any) -> Array:
+    """``x`` cut off from the framework's autodiff graph (for explicit gradients)."""
     module = adapter(xp)
-    return z if module is None else module.constant(z)
-
-
-def statistics(u: Array, opts: _core.Options, xp: Any) -> Array:
-    """Per-column statistics of projections ``u`` (..., N, K), differentiable as plain ops."""
-    module = adapter(xp)
-    if module is not None and hasattr(module, "statistics"):
-        return module.statistics(u, opts)
-    return _core.statistics(u, opts, xp)[0]
+    return x if module is None else module.constant(x)
 
 
 def directions(dim: int, num_slices: int, seed: Any, xp: Any, device: Any, dtype: Any) -> Array:

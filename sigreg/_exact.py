@@ -1,4 +1,4 @@
-"""Closed form of the Epps-Pulley statistic over the whole real line (notes section 2).
+"""Closed form of the Epps-Pulley statistic over the whole real line (docs/design.md).
 
 ``T = sqrt(2 pi) [ (1/N) sum_{j,k} exp(-(x_j-x_k)^2/2) - sqrt(2) sum_j exp(-x_j^2/4) + N/sqrt(3) ]``
 
@@ -10,9 +10,8 @@ small N. It is a difference of O(N) terms with an O(1) result, so it loses about
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
-
-from ._ecf import _row_blocks
 
 Array = Any
 
@@ -20,6 +19,11 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 # Rows of the first sample index per block, so that a block of pairwise
 # differences (rows x N x K) stays near this many elements.
 _PAIR_BLOCK_ELEMENTS = 1 << 22
+
+
+def _row_blocks(n: int, rows: int) -> Iterator[slice]:
+    for start in range(0, n, rows):
+        yield slice(start, min(start + rows, n))
 
 
 def _pair_block_rows(u: Array) -> int:

@@ -9,7 +9,6 @@ from typing import Any
 
 from . import _xp
 
-INTEGRATIONS = ("trapezoid", "exact")
 REDUCTIONS = ("mean", "sum", "none")
 
 
@@ -21,6 +20,25 @@ def namespace(name: str, x: Any) -> Any:
             f"{name} must be an array (NumPy, CuPy, PyTorch, JAX or array-api-strict), got {type(x).__name__}"
         )
     return xp
+
+
+def array_namespace(name: str, xp: Any) -> Any:
+    """The array-API-compatible namespace for a namespace ``xp`` given by the user."""
+    empty = getattr(xp, "empty", None)
+    found = _xp.namespace(empty(0)) if callable(empty) and hasattr(xp, "__name__") else None
+    if found is None:
+        raise TypeError(
+            f"{name} must be an array namespace (a module such as numpy, torch, jax.numpy, cupy or "
+            f"array_api_strict), got {xp!r}"
+        )
+    return found
+
+
+def is_real_floating_dtype(dtype: Any, xp: Any) -> bool:
+    try:
+        return bool(xp.isdtype(dtype, "real floating"))
+    except (TypeError, ValueError):  # not a dtype of this library
+        return False
 
 
 def same_library(names: tuple[str, str], a: Any, b: Any) -> Any:
@@ -76,7 +94,7 @@ def positive_finite(name: str, value: Any) -> float:
 
 
 def choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value
 
@@ -122,3 +140,19 @@ def seed(value: Any, xp: Any | None) -> Any:
     if not 0 <= value < 2**64:
         raise ValueError(f"seed must be in [0, 2**64), got {value}")
     return value
+
+
+def finite_reals(name: str, values: Any) -> tuple[float, ...]:
+    """A non-empty sequence of finite real numbers (or a 1-D NumPy array) as floats."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise TypeError(f"{name} must be a sequence of real numbers, got {type(values).__name__}")
+    if getattr(values, "ndim", 1) != 1 or len(values) == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence, got {values!r}")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{name} must hold real numbers, got {type(v).__name__}")
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must hold finite numbers, got {v}")
+        out.append(float(v))
+    return tuple(out)

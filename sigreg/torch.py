@@ -1,9 +1,8 @@
-"""PyTorch adapter: autograd, the ``SIGReg`` module and the torch.distributed all-reduce.
+"""PyTorch extras: the ``SIGReg`` module and the torch.distributed all-reduce.
 
-The forward and the gradient are the array-API core (``sigreg._core``); this
-module only wires them into ``torch.autograd.Function`` (setup_context style,
-so ``torch.func.grad`` and ``torch.compile`` work), and saves O(N*K + K*P)
-values for the backward pass instead of the N x K x P tensors autograd would.
+Plain ``sigreg.sigreg`` already works on tensors (autograd, ``torch.func``,
+``torch.compile``); the autograd adapter itself lives in
+``sigreg._adapters.torch_autograd``.
 """
 
 from __future__ import annotations
@@ -12,43 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from array_api_compat import torch as _xp
 
-from . import _api, _core, _validate
+from . import _api, _registry
+from . import _validate as check
+from ._statistic import Statistic
 
 __all__ = ["SIGReg", "all_reduce"]
-
-
-class _SliceStatistics(torch.autograd.Function):
-    @staticmethod
-    def forward(z: torch.Tensor, directions: torch.Tensor, opts: _core.Options) -> Any:
-        ep, res = _core.forward(z, directions, opts, _xp)
-        return (ep, *res)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
-        _, directions, opts = inputs
-        ctx.opts = opts
-        residuals = output[1:]
-        tensors = [r if isinstance(r, torch.Tensor) else None for r in residuals]
-        # Python numbers (the local sample count) are kept aside: only tensors are saved.
-        ctx.numbers = [None if isinstance(r, torch.Tensor) else r for r in residuals]
-        ctx.mark_non_differentiable(*(t for t in tensors if t is not None))
-        ctx.save_for_backward(directions, *tensors)
-
-    @staticmethod
-    def backward(ctx: Any, ep_bar: torch.Tensor, *_: Any) -> tuple:
-        directions, *tensors = ctx.saved_tensors
-        res = _core.Residuals(*(t if t is not None else n for t, n in zip(tensors, ctx.numbers, strict=True)))
-        return _core.backward(res, directions, ep_bar, ctx.opts, _xp), None, None
-
-
-def slice_statistics(z: torch.Tensor, directions: torch.Tensor, opts: _core.Options) -> torch.Tensor:
-    return _SliceStatistics.apply(z, directions, opts)[0]
-
-
-def constant(z: torch.Tensor) -> torch.Tensor:
-    return z.detach()
 
 
 @dataclass(frozen=True)
@@ -64,10 +32,25 @@ class _ProcessGroupSum:
 def all_reduce(group: Any = None) -> _ProcessGroupSum:
     """The ``all_reduce=`` callable of :func:`sigreg.sigreg` over a torch.distributed group.
 
-    It sums an array over the workers of ``group`` (default: the world) with
-    ``torch.distributed.all_reduce``. With it, every worker gets the statistic of
-    the global batch, and its gradient is scaled so that DDP's gradient average
-    equals the single-process gradient on the concatenated batch.
+    Parameters
+    ----------
+    group : ProcessGroup, optional
+        The workers to sum over; default: the world.
+
+    Returns
+    -------
+    callable
+        Sums a tensor over the workers of ``group`` with
+        ``torch.distributed.all_reduce`` (on a copy). With it, every worker gets the
+        statistic of the global batch, and its gradient is scaled so that DDP's
+        gradient average equals the single-process gradient on the concatenated batch.
+
+    Examples
+    --------
+    >>> import sigreg.torch
+    >>> reduce = sigreg.torch.all_reduce()  # then sigreg.sigreg(z, all_reduce=reduce)
+    >>> callable(reduce)
+    True
     """
     return _ProcessGroupSum(group)
 
@@ -78,11 +61,39 @@ class SIGReg(torch.nn.Module):
     The seed of the directions is the ``step`` buffer (an int64 tensor, moved and
     saved with the module), as in the LeJEPA paper; it is incremented in place
     after each call in training mode, with no host sync. In eval mode the
-    directions stay fixed. When a torch.distributed process group is initialised,
-    the statistic is that of the global batch (``distributed=False`` turns this
-    off); all workers draw the same directions without communication.
+    directions stay fixed. When a torch.distributed process group is
+    initialised, the statistic is that of the global batch (``distributed=False``
+    turns this off); all workers draw the same directions without communication.
 
-    Other keyword arguments are those of :func:`sigreg.sigreg`.
+    Parameters
+    ----------
+    num_slices : int, default 1024
+        Directions per step.
+    statistic : str or Statistic, default "epps_pulley"
+        As in :func:`sigreg.sigreg`; checked now, with ``options``.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        As in :func:`sigreg.sigreg`.
+    distributed : bool, default True
+        Reduce over the process group when one is initialised.
+    group : ProcessGroup, optional
+        The process group; default: the world.
+    **options
+        Options of the statistic (Epps-Pulley: ``t_max``, ``num_points``, ``integration``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an option is invalid (checked at construction, not at the first step).
+
+    Examples
+    --------
+    >>> import torch
+    >>> import sigreg.torch
+    >>> regulariser = sigreg.torch.SIGReg(num_slices=64)
+    >>> z = torch.randn(128, 16, requires_grad=True)
+    >>> regulariser(z).backward()
+    >>> int(regulariser.step), z.grad.shape
+    (1, torch.Size([128, 16]))
     """
 
     step: torch.Tensor
@@ -91,36 +102,36 @@ class SIGReg(torch.nn.Module):
         self,
         num_slices: int = 1024,
         *,
-        t_max: float = 3.0,
-        num_points: int = 17,
-        integration: str = "trapezoid",
+        statistic: str | Statistic = "epps_pulley",
         reduction: str = "mean",
         distributed: bool = True,
         group: Any = None,
+        **options: Any,
     ) -> None:
         super().__init__()
-        self.options: dict[str, Any] = dict(
-            num_slices=num_slices,
-            t_max=t_max,
-            num_points=num_points,
-            integration=integration,
-            reduction=reduction,
-        )
-        # Check the options now rather than at the first step.
-        _validate.integer("num_slices", num_slices, 1)
-        _api.check_options(t_max, num_points, integration, reduction, None)
+        self.num_slices = check.integer("num_slices", num_slices, 1)
+        self.statistic = _registry.resolve(statistic, options)
+        self.reduction = check.choice("reduction", reduction, check.REDUCTIONS)
         self.distributed = distributed
         self.group = group
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """SIGReg of ``z`` (..., N, D) with the directions of the current step."""
         reduce = None
         if self.distributed and torch.distributed.is_available() and torch.distributed.is_initialized():
             reduce = all_reduce(self.group)
-        out = _api.sigreg(z, seed=self.step.to(z.device), all_reduce=reduce, **self.options)
+        out = _api.sigreg(
+            z,
+            statistic=self.statistic,
+            num_slices=self.num_slices,
+            seed=self.step.to(z.device),
+            reduction=self.reduction,
+            all_reduce=reduce,
+        )
         if self.training:
             self.step.add_(1)
         return out
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"num_slices={self.num_slices}, statistic={self.statistic!r}, reduction={self.reduction!r}"

@@ -6,11 +6,8 @@ import importlib.util
 
 import numpy as np
 import pytest
-from array_api_compat import numpy as np_xp
 
 import sigreg
-from sigreg._ecf import _rotations
-from sigreg._grid import trapezoid_grid
 
 from . import oracle
 from .support import asarray, backend, float_dtypes, max_rel, to_numpy, xp_assert_close
@@ -94,29 +91,44 @@ def test_gradient_is_bounded():
         assert np.max(np.abs(grad)) <= 6.0
 
 
-@pytest.mark.parametrize(("t_max", "num_points"), [(3.0, 17), (3.0, 65), (5.0, 9)])
-def test_angle_addition_accuracy_in_float32(t_max, num_points):
-    """cos/sin(t_j u) by rotation stay at the accuracy of direct float32 evaluation."""
-    u = np.linspace(-10, 10, 20001, dtype=np.float32)
-    grid = trapezoid_grid(t_max, num_points)
-    u64 = u.astype(np.float64)
-    rotation_error = direct_error = 0.0
-    for t, (c, s) in zip(grid.t, _rotations(u, grid, np_xp), strict=True):
-        truth_c, truth_s = np.cos(t * u64), np.sin(t * u64)
-        rotation_error = max(rotation_error, np.abs(c - truth_c).max(), np.abs(s - truth_s).max())
-        direct_c, direct_s = np.cos(np.float32(t) * u), np.sin(np.float32(t) * u)
-        direct_error = max(direct_error, np.abs(direct_c - truth_c).max(), np.abs(direct_s - truth_s).max())
-    assert rotation_error <= 5e-6
-    assert rotation_error <= 4 * direct_error, (rotation_error, direct_error)
+def _direct_float32_epps_pulley(x: np.ndarray, t_max: float, num_points: int) -> float:
+    """The statistic in float32 throughout with the sums by direct evaluation of cos(t x), sin(t x)."""
+    x = x.astype(np.float32)
+    j = np.arange(1, num_points)
+    dt = t_max / (num_points - 1)
+    t = (j * dt).astype(np.float32)
+    phi = np.exp(-0.5 * (j * dt) ** 2)
+    weight = (np.where(j == num_points - 1, dt, 2 * dt) * phi).astype(np.float32)
+    n = np.float32(x.size)
+    xt = x[:, None] * t[None, :]
+    c, s = np.cos(xt).sum(axis=0) / n, np.sin(xt).sum(axis=0) / n
+    return float(n * np.sum(weight * ((c - phi.astype(np.float32)) ** 2 + s**2)))
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+@pytest.mark.parametrize("num_points", [17, 65, 257, 1025, 4097])
+def test_float32_accuracy_at_every_grid_size(num_points, seed):
+    """The complex recurrence, re-anchored, stays within 1.5x of direct float32 evaluation.
+
+    4096 N(0, 1) samples: the statistic is near the null level, where the
+    cancellation in ``(C - phi)^2`` shows every error of the sums. Without
+    re-anchoring the error at 4097 knots is 4e-5 to 6e-4, 2 to 30x direct evaluation.
+    """
+    x = np.random.default_rng(seed).standard_normal(4096).astype(np.float32)
+    truth = float(sigreg.epps_pulley(x.astype(np.float64), num_points=num_points))
+    ours = float(sigreg.epps_pulley(x, num_points=num_points))
+    direct = _direct_float32_epps_pulley(x, 3.0, num_points)
+    ours_error, direct_error = abs(ours / truth - 1), abs(direct / truth - 1)
+    assert ours_error <= max(1.5 * direct_error, 1e-6), (ours_error, direct_error)
 
 
 def test_sample_blocks_with_a_remainder(xp, monkeypatch):
     """Blocks of 10 rows over N=47 (4 blocks and 7 rows): the same values and gradients."""
     import sigreg._dispatch
 
-    monkeypatch.setattr(sigreg._dispatch, "_BLOCK_ELEMENTS", 60)  # 60 // K=6 -> 10 rows
+    monkeypatch.setattr(sigreg._dispatch, "BLOCK_ELEMENTS", 60)  # 60 // K=6 -> 10 rows
     z, a = _case(seed=5, n=47, d=4, k=6, batch=(2,))
-    assert sigreg._dispatch.block_rows(xp, 6) == 10
+    assert sigreg._dispatch.plan(asarray(xp, z @ a), xp).block_rows == 10
     expected = oracle.sigreg(z, a).mean()
     numeric = oracle.numerical_grad(lambda x: oracle.sigreg(x, a).mean(), z)
     for dtype in float_dtypes(xp):
@@ -135,8 +147,8 @@ def test_blocked_autodiff_paths():
 
     z, a = _case(seed=6, n=47, d=4, k=6, batch=(2,))
     numeric = oracle.numerical_grad(lambda x: oracle.sigreg(x, a).mean(), z)
-    original = sigreg._dispatch._BLOCK_ELEMENTS
-    sigreg._dispatch._BLOCK_ELEMENTS = 60
+    original = sigreg._dispatch.BLOCK_ELEMENTS
+    sigreg._dispatch.BLOCK_ELEMENTS = 60
     try:
         if importlib.util.find_spec("torch"):
             import torch
@@ -151,4 +163,4 @@ def test_blocked_autodiff_paths():
                 grad = jax.grad(lambda x: sigreg.sigreg(x, directions=jnp.asarray(a)))(jnp.asarray(z))
                 assert max_rel(grad, numeric) <= 1e-7
     finally:
-        sigreg._dispatch._BLOCK_ELEMENTS = original
+        sigreg._dispatch.BLOCK_ELEMENTS = original

@@ -15,16 +15,14 @@ that are only drawn are rounded to keep the file small.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
-import array_api_compat.numpy as xp
 import numpy as np
 
 import sigreg
-from sigreg import _demo
-from sigreg._ecf import ecf_sums
-from sigreg._grid import trapezoid_grid
+from sigreg import demo
 
 HERE = Path(__file__).resolve().parent
 
@@ -34,7 +32,7 @@ HERO_POINTS = 200
 POOL_SEED = 3  # sigreg.directions(3, POOL_SIZE, seed=POOL_SEED): the slice pool
 POOL_SIZE = 32
 INITIAL_SLICES = 2
-COLLAPSE_SEED = 0  # _demo.collapsed_cloud(COLLAPSE_SEED)
+COLLAPSE_SEED = 0  # demo.collapsed_cloud(COLLAPSE_SEED)
 FULL_SEED = 1  # the N(0, I_3) cloud of section 01
 CLOUD_POINTS = 300
 SIGREG_SEED = 0  # sigreg.sigreg(..., seed=SIGREG_SEED) with the default 1024 slices
@@ -44,7 +42,7 @@ WHY_SLICES = 4
 EP_SLICE = 0  # section 03 tests the shadow of the hero cloud on the first pool direction
 SLIDER_T_MAX = 5.0  # slider knots: trapezoid_grid(5.0, 101) -> t = 0.05 .. 5.00
 SLIDER_KNOTS = 101
-TOY_SEED = 0  # section 04: _demo.collapsed_cloud(TOY_SEED)[:TOY_POINTS], unfolded
+TOY_SEED = 0  # section 04: demo.collapsed_cloud(TOY_SEED)[:TOY_POINTS], unfolded
 TOY_POINTS = 200
 TOY_STEPS = 120
 LEJEPA_SEED = 21
@@ -105,13 +103,13 @@ def slice_values() -> np.ndarray:
 
 
 def toy_start() -> np.ndarray:
-    return _demo.collapsed_cloud(TOY_SEED)[:TOY_POINTS]
+    return demo.collapsed_cloud(TOY_SEED)[:TOY_POINTS]
 
 
 def toy_trajectory() -> tuple[list[float], list[np.ndarray]]:
-    """``_demo.unfold`` with every=1: plain gradient steps, fresh directions each step."""
+    """``demo.unfold`` with every=1: plain gradient steps, fresh directions each step."""
     values, frames = [], []
-    for _, value, z in _demo.unfold(toy_start(), steps=TOY_STEPS, every=1):
+    for _, value, z in demo.unfold(toy_start(), steps=TOY_STEPS, every=1):
         values.append(value)
         frames.append(z)
     return values, frames
@@ -134,9 +132,9 @@ def lejepa_views() -> dict[str, np.ndarray]:
 
 
 def principal_axes(z: np.ndarray) -> dict:
-    """Standard deviations (``_demo.spreads``) and the matching unit axes, largest first."""
+    """Standard deviations (``demo.spreads``) and the matching unit axes, largest first."""
     _, vectors = np.linalg.eigh(np.cov(z.T))
-    return {"sd": full(_demo.spreads(z)), "axes": rounded(vectors[:, ::-1].T)}
+    return {"sd": full(demo.spreads(z)), "axes": rounded(vectors[:, ::-1].T)}
 
 
 def hero_section() -> dict:
@@ -153,7 +151,7 @@ def hero_section() -> dict:
 
 def collapse_section() -> dict:
     out = {}
-    for name, z in (("line", _demo.collapsed_cloud(COLLAPSE_SEED)), ("cloud", full_cloud())):
+    for name, z in (("line", demo.collapsed_cloud(COLLAPSE_SEED)), ("cloud", full_cloud())):
         out[name] = {
             "points": rounded(z),
             "sigreg": full(sigreg.sigreg(z, seed=SIGREG_SEED)),
@@ -175,19 +173,23 @@ def why_section() -> dict:
     return {"directions": full(a.T), **clouds}
 
 
+def slider_knots() -> tuple[float, ...]:
+    """The slider's positive knots: those of the trapezoid rule on [0, 5] with 101 points."""
+    return sigreg.stats.EppsPulley(t_max=SLIDER_T_MAX, num_points=SLIDER_KNOTS).knots
+
+
 def ecf_section() -> dict:
     """The slider table: library ECF means at t = 0, 0.05, .., 5 (negative t by symmetry in JS)."""
     u = slice_values()
-    grid = trapezoid_grid(SLIDER_T_MAX, SLIDER_KNOTS)
-    cos_sum, sin_sum = ecf_sums(u[:, None], grid, xp, None)  # shapes (1, 100)
-    n = u.shape[0]
+    knots = slider_knots()
+    cos_mean, sin_mean = sigreg.stats.ecf(u, knots)  # shapes (100,)
     return {
         "u": full(u),
-        "dt": grid.dt,
-        "t": full((0.0, *grid.t)),
-        "cos": full(np.concatenate([[1.0], cos_sum[0] / n])),
-        "sin": full(np.concatenate([[0.0], sin_sum[0] / n])),
-        "phi": full((1.0, *grid.phi)),
+        "dt": knots[0],
+        "t": full((0.0, *knots)),
+        "cos": full(np.concatenate([[1.0], cos_mean])),
+        "sin": full(np.concatenate([[0.0], sin_mean])),
+        "phi": full((1.0, *(math.exp(-0.5 * t * t) for t in knots))),
         "ep_paper": float(sigreg.epps_pulley(u, t_max=5.0, num_points=9)),
         "ep_default": float(sigreg.epps_pulley(u)),
         "ep_exact": float(sigreg.epps_pulley(u, integration="exact")),
@@ -199,9 +201,9 @@ def toy_section() -> dict:
     return {
         "values": full(values),
         "frames": [fixed(z) for z in frames],
-        "sd": [rounded(_demo.spreads(z)) for z in frames],
-        "lr": _demo.LEARNING_RATE,
-        "slices": _demo.NUM_SLICES,
+        "sd": [rounded(demo.spreads(z)) for z in frames],
+        "lr": demo.LEARNING_RATE,
+        "slices": demo.NUM_SLICES,
     }
 
 

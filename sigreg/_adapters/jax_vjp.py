@@ -1,0 +1,99 @@
+"""JAX adapter: ``jax.custom_vjp`` for every Statistic, and ``lax.scan`` as the loop.
+
+Statistics that are functions of sums get the custom VJP on the sums alone:
+the all-reduce (``psum``) and the statistic on top of the sums are plain JAX
+operations, so JAX differentiates ``psum`` itself, which gives the right
+gradient inside ``shard_map`` with replication checking on or off. The
+statistic and plan are static (part of the cache key), so everything traces
+cleanly under ``jit``, ``grad``, ``value_and_grad`` and ``vmap``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from .. import _directions, _slicing
+from .._plan import Plan
+from .._statistic import Statistic
+
+# The knot and row-block loops as lax.scan: XLA sees one loop body instead of an
+# unrolled chain (unrolled, it fused each knot's reduction with its own copy of
+# the recurrence before it, and compile time grew with the knots).
+scan = jax.lax.scan
+
+
+def on_cpu(u: jax.Array) -> bool:
+    devices = getattr(u, "devices", None)
+    if devices is not None and not isinstance(u, jax.core.Tracer):
+        return all(d.platform == "cpu" for d in devices())
+    return jax.default_backend() == "cpu"
+
+
+@functools.cache
+def _sums_fn(statistic: Any, plan: Plan) -> Any:
+    @jax.custom_vjp
+    def sums(u: jax.Array) -> jax.Array:
+        return statistic.local_sums(u, jnp, plan)
+
+    def fwd(u: jax.Array) -> Any:
+        return statistic.local_sums(u, jnp, plan), u
+
+    def bwd(u: jax.Array, sums_bar: jax.Array) -> tuple[jax.Array]:
+        return (statistic.local_sums_vjp(u, sums_bar, jnp, plan),)
+
+    sums.defvjp(fwd, bwd)
+    return sums
+
+
+@functools.cache
+def _values_fn(statistic: Any, plan: Plan) -> Any:
+    @jax.custom_vjp
+    def values(u: jax.Array) -> jax.Array:
+        return statistic.forward(u, jnp, plan)[0]
+
+    def fwd(u: jax.Array) -> Any:
+        out, residuals = statistic.forward(u, jnp, plan)
+        return out, (u, residuals)
+
+    def bwd(saved: Any, values_bar: jax.Array) -> tuple[jax.Array]:
+        u, residuals = saved
+        return (statistic.backward(u, residuals, values_bar, jnp, plan),)
+
+    values.defvjp(fwd, bwd)
+    return values
+
+
+# Eager callers get one compiled kernel instead of a dispatch per array operation;
+# inside a caller's jit this is inlined.
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def column_statistics(
+    u: jax.Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
+) -> jax.Array:
+    stat: Any = statistic  # hashable: a frozen dataclass
+    if not stat.has_sums:
+        return _values_fn(stat, plan)(u)
+    sums = _sums_fn(stat, plan)(u)
+    n: Any = u.shape[-2]
+    if all_reduce is not None:
+        sums, n, _ = _slicing.global_sums(sums, n, all_reduce, jnp)
+    return stat.from_sums(sums, n, jnp)
+
+
+def directions(dim: int, num_slices: int, keys: list[Any], device: Any, dtype: Any) -> jax.Array:
+    keys = [jnp.asarray(k, dtype=jnp.int32) for k in keys]
+    out = _directions_jit(dim, num_slices, keys, jnp.dtype(dtype))
+    return out if device is None else jax.device_put(out, device)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 3))
+def _directions_jit(dim: int, num_slices: int, keys: list[jax.Array], dtype: Any) -> jax.Array:
+    return _directions.from_keys(dim, num_slices, keys, jnp, None, dtype)
+
+
+def constant(x: jax.Array) -> jax.Array:
+    return jax.lax.stop_gradient(x)

@@ -1,0 +1,73 @@
+"""PyTorch adapter: one ``torch.autograd.Function`` for every Statistic.
+
+The forward and the gradient are the slicing layer's (:mod:`sigreg._slicing`);
+this module only wires them into autograd (setup_context style, so
+``torch.func.grad`` and ``torch.compile`` work), saving the projections and the
+statistic's O(K*S) residuals instead of the N x K x P tensors autograd would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from array_api_compat import torch as _xp
+
+from .. import _slicing
+from .._plan import Plan
+from .._statistic import Statistic
+
+
+class _ColumnStatistics(torch.autograd.Function):
+    @staticmethod
+    def forward(u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Any) -> Any:
+        values, residuals = _slicing.forward(u, statistic, _xp, plan, all_reduce)
+        return (values, *residuals)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
+        u, ctx.statistic, ctx.plan, _ = inputs
+        residuals = output[1:]
+        tensors = [r if isinstance(r, torch.Tensor) else None for r in residuals]
+        # Python numbers and None (sample counts, no workers) are kept aside: only tensors are saved.
+        ctx.numbers = [None if isinstance(r, torch.Tensor) else r for r in residuals]
+        ctx.mark_non_differentiable(*(t for t in tensors if t is not None))
+        ctx.save_for_backward(u, *tensors)
+
+    @staticmethod
+    def backward(ctx: Any, values_bar: torch.Tensor, *_: Any) -> tuple:
+        u, *tensors = ctx.saved_tensors
+        residuals = tuple(t if t is not None else n for t, n in zip(tensors, ctx.numbers, strict=True))
+        grad = _slicing.backward(u, residuals, values_bar, ctx.statistic, _xp, ctx.plan)
+        return grad, None, None, None
+
+
+def column_statistics(
+    u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
+) -> torch.Tensor:
+    return _ColumnStatistics.apply(u, statistic, plan, all_reduce)[0]
+
+
+def constant(x: torch.Tensor) -> torch.Tensor:
+    return x.detach()
+
+
+def on_cpu(u: torch.Tensor) -> bool:
+    return u.device.type == "cpu"
+
+
+_KERNELS: dict[str, Any] = {}
+
+
+def kernel_for(u: torch.Tensor) -> Any | None:
+    """The fused Triton kernels for CUDA tensors, when Triton imports; else None."""
+    if u.device.type != "cuda":
+        return None
+    if "triton" not in _KERNELS:
+        try:
+            from .._kernels import triton_ecf
+        except ImportError:  # no Triton: the array-API plan serves, with no error
+            triton_ecf = None  # type: ignore[assignment]
+        _KERNELS["triton"] = triton_ecf
+    return _KERNELS["triton"]

@@ -1,0 +1,72 @@
+"""How a statistic is executed: row blocks, the loop primitive, fused kernels.
+
+A :class:`Plan` never changes a result beyond float rounding; it only decides
+how the work is laid out for the device. ``sigreg._dispatch.plan`` picks one per
+array: blocks of rows on CPUs (the per-knot loop then works in cache), all rows
+at once on accelerators (fewest kernel launches), a fused kernel where one is
+available, and ``lax.scan`` as the loop under JAX (one loop body for XLA
+instead of an unrolled chain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import _xp
+
+Array = Any
+
+
+def python_scan(
+    body: Callable[[Any, Any], tuple[Any, Any]], carry: Any, xs: Any = None, length: int | None = None
+) -> tuple[Any, Any]:
+    """``jax.lax.scan`` semantics as a Python loop, for eager array libraries.
+
+    ``xs`` is None, an array or a tuple of arrays, scanned along axis 0; the
+    outputs of ``body`` (None, an array or a tuple of arrays) are stacked along
+    a new axis 0.
+    """
+    if xs is None:
+        steps = length if length is not None else 0
+    else:
+        steps = (xs[0] if isinstance(xs, tuple) else xs).shape[0]
+    outputs = []
+    for i in range(steps):
+        x = None if xs is None else tuple(a[i, ...] for a in xs) if isinstance(xs, tuple) else xs[i, ...]
+        carry, y = body(carry, x)
+        outputs.append(y)
+    return carry, _stack(outputs)
+
+
+def _stack(outputs: list[Any]) -> Any:
+    if not outputs or outputs[0] is None:
+        return None
+    if isinstance(outputs[0], tuple):
+        return tuple(_stack([o[i] for o in outputs]) for i in range(len(outputs[0])))
+    xp: Any = _xp.namespace(outputs[0])
+    return xp.stack(outputs, axis=0)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The execution plan of one evaluation (hashable: part of a jit cache key).
+
+    Attributes
+    ----------
+    block_rows : int or None
+        Rows of the sample axis per block of the knot loop; None: all at once.
+    scan : callable
+        The loop primitive, with ``jax.lax.scan``'s signature.
+    kernel : object or None
+        Fused kernels with ``ecf_sums(u, dt, num_knots)`` and
+        ``ecf_sums_vjp(u, sums_bar, dt, num_knots)``, or None for the array-API code.
+    """
+
+    block_rows: int | None = None
+    scan: Callable[..., tuple[Any, Any]] = python_scan
+    kernel: Any = None
+
+
+DEFAULT = Plan()
