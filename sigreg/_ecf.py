@@ -42,14 +42,20 @@ def _chunks(grid: Grid) -> tuple[int, int, int]:
 
 
 def _anchors(grid: Grid, starts: range, like: Array, xp: Any) -> Array:
-    """``i t_j`` at the first knot ``j`` of each chunk in ``starts``, complex like ``like``."""
-    return xp.asarray([1j * grid.t[j] for j in starts], dtype=like.dtype, device=_device(like))
+    """The first knot ``t_j`` of each chunk in ``starts``, real like ``like``."""
+    return xp.asarray([grid.t[j] for j in starts], dtype=like.dtype, device=_device(like))
+
+
+def _phase(angle: Array, xp: Any) -> Array:
+    """``exp(i angle)`` from a real cosine and sine: libraries evaluate complex ``exp``
+    elementwise without vector instructions (NumPy 30x, PyTorch 4x slower)."""
+    cdtype = _complex_dtype(xp, angle.dtype)
+    return xp.astype(xp.cos(angle), cdtype) + xp.astype(xp.sin(angle), cdtype) * 1j
 
 
 def _block_sums(u: Array, grid: Grid, xp: Any, plan: Plan) -> Array:
     """``sum_n exp(i t_j u_nk)`` for one block of rows: complex, shape (J, ..., K)."""
-    uc = xp.astype(u, _complex_dtype(xp, u.dtype))
-    w = xp.exp(uc * (1j * grid.dt))
+    w = _phase(grid.dt * u, xp)
 
     def knots(p: Array, length: int) -> Array:
         def step(p: Array, _: Any) -> tuple[Array, Array]:
@@ -58,17 +64,16 @@ def _block_sums(u: Array, grid: Grid, xp: Any, plan: Plan) -> Array:
         return plan.scan(step, p, None, length)[1]
 
     def chunk(carry: Any, anchor: Array) -> tuple[Any, Array]:
-        return carry, knots(xp.exp(uc * anchor), ANCHOR_EVERY)
+        return carry, knots(_phase(anchor * u, xp), ANCHOR_EVERY)
 
     first, middle, rest = _chunks(grid)
     parts = [knots(w, first)]
     if middle:
-        _, sums = plan.scan(
-            chunk, None, _anchors(grid, range(first, first + middle * ANCHOR_EVERY, ANCHOR_EVERY), uc, xp)
-        )
+        starts = range(first, first + middle * ANCHOR_EVERY, ANCHOR_EVERY)
+        _, sums = plan.scan(chunk, None, _anchors(grid, starts, u, xp))
         parts.append(xp.reshape(sums, (middle * ANCHOR_EVERY, *sums.shape[2:])))
     if rest:
-        parts.append(knots(xp.exp(uc * (1j * grid.t[-rest])), rest))
+        parts.append(knots(_phase(grid.t[-rest] * u, xp), rest))
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
 
 
@@ -118,28 +123,27 @@ def _block_vjp(u: Array, coef: Array, grid: Grid, xp: Any, plan: Plan) -> Array:
     Each chunk of knots is a polynomial in ``w = exp(i dt u)``, evaluated by
     Horner's rule (a multiply and an add per knot) and rotated by its anchor.
     """
-    uc = xp.astype(u, coef.dtype)
-    w = xp.exp(uc * (1j * grid.dt))
+    w = _phase(grid.dt * u, xp)
 
     def horner(coefs: Array) -> Array:
         def step(h: Array, c: Array) -> tuple[Array, None]:
             return h * w + c, None
 
-        return plan.scan(step, xp.zeros_like(uc), xp.flip(coefs, axis=0))[0]
+        return plan.scan(step, xp.zeros_like(w), xp.flip(coefs, axis=0))[0]
 
     def chunk(total: Array, x: tuple[Array, Array]) -> tuple[Array, None]:
         anchor, coefs = x
-        return total + xp.real(horner(coefs) * xp.exp(uc * anchor)), None
+        return total + xp.real(horner(coefs) * _phase(anchor * u, xp)), None
 
     first, middle, rest = _chunks(grid)
     total = xp.real(horner(coef[:first, ...]) * w)
     if middle:
         stop = first + middle * ANCHOR_EVERY
         coefs = xp.reshape(coef[first:stop, ...], (middle, ANCHOR_EVERY, *coef.shape[1:]))
-        anchors = _anchors(grid, range(first, stop, ANCHOR_EVERY), uc, xp)
+        anchors = _anchors(grid, range(first, stop, ANCHOR_EVERY), u, xp)
         total, _ = plan.scan(chunk, total, (anchors, coefs))
     if rest:
-        total = total + xp.real(horner(coef[-rest:, ...]) * xp.exp(uc * (1j * grid.t[-rest])))
+        total = total + xp.real(horner(coef[-rest:, ...]) * _phase(grid.t[-rest] * u, xp))
     return total
 
 
