@@ -1,0 +1,1 @@
+"""Fused device kernels (optional: each module needs its own framework and compiler)."""
