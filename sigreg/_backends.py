@@ -21,26 +21,30 @@ class Backend:
         The library's top-level module (also the module of its array type).
     namespace : str
         The module of its array-API namespace.
+    devices : tuple of str
+        The kinds of device its arrays live on (``"cpu"``, ``"cuda"``).
     x64 : bool
         JAX only: 64-bit types enabled (``jax_enable_x64``).
-    needs_gpu : bool
-        Arrays of this library live on a CUDA device only.
     """
 
     name: str
     module: str
     namespace: str
+    devices: tuple[str, ...]
     x64: bool = False
-    needs_gpu: bool = False
+
+    @property
+    def needs_gpu(self) -> bool:
+        return "cpu" not in self.devices
 
 
 BACKENDS = (
-    Backend("numpy", "numpy", "array_api_compat.numpy"),
-    Backend("array_api_strict", "array_api_strict", "array_api_strict"),
-    Backend("torch", "torch", "array_api_compat.torch"),
-    Backend("jax", "jax", "jax.numpy"),
-    Backend("jax_x64", "jax", "jax.numpy", x64=True),
-    Backend("cupy", "cupy", "array_api_compat.cupy", needs_gpu=True),
+    Backend("numpy", "numpy", "array_api_compat.numpy", ("cpu",)),
+    Backend("array_api_strict", "array_api_strict", "array_api_strict", ("cpu",)),
+    Backend("torch", "torch", "array_api_compat.torch", ("cpu", "cuda")),
+    Backend("jax", "jax", "jax.numpy", ("cpu", "cuda")),
+    Backend("jax_x64", "jax", "jax.numpy", ("cpu", "cuda"), x64=True),
+    Backend("cupy", "cupy", "array_api_compat.cupy", ("cuda",)),
 )
 
 BY_NAME = {b.name: b for b in BACKENDS}

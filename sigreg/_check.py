@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._api import value_and_grad
+from ._backends import BACKENDS, Backend
 
 # Deviation allowed from the NumPy float64 reference, by dtype.
 TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
@@ -48,55 +49,52 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def candidates() -> Iterator[tuple[str, str, str, Any, Any]]:
-    """(backend, device, dtype, namespace, device object) for every installed backend."""
-    from array_api_compat import numpy as np_xp
-
-    for dtype in ("float64", "float32"):
-        yield "numpy", "cpu", dtype, np_xp, None
-    if _installed("array_api_strict"):
-        import array_api_strict
-
-        for dtype in ("float64", "float32"):
-            yield "array-api-strict", "cpu", dtype, array_api_strict, None
-    if _installed("torch"):
+def _devices(row: Backend) -> list[tuple[str, Any]]:
+    """(name, device object) of each device of ``row``'s library present on this machine."""
+    if row.module == "torch":
         import torch
-        from array_api_compat import torch as torch_xp
 
         torch.backends.cuda.matmul.allow_tf32 = False
-        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-        for dev in devices:
-            for dtype in ("float64", "float32"):
-                yield "torch", dev, dtype, torch_xp, torch.device(dev)
-    if _installed("jax"):
+        names = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        return [(name, torch.device(name)) for name in names]
+    if row.module == "jax":
         import jax
 
-        jax.config.update("jax_enable_x64", True)  # float64 rows; float32 stays float32
-        import jax.numpy as jnp
-
         platforms = sorted({d.platform for d in jax.devices()} | {"cpu"})
-        for platform in platforms:
-            dev = jax.devices(platform)[0]
-            for dtype in ("float64", "float32"):
-                yield "jax", str(dev), dtype, jnp, dev
-    if _installed("cupy"):
+        return [(str(jax.devices(p)[0]), jax.devices(p)[0]) for p in platforms]
+    if row.module == "cupy":
         try:
             import cupy
 
             cupy.cuda.runtime.getDeviceCount()
         except Exception:  # no CUDA driver or device: nothing to check
-            return
-        from array_api_compat import cupy as cupy_xp
+            return []
+        return [("cuda:0", None)]
+    return [("cpu", None)]
 
-        for dtype in ("float64", "float32"):
-            yield "cupy", "cuda:0", dtype, cupy_xp, None
+
+def candidates() -> Iterator[tuple[str, str, str, Any, Any]]:
+    """(backend, device, dtype, namespace, device object) for every installed backend of the table."""
+    for row in BACKENDS:
+        # One JAX row: x64 is switched on here, so float32 and float64 are both checked.
+        if not _installed(row.module) or (row.module == "jax" and not row.x64):
+            continue
+        if row.module == "jax":
+            import jax
+
+            jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
+        xp = importlib.import_module(row.namespace)
+        name = "jax" if row.module == "jax" else row.name
+        for device, dev in _devices(row):
+            for dtype in ("float64", "float32"):
+                yield name, device, dtype, xp, dev
 
 
 def _to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "get"):  # cupy
-        return x.get()
+        return np.asarray(x.get())
     if hasattr(x, "detach"):  # torch
-        return x.detach().cpu().numpy()
+        return np.asarray(x.detach().cpu().numpy())
     if type(x).__module__.startswith("array_api_strict"):
         return np.from_dlpack(x)
     return np.asarray(x)

@@ -1,7 +1,8 @@
 """The ``xp`` fixture: every test runs on every installed backend.
 
-Backends: numpy, array_api_strict, torch, jax (float32 only, JAX's default),
-jax_x64 (``jax_enable_x64`` on) and cupy. ``SIGREG_TEST_BACKENDS`` (a comma list)
+Backends: the rows of ``sigreg._backends.BACKENDS`` (numpy, array_api_strict,
+torch, jax with float32 only, jax_x64 with ``jax_enable_x64`` on, and cupy), the
+one table that ``sigreg check`` reads too. ``SIGREG_TEST_BACKENDS`` (a comma list)
 restricts them, as the nox sessions do; ``SIGREG_TEST_DEVICE=cuda`` puts torch
 tensors on the GPU. Skips are declared here, once, with their reason.
 """
@@ -15,8 +16,7 @@ import pytest
 
 from . import support
 
-ALL_BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "jax_x64", "cupy")
-_MODULE = {"array_api_strict": "array_api_strict", "jax_x64": "jax"}
+ALL_BACKENDS = tuple(support.BACKENDS)
 
 
 def _requested() -> tuple[str, ...]:
@@ -31,10 +31,10 @@ def _requested() -> tuple[str, ...]:
 
 
 def _skip_reason(name: str) -> str | None:
-    module = _MODULE.get(name, name)
-    if importlib.util.find_spec(module) is None:
-        return f"{module} is not installed"
-    if name == "cupy" and not support.cuda_available():
+    row = support.BACKENDS[name]
+    if importlib.util.find_spec(row.module) is None:
+        return f"{row.module} is not installed"
+    if row.needs_gpu and not support.cuda_available():
         return "no CUDA device"
     return None
 

@@ -14,6 +14,8 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from sigreg._backends import BY_NAME as BACKENDS  # the backend table (private: shared with `sigreg check`)
+
 DEVICE = os.environ.get("SIGREG_TEST_DEVICE", "cpu")
 
 
@@ -30,25 +32,23 @@ def cuda_available() -> bool:
 @contextlib.contextmanager
 def backend(name: str) -> Iterator[Any]:
     """The array-API namespace of backend ``name``, with JAX's x64 flag set for it."""
-    if name.startswith("jax"):
+    row = BACKENDS[name]
+    if row.module == "jax":
         import jax
 
         previous = jax.config.jax_enable_x64
-        jax.config.update("jax_enable_x64", name == "jax_x64")
+        jax.config.update("jax_enable_x64", row.x64)
         try:
-            yield importlib.import_module("jax.numpy")
+            yield importlib.import_module(row.namespace)
         finally:
             jax.config.update("jax_enable_x64", previous)
         return
-    if name == "torch":
+    if row.module == "torch":
         import torch
 
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    module = {"numpy": "array_api_compat.numpy", "torch": "array_api_compat.torch"}.get(
-        name, "array_api_compat.cupy" if name == "cupy" else name
-    )
-    yield importlib.import_module(module)
+    yield importlib.import_module(row.namespace)
 
 
 def is_jax(xp: Any) -> bool:

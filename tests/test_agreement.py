@@ -14,19 +14,10 @@ from hypothesis import strategies as st
 import sigreg
 
 from . import oracle
-from .support import asarray, backend, float_dtypes, to_numpy
+from .support import BACKENDS, asarray, backend, float_dtypes, to_numpy
 
-NAMES = [
-    n
-    for n, module in [
-        ("numpy", "numpy"),
-        ("array_api_strict", "array_api_strict"),
-        ("torch", "torch"),
-        ("jax", "jax"),
-        ("jax_x64", "jax"),
-    ]
-    if importlib.util.find_spec(module) is not None
-]
+# Every installed CPU backend of the table.
+NAMES = [name for name, row in BACKENDS.items() if not row.needs_gpu and importlib.util.find_spec(row.module)]
 TOL = {"float64": 1e-12, "float32": 1e-4}
 
 
