@@ -11,9 +11,7 @@ def run_demo() -> int:
     from . import _check, demo
 
     print("A collapsed cloud (a thin line in 3-D) unfolds under gradient steps on SIGReg")
-    print(
-        f"({demo.NUM_POINTS} points, {demo.NUM_SLICES} fresh slices per step, NumPy, analytic gradient)\n"
-    )
+    print(f"({demo.NUM_POINTS} points, {demo.NUM_SLICES} fresh slices per step, NumPy, analytic gradient)\n")
     print(" step   SIGReg   spread along the principal axes")
     for step, value, z in demo.unfold(demo.collapsed_cloud()):
         s = demo.spreads(z)

@@ -48,8 +48,8 @@ def directions(
         Dimension of the embeddings (rows of the result), at least 1.
     num_slices : int
         Number of directions (columns of the result), at least 1.
-    seed : int or 0-d integer array, default 0
-        A Python int in ``[0, 2**64)``. An array seed (of ``xp``'s library) may
+    seed : int or array, default 0
+        A Python int in ``[0, 2**64)``, or a 0-d integer array. An array seed (of ``xp``'s library) may
         be traced under ``jax.jit`` or ``torch.compile``; it gives the same
         directions as the equal Python int.
     xp : array namespace, optional
@@ -196,7 +196,7 @@ def sigreg(
     num_slices : int, default 1024
         Number of directions, ``directions(D, num_slices, seed=seed)`` on ``z``'s
         device. Ignored when ``directions`` is given.
-    seed : int or 0-d integer array, default 0
+    seed : int or array, default 0
         Seed of the directions; a 0-d integer array may be traced. Use a fresh
         seed at every training step (e.g. the step number, as
         :class:`sigreg.torch.SIGReg` does): a fixed seed tests the same
@@ -274,10 +274,20 @@ def value_and_grad(
     ----------
     z : array of shape (..., N, D)
         As in :func:`sigreg`.
-    statistic, num_slices, seed, directions, all_reduce, **options
+    statistic : str or Statistic, default "epps_pulley"
+        As in :func:`sigreg`.
+    num_slices : int, default 1024
+        As in :func:`sigreg`.
+    seed : int or array, default 0
+        As in :func:`sigreg`.
+    directions : array of shape (D, K), optional
         As in :func:`sigreg`.
     reduction : {"mean", "sum"}, default "mean"
         The gradient is that of a scalar.
+    all_reduce : callable, optional
+        As in :func:`sigreg`.
+    **options
+        As in :func:`sigreg`.
 
     Returns
     -------
@@ -308,13 +318,11 @@ def value_and_grad(
     xp = check.namespace("z", z)
     z_const = _dispatch.constant(z, xp)
     s = _slice("z", z_const, statistic, options, num_slices, seed, directions, reduction, all_reduce)
-    values, residuals = _slicing.forward(s.u, s.statistic, xp, s.plan, s.all_reduce)
-    cotangent = _slicing.cotangent_of(values, s.reduction, xp)
-    grad_u = _slicing.backward(s.u, residuals, cotangent, s.statistic, xp, s.plan)
+    value, grad_u = _dispatch.value_and_grad(s.u, s.statistic, s.plan, s.all_reduce, s.reduction, xp)
     grad = grad_u @ s.directions.T
     if grad.dtype != z.dtype:
         grad = xp.astype(grad, z.dtype)
-    return _slicing.reduce(values, s.reduction, xp), grad
+    return value, grad
 
 
 def lejepa_loss(views: Array, /, *, lam: float = 0.05, **sigreg_options: Any) -> Array:
@@ -377,8 +385,8 @@ def lejepa_loss(views: Array, /, *, lam: float = 0.05, **sigreg_options: Any) ->
     return lam * regulariser + (1.0 - lam) * prediction
 
 
-def samples_along(name: str, x: Array, axis: Any) -> tuple[Any, Array]:
-    """``(xp, u)``: the samples along ``axis`` of ``x`` as columns ``u`` (..., N, 1), checked."""
+def _samples_along(name: str, x: Array, axis: Any) -> tuple[Any, Array]:
+    # (xp, u): the samples along ``axis`` of ``x`` as columns ``u`` (..., N, 1), checked.
     xp = check.namespace(name, x)
     if x.ndim == 0:
         raise ValueError(f"{name} must have at least one dimension (the samples)")
@@ -393,7 +401,7 @@ def samples_along(name: str, x: Array, axis: Any) -> tuple[Any, Array]:
     return xp, xp.moveaxis(_as_compute_dtype(x, xp), axis, -1)[..., None]
 
 
-def along_axis(statistic: Statistic, x: Array, axis: Any, name: str = "x") -> Array:
-    """``statistic`` of the samples along ``axis`` of ``x``, one value per index of the other axes."""
-    xp, u = samples_along(name, x, axis)
+def _along_axis(statistic: Statistic, x: Array, axis: Any, name: str = "x") -> Array:
+    # ``statistic`` of the samples along ``axis`` of ``x``, one value per index of the other axes.
+    xp, u = _samples_along(name, x, axis)
     return _dispatch.column_statistics(u, statistic, _dispatch.plan(u, xp), None, xp)[..., 0]

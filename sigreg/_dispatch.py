@@ -7,6 +7,7 @@ per array: see :class:`sigreg._plan.Plan`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -40,15 +41,35 @@ def plan(u: Array, xp: Any) -> Plan:
     module = adapter(xp)
     on_cpu = module.on_cpu(u) if module is not None else not _is_cupy(xp)
     block_rows = max(8, BLOCK_ELEMENTS // u.shape[-1]) if on_cpu else None
-    scan = getattr(module, "scan", None)
     kernel = None if on_cpu else kernel_for(u, xp)
-    return Plan(block_rows, scan, kernel) if scan is not None else Plan(block_rows, kernel=kernel)
+    real_pairs = bool(getattr(module, "compiling", lambda: False)())
+    plan = Plan(block_rows, kernel=kernel, real_pairs=real_pairs)
+    scan = getattr(module, "scan", None)
+    return plan if scan is None else dataclasses.replace(plan, scan=scan)
 
 
 def kernel_for(u: Array, xp: Any) -> Any | None:
     """Fused kernels for ``u`` on an accelerator, or None: the array-API code then runs."""
     module = adapter(xp)
-    return None if module is None else getattr(module, "kernel_for", lambda _: None)(u)
+    if module is not None:
+        return getattr(module, "kernel_for", lambda _: None)(u)
+    if _is_cupy(xp):
+        return _dlpack_kernels()
+    return None
+
+
+_KERNELS: dict[str, Any] = {}
+
+
+def _dlpack_kernels() -> Any | None:
+    """The Triton kernels through DLPack (CuPy), when torch and Triton import; else None."""
+    if "dlpack" not in _KERNELS:
+        try:
+            from ._kernels import dlpack
+        except ImportError:  # no torch or no Triton: the array-API plan serves, with no error
+            dlpack = None  # type: ignore[assignment]
+        _KERNELS["dlpack"] = dlpack
+    return _KERNELS["dlpack"]
 
 
 def _is_cupy(xp: Any) -> bool:
@@ -63,6 +84,22 @@ def column_statistics(
     if module is not None:
         return module.column_statistics(u, statistic, plan, all_reduce)
     return _slicing.forward(u, statistic, xp, plan, all_reduce)[0]
+
+
+def value_and_grad(
+    u: Array,
+    statistic: Statistic,
+    plan: Plan,
+    all_reduce: Callable[[Array], Array] | None,
+    reduction: str,
+    xp: Any,
+) -> tuple[Array, Array]:
+    """The reduced value and its analytic gradient with respect to ``u``, outside any autodiff."""
+    module = adapter(xp)
+    if module is not None and hasattr(module, "value_and_grad"):
+        value, grad = module.value_and_grad(u, statistic, plan, all_reduce, reduction)
+        return value, grad
+    return _slicing.value_and_grad(u, statistic, xp, plan, all_reduce, reduction)
 
 
 def constant(x: Array, xp: Any) -> Array:

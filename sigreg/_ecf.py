@@ -16,6 +16,7 @@ accuracy of direct evaluation for any number of knots (docs/design.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ._grid import Grid
@@ -34,6 +35,81 @@ def _complex_dtype(xp: Any, dtype: Any) -> Any:
     return xp.complex128 if dtype == xp.float64 else xp.complex64
 
 
+class _ComplexArrays:
+    """Complex numbers as complex arrays: one array operation per complex operation."""
+
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
+
+    def phase(self, angle: Array) -> Array:
+        """``exp(i angle)`` from a real cosine and sine: libraries evaluate complex ``exp``
+        elementwise without vector instructions (NumPy 30x, PyTorch 4x slower)."""
+        return self.combine(self.xp.cos(angle), self.xp.sin(angle))
+
+    def combine(self, re: Array, im: Array) -> Array:
+        cdtype = _complex_dtype(self.xp, re.dtype)
+        return self.xp.astype(re, cdtype) + self.xp.astype(im, cdtype) * 1j
+
+    def parts(self, a: Array) -> tuple[Array, Array]:
+        return self.xp.real(a), self.xp.imag(a)
+
+    def each(self, a: Array, f: Callable[[Array], Array]) -> Array:
+        return f(a)
+
+    def mul(self, a: Array, b: Array) -> Array:
+        return a * b
+
+    def muladd(self, a: Array, b: Array, c: Array) -> Array:
+        return a * b + c
+
+    def add(self, a: Array, b: Array) -> Array:
+        return a + b
+
+    def real_of_mul(self, a: Array, b: Array) -> Array:
+        return self.xp.real(a * b)
+
+    def zeros_like(self, like: Array) -> Array:
+        # From ``like``, not from a shape: inside shard_map the zeros then vary
+        # over the mapped axis like ``like``, as a scan carry must.
+        return self.xp.zeros_like(like, dtype=_complex_dtype(self.xp, like.dtype))
+
+
+class _RealPairs(_ComplexArrays):
+    """Complex numbers as (real, imaginary) pairs of real arrays, for compilers that
+    generate no code for complex operations (TorchInductor): more operations, all fusable."""
+
+    def combine(self, re: Array, im: Array) -> Any:
+        return re, im
+
+    def parts(self, a: Any) -> tuple[Array, Array]:
+        re, im = a
+        return re, im
+
+    def each(self, a: Any, f: Callable[[Array], Array]) -> Any:
+        return f(a[0]), f(a[1])
+
+    def mul(self, a: Any, b: Any) -> Any:
+        return a[0] * b[0] - a[1] * b[1], a[0] * b[1] + a[1] * b[0]
+
+    def muladd(self, a: Any, b: Any, c: Any) -> Any:
+        re, im = self.mul(a, b)
+        return re + c[0], im + c[1]
+
+    def add(self, a: Any, b: Any) -> Any:
+        return a[0] + b[0], a[1] + b[1]
+
+    def real_of_mul(self, a: Any, b: Any) -> Array:
+        return a[0] * b[0] - a[1] * b[1]
+
+    def zeros_like(self, like: Array) -> Any:
+        zero = self.xp.zeros_like(like)
+        return zero, zero
+
+
+def _arithmetic(xp: Any, plan: Plan) -> _ComplexArrays:
+    return _RealPairs(xp) if plan.real_pairs else _ComplexArrays(xp)
+
+
 def _chunks(grid: Grid) -> tuple[int, int, int]:
     """Knots in the first chunk (anchored by ``w`` itself), full chunks after it, knots left over."""
     first = min(ANCHOR_EVERY, len(grid.t))
@@ -46,35 +122,31 @@ def _anchors(grid: Grid, starts: range, like: Array, xp: Any) -> Array:
     return xp.asarray([grid.t[j] for j in starts], dtype=like.dtype, device=_device(like))
 
 
-def _phase(angle: Array, xp: Any) -> Array:
-    """``exp(i angle)`` from a real cosine and sine: libraries evaluate complex ``exp``
-    elementwise without vector instructions (NumPy 30x, PyTorch 4x slower)."""
-    cdtype = _complex_dtype(xp, angle.dtype)
-    return xp.astype(xp.cos(angle), cdtype) + xp.astype(xp.sin(angle), cdtype) * 1j
-
-
-def _block_sums(u: Array, grid: Grid, xp: Any, plan: Plan) -> Array:
+def _block_sums(u: Array, grid: Grid, c: _ComplexArrays, plan: Plan) -> Any:
     """``sum_n exp(i t_j u_nk)`` for one block of rows: complex, shape (J, ..., K)."""
-    w = _phase(grid.dt * u, xp)
+    xp = c.xp
+    w = c.phase(grid.dt * u)
 
-    def knots(p: Array, length: int) -> Array:
-        def step(p: Array, _: Any) -> tuple[Array, Array]:
-            return p * w, xp.sum(p, axis=-2)
+    def knots(p: Any, length: int) -> Any:
+        def step(p: Any, _: Any) -> tuple[Any, Any]:
+            return c.mul(p, w), c.each(p, lambda a: xp.sum(a, axis=-2))
 
         return plan.scan(step, p, None, length)[1]
 
-    def chunk(carry: Any, anchor: Array) -> tuple[Any, Array]:
-        return carry, knots(_phase(anchor * u, xp), ANCHOR_EVERY)
+    def chunk(carry: Any, anchor: Array) -> tuple[Any, Any]:
+        return carry, knots(c.phase(anchor * u), ANCHOR_EVERY)
 
     first, middle, rest = _chunks(grid)
     parts = [knots(w, first)]
     if middle:
         starts = range(first, first + middle * ANCHOR_EVERY, ANCHOR_EVERY)
         _, sums = plan.scan(chunk, None, _anchors(grid, starts, u, xp))
-        parts.append(xp.reshape(sums, (middle * ANCHOR_EVERY, *sums.shape[2:])))
+        parts.append(c.each(sums, lambda a: xp.reshape(a, (middle * ANCHOR_EVERY, *a.shape[2:]))))
     if rest:
-        parts.append(knots(_phase(grid.t[-rest] * u, xp), rest))
-    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+        parts.append(knots(c.phase(grid.t[-rest] * u), rest))
+    if len(parts) == 1:
+        return parts[0]
+    return c.combine(*(xp.concat(list(p), axis=0) for p in zip(*(c.parts(q) for q in parts), strict=True)))
 
 
 def _row_blocks(u: Array, rows: int, xp: Any) -> tuple[Array, Array]:
@@ -99,51 +171,53 @@ def ecf_sums(u: Array, grid: Grid, xp: Any, plan: Plan) -> Array:
     """
     if plan.kernel is not None:
         return plan.kernel.ecf_sums(u, grid.dt, len(grid.t))
+    c = _arithmetic(xp, plan)
     rows = _block_rows(u, plan)
     if rows is None:
-        sums = _block_sums(u, grid, xp, plan)
+        sums = _block_sums(u, grid, c, plan)
     else:
         blocks, rest = _row_blocks(u, rows, xp)
 
-        def add(total: Array, block: Array) -> tuple[Array, None]:
-            return total + _block_sums(block, grid, xp, plan), None
+        def add(total: Any, block: Array) -> tuple[Any, None]:
+            return c.add(total, _block_sums(block, grid, c, plan)), None
 
-        shape = (len(grid.t), *u.shape[:-2], u.shape[-1])
-        zero = xp.zeros(shape, dtype=_complex_dtype(xp, u.dtype), device=_device(u))
-        sums, _ = plan.scan(add, zero, blocks)
+        # The first block starts the total (not zeros: under shard_map a scan's
+        # carry must vary over the mapped axis as the data does).
+        sums, _ = plan.scan(add, _block_sums(blocks[0, ...], grid, c, plan), blocks[1:, ...])
         if rest.shape[-2]:
-            sums = sums + _block_sums(rest, grid, xp, plan)
-    sums = xp.moveaxis(sums, 0, -1)
-    return xp.concat([xp.real(sums), xp.imag(sums)], axis=-1)
+            sums = c.add(sums, _block_sums(rest, grid, c, plan))
+    return xp.concat([xp.moveaxis(part, 0, -1) for part in c.parts(sums)], axis=-1)
 
 
-def _block_vjp(u: Array, coef: Array, grid: Grid, xp: Any, plan: Plan) -> Array:
+def _block_vjp(u: Array, coef: Any, grid: Grid, c: _ComplexArrays, plan: Plan) -> Array:
     """``Re sum_j coef_j exp(i t_j u)`` for one block of rows; ``coef`` is (J, ..., 1, K).
 
     Each chunk of knots is a polynomial in ``w = exp(i dt u)``, evaluated by
     Horner's rule (a multiply and an add per knot) and rotated by its anchor.
     """
-    w = _phase(grid.dt * u, xp)
+    xp = c.xp
+    w = c.phase(grid.dt * u)
 
-    def horner(coefs: Array) -> Array:
-        def step(h: Array, c: Array) -> tuple[Array, None]:
-            return h * w + c, None
+    def horner(coefs: Any) -> Any:
+        def step(h: Any, a: Any) -> tuple[Any, None]:
+            return c.muladd(h, w, a), None
 
-        return plan.scan(step, xp.zeros_like(w), xp.flip(coefs, axis=0))[0]
+        return plan.scan(step, c.zeros_like(u), c.each(coefs, lambda a: xp.flip(a, axis=0)))[0]
 
-    def chunk(total: Array, x: tuple[Array, Array]) -> tuple[Array, None]:
+    def chunk(total: Array, x: tuple[Array, Any]) -> tuple[Array, None]:
         anchor, coefs = x
-        return total + xp.real(horner(coefs) * _phase(anchor * u, xp)), None
+        return total + c.real_of_mul(horner(coefs), c.phase(anchor * u)), None
 
     first, middle, rest = _chunks(grid)
-    total = xp.real(horner(coef[:first, ...]) * w)
+    total = c.real_of_mul(horner(c.each(coef, lambda a: a[:first, ...])), w)
     if middle:
         stop = first + middle * ANCHOR_EVERY
-        coefs = xp.reshape(coef[first:stop, ...], (middle, ANCHOR_EVERY, *coef.shape[1:]))
+        coefs = c.each(coef, lambda a: xp.reshape(a[first:stop, ...], (middle, ANCHOR_EVERY, *a.shape[1:])))
         anchors = _anchors(grid, range(first, stop, ANCHOR_EVERY), u, xp)
         total, _ = plan.scan(chunk, total, (anchors, coefs))
     if rest:
-        total = total + xp.real(horner(coef[-rest:, ...]) * _phase(grid.t[-rest] * u, xp))
+        last = horner(c.each(coef, lambda a: a[-rest:, ...]))
+        total = total + c.real_of_mul(last, c.phase(grid.t[-rest] * u))
     return total
 
 
@@ -157,20 +231,21 @@ def ecf_sums_vjp(u: Array, sums_bar: Array, grid: Grid, xp: Any, plan: Plan) -> 
     num_knots = len(grid.t)
     if plan.kernel is not None:
         return plan.kernel.ecf_sums_vjp(u, sums_bar, grid.dt, num_knots)
-    cdtype = _complex_dtype(xp, u.dtype)
+    c = _arithmetic(xp, plan)
     t = xp.asarray(grid.t, dtype=u.dtype, device=_device(u))
     cos_bar, sin_bar = sums_bar[..., :num_knots] * t, sums_bar[..., num_knots:] * t
-    coef = xp.astype(sin_bar, cdtype) + xp.astype(cos_bar, cdtype) * 1j  # (..., K, J)
-    coef = xp.moveaxis(coef, -1, 0)[..., None, :]  # (J, ..., 1, K)
+    coef = c.each(
+        c.combine(sin_bar, cos_bar), lambda a: xp.moveaxis(a, -1, 0)[..., None, :]
+    )  # (J, ..., 1, K)
     rows = _block_rows(u, plan)
     if rows is None:
-        return _block_vjp(u, coef, grid, xp, plan)
+        return _block_vjp(u, coef, grid, c, plan)
     blocks, rest = _row_blocks(u, rows, xp)
-    _, grads = plan.scan(lambda _, block: (None, _block_vjp(block, coef, grid, xp, plan)), None, blocks)
+    _, grads = plan.scan(lambda _, block: (None, _block_vjp(block, coef, grid, c, plan)), None, blocks)
     *batch, rows, k = blocks.shape[1:]
     grad = xp.reshape(xp.moveaxis(grads, 0, -3), (*batch, blocks.shape[0] * rows, k))
     if rest.shape[-2]:
-        grad = xp.concat([grad, _block_vjp(rest, coef, grid, xp, plan)], axis=-2)
+        grad = xp.concat([grad, _block_vjp(rest, coef, grid, c, plan)], axis=-2)
     return grad
 
 

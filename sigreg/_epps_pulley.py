@@ -15,7 +15,7 @@ from . import _ecf, _exact
 from . import _validate as check
 from ._grid import Grid, trapezoid_grid
 from ._plan import DEFAULT, Plan
-from ._statistic import SumsMixin
+from ._statistic import SumsStatistic
 
 Array = Any
 
@@ -27,8 +27,9 @@ INTEGRATIONS = ("trapezoid", "exact")
 MAX_POINTS = 1 << 16
 
 
+# The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
 @dataclass(frozen=True)
-class EppsPulley(SumsMixin):
+class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
     """The Epps-Pulley statistic against N(0, 1), per column.
 
     Parameters
@@ -76,33 +77,51 @@ class EppsPulley(SumsMixin):
 
     @property
     def knots(self) -> tuple[float, ...]:
-        """The positive knots ``t_1 .. t_{P-1}`` of the trapezoid rule (``t_0 = 0`` adds nothing)."""
+        """The positive knots of the trapezoid rule.
+
+        Returns
+        -------
+        tuple of float
+            ``t_1 .. t_{P-1}`` (``t_0 = 0`` adds nothing to the statistic).
+
+        Examples
+        --------
+        >>> from sigreg.stats import EppsPulley
+        >>> EppsPulley(t_max=1.0, num_points=3).knots
+        (0.5, 1.0)
+        """
         return self.grid.t
 
+    # The methods of the Statistic protocol: their docstrings are the protocol's (inherited).
+
     @property
-    def has_sums(self) -> bool:  # type: ignore[override]
+    def has_sums(self) -> bool:  # numpydoc ignore=GL08
         return self.integration == "trapezoid"
 
-    def forward(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
+    def forward(  # numpydoc ignore=GL08
+        self, u: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> tuple[Array, tuple[Any, ...]]:
         if not self.has_sums:
             return _exact.exact_statistic(u, xp), ()
         return super().forward(u, xp, plan)
 
-    def backward(
+    def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
     ) -> Array:
         if not self.has_sums:
             return _exact.exact_vjp(u, cotangent, xp)
         return super().backward(u, residuals, cotangent, xp, plan)
 
-    def local_sums(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> Array:
+    def local_sums(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> Array:  # numpydoc ignore=GL08
         return _ecf.ecf_sums(u, self.grid, xp, plan)
 
-    def from_sums(self, sums: Array, n: Any, xp: Any) -> Array:
+    def from_sums(self, sums: Array, n: Any, xp: Any) -> Array:  # numpydoc ignore=GL08
         return _ecf.statistic_from_sums(sums, n, self.grid, xp)
 
-    def from_sums_vjp(self, sums: Array, n: Any, cotangent: Array, xp: Any) -> Array:
+    def from_sums_vjp(self, sums: Array, n: Any, cotangent: Array, xp: Any) -> Array:  # numpydoc ignore=GL08
         return _ecf.statistic_from_sums_vjp(sums, n, cotangent, self.grid, xp)
 
-    def local_sums_vjp(self, u: Array, sums_bar: Array, xp: Any, plan: Plan = DEFAULT) -> Array:
+    def local_sums_vjp(
+        self, u: Array, sums_bar: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> Array:  # numpydoc ignore=GL08
         return _ecf.ecf_sums_vjp(u, sums_bar, self.grid, xp, plan)

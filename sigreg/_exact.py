@@ -1,4 +1,4 @@
-"""Closed form of the Epps-Pulley statistic over the whole real line (docs/design.md).
+"""Closed form of the Epps-Pulley statistic over the whole real line (docs/numbers.md).
 
 ``T = sqrt(2 pi) [ (1/N) sum_{j,k} exp(-(x_j-x_k)^2/2) - sqrt(2) sum_j exp(-x_j^2/4) + N/sqrt(3) ]``
 
@@ -28,7 +28,7 @@ def _row_blocks(n: int, rows: int) -> Iterator[slice]:
 
 def _pair_block_rows(u: Array) -> int:
     n, k = u.shape[-2], u.shape[-1]
-    return max(1, _PAIR_BLOCK_ELEMENTS // max(1, n * k))
+    return max(1, _PAIR_BLOCK_ELEMENTS // max(1, int(n) * int(k)))
 
 
 def exact_statistic(u: Array, xp: Any) -> Array:

@@ -1,4 +1,4 @@
-"""The quadrature grid of the Epps-Pulley statistic (notes section 1, steps 3-7).
+"""The quadrature grid of the Epps-Pulley statistic (docs/numbers.md).
 
 Everything here is plain Python floats: the grid is static, so it becomes a
 compile-time constant under ``jax.jit`` and ``torch.compile``.

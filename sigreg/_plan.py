@@ -24,20 +24,24 @@ def python_scan(
 ) -> tuple[Any, Any]:
     """``jax.lax.scan`` semantics as a Python loop, for eager array libraries.
 
-    ``xs`` is None, an array or a tuple of arrays, scanned along axis 0; the
-    outputs of ``body`` (None, an array or a tuple of arrays) are stacked along
-    a new axis 0.
+    ``xs`` is None, an array or a (nested) tuple of arrays, scanned along axis 0;
+    the outputs of ``body`` (None, an array or a tuple of arrays) are stacked
+    along a new axis 0.
     """
-    if xs is None:
-        steps = length if length is not None else 0
-    else:
-        steps = (xs[0] if isinstance(xs, tuple) else xs).shape[0]
+    steps = length if xs is None else _leading(xs)
     outputs = []
-    for i in range(steps):
-        x = None if xs is None else tuple(a[i, ...] for a in xs) if isinstance(xs, tuple) else xs[i, ...]
-        carry, y = body(carry, x)
+    for i in range(steps or 0):
+        carry, y = body(carry, None if xs is None else _index(xs, i))
         outputs.append(y)
     return carry, _stack(outputs)
+
+
+def _leading(xs: Any) -> int:
+    return _leading(xs[0]) if isinstance(xs, tuple) else int(xs.shape[0])
+
+
+def _index(xs: Any, i: int) -> Any:
+    return tuple(_index(x, i) for x in xs) if isinstance(xs, tuple) else xs[i, ...]
 
 
 def _stack(outputs: list[Any]) -> Any:
@@ -62,11 +66,15 @@ class Plan:
     kernel : object or None
         Fused kernels with ``ecf_sums(u, dt, num_knots)`` and
         ``ecf_sums_vjp(u, sums_bar, dt, num_knots)``, or None for the array-API code.
+    real_pairs : bool
+        Complex numbers as pairs of real arrays instead of complex arrays: for
+        compilers that generate no code for complex operations (TorchInductor).
     """
 
     block_rows: int | None = None
     scan: Callable[..., tuple[Any, Any]] = python_scan
     kernel: Any = None
+    real_pairs: bool = False
 
 
 DEFAULT = Plan()

@@ -49,7 +49,8 @@ def resolve(statistic: Any, options: dict[str, Any]) -> Statistic:
                 f"unexpected keyword argument(s) {names} for statistic {statistic!r}; "
                 f"its options are {', '.join(known) or 'none'}"
             )
-        return cls(**options)
+        made: Statistic = cls(**options)
+        return made
     if not isinstance(statistic, Statistic) or isinstance(statistic, type):
         raise TypeError(f"statistic must be a registered name or a Statistic instance, got {statistic!r}")
     if options:

@@ -48,6 +48,20 @@ def backward(
     return statistic.backward(u, tuple(rest), cotangent, xp, plan)
 
 
+def value_and_grad(
+    u: Array,
+    statistic: Statistic,
+    xp: Any,
+    plan: Plan,
+    all_reduce: Callable[[Array], Array] | None,
+    reduction: str,
+) -> tuple[Array, Array]:
+    """The reduced value and its gradient with respect to ``u``, by the analytic gradient."""
+    values, residuals = forward(u, statistic, xp, plan, all_reduce)
+    grad_u = backward(u, residuals, cotangent_of(values, reduction, xp), statistic, xp, plan)
+    return reduce(values, reduction, xp), grad_u
+
+
 def global_sums(
     sums: Array, n: int, all_reduce: Callable[[Array], Array], xp: Any
 ) -> tuple[Array, Array, Array]:

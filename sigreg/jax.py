@@ -19,7 +19,8 @@ class _AxisSum:
     axis_name: Any
 
     def __call__(self, x: _jax.Array) -> _jax.Array:
-        return _jax.lax.psum(x, self.axis_name)
+        total: _jax.Array = _jax.lax.psum(x, self.axis_name)  # type: ignore[no-untyped-call]
+        return total
 
 
 def all_reduce(axis_name: Any) -> _AxisSum:

@@ -130,8 +130,12 @@ def epps_pulley(
         Real floating samples along ``axis``.
     axis : int, default 0
         The sample axis.
-    t_max, num_points, integration
-        The quadrature, as in :class:`EppsPulley`.
+    t_max : float, default 3.0
+        The quadrature covers ``[-t_max, t_max]``.
+    num_points : int, default 17
+        Knots of the trapezoid rule on the half line.
+    integration : {"trapezoid", "exact"}, default "trapezoid"
+        ``"exact"``: the closed form over the whole real line.
 
     Returns
     -------
@@ -161,7 +165,7 @@ def epps_pulley(
     True
     """
     statistic = EppsPulley(t_max=t_max, num_points=num_points, integration=integration)
-    return _api.along_axis(statistic, x, axis)
+    return _api._along_axis(statistic, x, axis)
 
 
 def ecf(x: Array, t: Any, /, *, axis: int = 0) -> tuple[Array, Array]:
@@ -178,9 +182,11 @@ def ecf(x: Array, t: Any, /, *, axis: int = 0) -> tuple[Array, Array]:
 
     Returns
     -------
-    real, imag : array
-        ``mean(cos(t_j x))`` and ``mean(sin(t_j x))`` over the samples, of shape
-        ``x.shape`` without ``axis`` plus ``(len(t),)``.
+    real : array
+        ``mean(cos(t_j x))`` over the samples, of shape ``x.shape`` without
+        ``axis`` plus ``(len(t),)``.
+    imag : array
+        ``mean(sin(t_j x))``, of the same shape.
 
     Raises
     ------
@@ -198,6 +204,6 @@ def ecf(x: Array, t: Any, /, *, axis: int = 0) -> tuple[Array, Array]:
     (array([1., 0.]), array([0., 0.]))
     """
     knots = check.finite_reals("t", t)
-    xp, u = _api.samples_along("x", x, axis)
+    xp, u = _api._samples_along("x", x, axis)
     real, imag = _ecf.direct_ecf(u, knots, xp)
     return real[..., 0, :], imag[..., 0, :]

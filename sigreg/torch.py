@@ -7,6 +7,7 @@ Plain ``sigreg.sigreg`` already works on tensors (autograd, ``torch.func``,
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,7 +118,27 @@ class SIGReg(torch.nn.Module):
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """SIGReg of ``z`` (..., N, D) with the directions of the current step."""
+        """SIGReg of ``z`` with the directions of the current step.
+
+        Parameters
+        ----------
+        z : torch.Tensor of shape (..., N, D)
+            The embeddings.
+
+        Returns
+        -------
+        torch.Tensor
+            As :func:`sigreg.sigreg` returns it; in training mode ``step`` then grows by one.
+
+        Examples
+        --------
+        >>> import torch
+        >>> import sigreg.torch
+        >>> regulariser = sigreg.torch.SIGReg(num_slices=16).eval()  # fixed directions
+        >>> z = torch.randn(64, 8)
+        >>> bool(regulariser(z) == regulariser(z))
+        True
+        """
         reduce = None
         if self.distributed and torch.distributed.is_available() and torch.distributed.is_initialized():
             reduce = all_reduce(self.group)
@@ -131,7 +152,7 @@ class SIGReg(torch.nn.Module):
         )
         if self.training:
             self.step.add_(1)
-        return out
+        return typing.cast(torch.Tensor, out)
 
     def extra_repr(self) -> str:
         return f"num_slices={self.num_slices}, statistic={self.statistic!r}, reduction={self.reduction!r}"

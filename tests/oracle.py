@@ -37,7 +37,7 @@ def paper_epps_pulley(u: np.ndarray) -> np.ndarray:
 
 
 def exact_epps_pulley(u: np.ndarray) -> np.ndarray:
-    """The closed form (notes section 2), pairwise, one column at a time."""
+    """The closed form (docs/numbers.md), pairwise, one column at a time."""
     u = np.asarray(u, dtype=np.float64)
     n = u.shape[0]
     out = []

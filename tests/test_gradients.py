@@ -82,7 +82,7 @@ def test_extremes_are_finite(xp, make):
 
 
 def test_gradient_is_bounded():
-    """|dEP/du_n| <= 6 for the exact form (notes section 3)."""
+    """|dEP/du_n| <= 6 for the exact form (docs/numbers.md)."""
     z = np.random.default_rng(4).standard_normal((300, 1)) * 3
     for integration in ("exact", "trapezoid"):
         _, grad = sigreg.value_and_grad(

@@ -21,6 +21,8 @@ from .. import _directions, _slicing
 from .._plan import Plan
 from .._statistic import Statistic
 
+Array = Any  # a jax.Array; Any because jax.numpy functions are typed as returning Any
+
 # The knot and row-block loops as lax.scan: XLA sees one loop body instead of an
 # unrolled chain (unrolled, it fused each knot's reduction with its own copy of
 # the recurrence before it, and compile time grew with the knots).
@@ -37,7 +39,7 @@ def on_cpu(u: jax.Array) -> bool:
 @functools.cache
 def _sums_fn(statistic: Any, plan: Plan) -> Any:
     @jax.custom_vjp
-    def sums(u: jax.Array) -> jax.Array:
+    def sums(u: jax.Array) -> Array:
         return statistic.local_sums(u, jnp, plan)
 
     def fwd(u: jax.Array) -> Any:
@@ -53,7 +55,7 @@ def _sums_fn(statistic: Any, plan: Plan) -> Any:
 @functools.cache
 def _values_fn(statistic: Any, plan: Plan) -> Any:
     @jax.custom_vjp
-    def values(u: jax.Array) -> jax.Array:
+    def values(u: jax.Array) -> Array:
         return statistic.forward(u, jnp, plan)[0]
 
     def fwd(u: jax.Array) -> Any:
@@ -73,7 +75,7 @@ def _values_fn(statistic: Any, plan: Plan) -> Any:
 @functools.partial(jax.jit, static_argnums=(1, 2, 3))
 def column_statistics(
     u: jax.Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
-) -> jax.Array:
+) -> Array:
     stat: Any = statistic  # hashable: a frozen dataclass
     if not stat.has_sums:
         return _values_fn(stat, plan)(u)
@@ -84,16 +86,24 @@ def column_statistics(
     return stat.from_sums(sums, n, jnp)
 
 
-def directions(dim: int, num_slices: int, keys: list[Any], device: Any, dtype: Any) -> jax.Array:
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def value_and_grad(
+    u: jax.Array, statistic: Any, plan: Plan, all_reduce: Callable[[Any], Any] | None, reduction: str
+) -> tuple[Array, Array]:
+    """The explicit analytic gradient of :func:`sigreg.value_and_grad`, compiled once per shape."""
+    return _slicing.value_and_grad(u, statistic, jnp, plan, all_reduce, reduction)
+
+
+def directions(dim: int, num_slices: int, keys: list[Any], device: Any, dtype: Any) -> Array:
     keys = [jnp.asarray(k, dtype=jnp.int32) for k in keys]
     out = _directions_jit(dim, num_slices, keys, jnp.dtype(dtype))
     return out if device is None else jax.device_put(out, device)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 3))
-def _directions_jit(dim: int, num_slices: int, keys: list[jax.Array], dtype: Any) -> jax.Array:
+def _directions_jit(dim: int, num_slices: int, keys: list[jax.Array], dtype: Any) -> Array:
     return _directions.from_keys(dim, num_slices, keys, jnp, None, dtype)
 
 
-def constant(x: jax.Array) -> jax.Array:
+def constant(x: jax.Array) -> Array:
     return jax.lax.stop_gradient(x)

@@ -8,6 +8,7 @@ statistic's O(K*S) residuals instead of the N x K x P tensors autograd would.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ class _ColumnStatistics(torch.autograd.Function):
         return (values, *residuals)
 
     @staticmethod
-    def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
         u, ctx.statistic, ctx.plan, _ = inputs
         residuals = output[1:]
         tensors = [r if isinstance(r, torch.Tensor) else None for r in residuals]
@@ -36,7 +37,7 @@ class _ColumnStatistics(torch.autograd.Function):
         ctx.save_for_backward(u, *tensors)
 
     @staticmethod
-    def backward(ctx: Any, values_bar: torch.Tensor, *_: Any) -> tuple:
+    def backward(ctx: Any, values_bar: torch.Tensor, *_: Any) -> tuple[Any, ...]:
         u, *tensors = ctx.saved_tensors
         residuals = tuple(t if t is not None else n for t, n in zip(tensors, ctx.numbers, strict=True))
         grad = _slicing.backward(u, residuals, values_bar, ctx.statistic, _xp, ctx.plan)
@@ -46,11 +47,17 @@ class _ColumnStatistics(torch.autograd.Function):
 def column_statistics(
     u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
 ) -> torch.Tensor:
-    return _ColumnStatistics.apply(u, statistic, plan, all_reduce)[0]
+    outputs: Any = _ColumnStatistics.apply(u, statistic, plan, all_reduce)  # type: ignore[no-untyped-call]
+    return typing.cast(torch.Tensor, outputs[0])
 
 
 def constant(x: torch.Tensor) -> torch.Tensor:
     return x.detach()
+
+
+def compiling() -> bool:
+    """Under torch.compile: complex arithmetic as real pairs (Inductor has no complex codegen)."""
+    return torch.compiler.is_compiling()
 
 
 def on_cpu(u: torch.Tensor) -> bool:
