@@ -19,7 +19,7 @@ CPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cp
 GPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cuda"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
-nox.options.sessions = ["lint", "typecheck", "tests", "agreement", "examples_smoke", "docs"]
+nox.options.sessions = ["lint", "typecheck", "tests", "doctests", "agreement", "examples_smoke", "docs"]
 # Run by the docs session, with every framework installed and the site built.
 DOCS_TESTS = ["tests/test_docs.py", "tests/test_site.py", "tests/test_story.py"]
 DOCS_IGNORED = [f"--ignore={path}" for path in DOCS_TESTS]
@@ -38,6 +38,13 @@ def tests(session: nox.Session, backend: str) -> None:
     """The whole suite on one CPU backend, in a virtualenv that holds only that backend."""
     _install_backends(session, [backend])
     session.run("pytest", *DOCS_IGNORED, *session.posargs, env=BACKENDS[backend]["env"])
+
+
+@nox.session
+def doctests(session: nox.Session) -> None:
+    """The Examples sections of every public docstring, run as doctests."""
+    _install_backends(session, ["torch-cpu", "jax-cpu"])
+    session.run("pytest", "--doctest-modules", "sigreg", "--ignore=sigreg/_kernels", *session.posargs)
 
 
 @nox.session
@@ -101,16 +108,27 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench.py", *(session.posargs or ["--output", "docs/data/benchmark.md"]))
 
 
+# The modules that hold public names: their docstrings are validated by numpydoc.
+PUBLIC_MODULES = [f"sigreg/{name}.py" for name in ("__init__", "_api", "stats", "torch", "jax", "demo")] + [
+    "sigreg/_epps_pulley.py",
+    "sigreg/_statistic.py",
+]
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
+    """ruff, ruff format, and numpydoc validation of the public docstrings."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("numpydoc", "lint", *PUBLIC_MODULES)
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install(*nox.project.dependency_groups(PYPROJECT, "typecheck"), ".")
+    """mypy --strict (pyproject.toml) with the frameworks installed, so their types are checked too."""
+    _install_backends(session, ["torch-cpu", "jax-cpu"])
+    session.install(*nox.project.dependency_groups(PYPROJECT, "typecheck"))
     session.run("mypy", "sigreg")
 
 
