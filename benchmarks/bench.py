@@ -7,7 +7,7 @@ alternately, best of several repeats (this 2-core VM has slow phases of up to
 1.5x; alternating puts both implementations through them alike). Peak memory:
 each implementation once in a fresh process (the growth of the peak resident set
 over what the process held after building the inputs). Both implementations compute the same formula
-(notes section 1: t_max = 3, P = 17 knots on the half line), float32, D = 512.
+(docs/numbers.md: t_max = 3, P = 17 knots on the half line), float32, D = 512.
 The naive one is what public ports write: it materialises cos/sin(t_j u) as
 N x K x P tensors and lets autodiff (or, for NumPy, a hand-written backward)
 keep them. JAX is jit-compiled (compilation is not timed).
@@ -114,19 +114,73 @@ def _inputs(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def measure_time(framework: str, n: int, k: int, repeats: int) -> dict:
     """Both implementations in one process, timed alternately, so that the machine's
-    slow phases hit both alike; the best of the repeats for each."""
+    slow phases hit both alike; the best of the repeats for each. Then the same again
+    while another process keeps one core busy (``<impl>_busy``)."""
     z, a = _inputs(n, k)
     steps = {impl: make_step(framework, impl, z, a) for impl in ("sigreg", "naive")}
-    best = {}
-    for impl, step in steps.items():
+    for step in steps.values():
         step()  # warm-up (and JAX compilation)
-        best[impl] = float("inf")
-    for _ in range(repeats):
-        for impl, step in steps.items():
-            start = time.perf_counter()
-            step()
-            best[impl] = min(best[impl], time.perf_counter() - start)
+    best = {impl: float("inf") for impl in steps}
+    best |= {f"{impl}_busy": float("inf") for impl in steps}
+    for suffix in ("", "_busy"):
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if suffix else None
+        try:
+            for _ in range(repeats):
+                for impl, step in steps.items():
+                    start = time.perf_counter()
+                    step()
+                    best[impl + suffix] = min(best[impl + suffix], time.perf_counter() - start)
+        finally:
+            if busy is not None:
+                busy.kill()
+                busy.wait()
     return {impl: 1e3 * t for impl, t in best.items()}
+
+
+def count_ops(n: int, k: int) -> dict:
+    """Aten compute operations of one torch forward+backward, per plan (a count, not a timing)."""
+    import collections
+
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    import sigreg
+
+    not_compute = set(
+        "view _unsafe_view reshape expand permute transpose t select slice unsqueeze squeeze alias "
+        "detach as_strided empty empty_like empty_strided new_empty new_empty_strided lift_fresh".split()
+    )
+    t, phi, weight = (torch.tensor(x, dtype=torch.float32) for x in _grid())
+
+    def naive(x, a):
+        xt = (x @ a).unsqueeze(-1) * t
+        err = (torch.cos(xt).mean(0) - phi) ** 2 + torch.sin(xt).mean(0) ** 2
+        return ((err @ weight.to(x.device)) * x.shape[0]).mean()
+
+    def ours(x, a):
+        return sigreg.sigreg(x, directions=a)
+
+    counts = {}
+    for name, f, device in (
+        ("sigreg, CPU plan", ours, "cpu"),
+        ("sigreg, accelerator plan (meta)", ours, "meta"),
+        ("naive", naive, "meta"),
+    ):
+        ops: collections.Counter = collections.Counter()
+
+        class Count(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None, ops=ops):
+                ops[func.overloadpacket.__name__] += 1
+                return func(*args, **(kwargs or {}))
+
+        x = torch.zeros(n, D, device=device, requires_grad=True)
+        a = torch.zeros(D, k, device=device)
+        if device == "meta":
+            t, phi, weight = (v.to(device) for v in (t, phi, weight))
+        with Count():
+            f(x, a).backward()
+        counts[name] = sum(c for op, c in ops.items() if op not in not_compute)
+    return counts
 
 
 def measure_memory(framework: str, impl: str, n: int, k: int) -> float:
@@ -161,9 +215,9 @@ def main() -> None:
         return
     configs = [(2048, 1024)] if args.quick else CONFIGS
     lines = [
-        "| framework | N | K | sigreg [ms] | naive [ms] | speed-up | sigreg peak [MiB] | naive peak [MiB] |"
-        " memory ratio |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| framework | N | K | sigreg [ms] | naive [ms] | speed-up | speed-up, one core busy |"
+        " sigreg peak [MiB] | naive peak [MiB] | memory ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     print(lines[0], flush=True)
     results = {}
@@ -180,9 +234,10 @@ def main() -> None:
                 "peak_mib": _isolated("--memory", fw, "naive", str(n), str(k)),
             }
             results[(fw, n, k)] = (ours, naive)
+            busy = times["naive_busy"] / times["sigreg_busy"]
             line = (
                 f"| {fw} | {n} | {k} | {ours['time_ms']:.1f} | {naive['time_ms']:.1f} | "
-                f"{naive['time_ms'] / ours['time_ms']:.1f}x | {ours['peak_mib']:.0f} | "
+                f"{naive['time_ms'] / ours['time_ms']:.1f}x | {busy:.1f}x | {ours['peak_mib']:.0f} | "
                 f"{naive['peak_mib']:.0f} | "
                 f"{ours['peak_mib'] / max(naive['peak_mib'], 1e-9):.2f} |"
             )
@@ -193,6 +248,16 @@ def main() -> None:
         summary = f"jax-jit / torch time at N=2048, K=1024: {jt / tt:.2f}"
         lines += ["", summary]
         print(summary)
+    if "torch" in args.frameworks:
+        lines += [
+            "",
+            "Aten compute operations of one torch forward+backward (views and allocations not counted):",
+            "",
+        ]
+        lines += ["| N | K | " + " | ".join(count_ops(8192, 512)) + " |", "|---|---|---|---|---|"]
+        for n, k in ((2048, 1024), (8192, 512)):
+            lines.append(f"| {n} | {k} | " + " | ".join(str(c) for c in count_ops(n, k).values()) + " |")
+        print("\n".join(lines[-5:]))
     if args.output:
         import numpy
         import torch

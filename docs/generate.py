@@ -33,7 +33,7 @@ EXTRA = OUT / "extra"
 STORY_FILES = ("index.html", "story.css", "story.js")
 
 NULL_N = 128  # samples per slice in the null figure
-NULL_MEAN = math.sqrt(2 * math.pi) * (1 - 1 / math.sqrt(3))  # notes section 3
+NULL_MEAN = math.sqrt(2 * math.pi) * (1 - 1 / math.sqrt(3))  # docs/numbers.md
 GRIDS = [  # (t_max, num_points, what it is)
     (3.0, 17, "default (LeJEPA reference code)"),
     (5.0, 9, "paper, Algorithm 1 (`linspace(-5, 5, 17)`)"),
