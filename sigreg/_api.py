@@ -21,8 +21,9 @@ _MAX_COUNTER = 2**31 - 1
 
 
 def _compute_dtype(dtype: Any, xp: Any) -> Any:
-    """float64 stays float64; everything else (float32, bfloat16, float16) runs in float32."""
-    return dtype if dtype == xp.float64 else xp.float32
+    """Dtypes with float64 precision or more (float64 in either byte order, long double)
+    run in float64; the others (float32, bfloat16, float16) in float32."""
+    return xp.float64 if xp.finfo(dtype).bits >= 64 else xp.float32
 
 
 def _as_compute_dtype(x: Array, xp: Any) -> Array:
@@ -155,7 +156,7 @@ def _slice(
     if all_reduce is not None and not stat.has_sums:
         raise ValueError(f"{stat!r} does not support all_reduce: it is not a function of sums over samples")
 
-    zc = _as_compute_dtype(z, xp)
+    zc = _slicing.clamp_to_projectable(_as_compute_dtype(z, xp), xp)
     if directions is None:
         directions = _dispatch.directions(dim, num_slices, seed, xp, _xp.device(z), zc.dtype)
     elif directions.dtype != zc.dtype:
@@ -398,7 +399,8 @@ def _samples_along(name: str, x: Array, axis: Any) -> tuple[Any, Array]:
             f"{name} must have at least one sample along axis {axis}, got shape {tuple(x.shape)}"
         )
     check.real_floating(name, x, xp)
-    return xp, xp.moveaxis(_as_compute_dtype(x, xp), axis, -1)[..., None]
+    u = xp.moveaxis(_as_compute_dtype(x, xp), axis, -1)[..., None]
+    return xp, _slicing.clamp_to_projectable(u, xp)
 
 
 def _along_axis(statistic: Statistic, x: Array, axis: Any, name: str = "x") -> Array:

@@ -66,13 +66,22 @@ def _uniform(h: Array, xp: Any, dtype: Any) -> Array:
 
 
 def seed_keys(seed: Any, xp: Any, device: Any) -> list[Any]:
-    """Keys for a Python int seed (computed on the host) or a 0-d integer array seed."""
+    """Keys for a Python int seed (computed on the host) or a 0-d integer array seed.
+
+    An array seed of any integer dtype counts modulo 2**64, like the Python int
+    ``int(seed) % 2**64``: negative values are sign-extended to 64 bits.
+    """
     if isinstance(seed, int):
         return _stream_keys(_signed32(seed), _signed32(seed >> 32), _signed32)
     seed = xp.reshape(seed, (1,))  # 1-d: never a scalar type with overflow warnings
-    lo = xp.astype(seed, xp.int32)
-    if xp.iinfo(seed.dtype).bits > 32:
-        hi = xp.astype((seed >> 32) & _MASK32, xp.int32)
+    info = xp.iinfo(seed.dtype)
+    lo = xp.astype(seed, xp.int32)  # the low word, modulo 2**32
+    if info.bits > 32:
+        # unsigned 64-bit as int64 (same bits): PyTorch has no shifts on uint64
+        wide = xp.astype(seed, xp.int64) if info.min == 0 else seed
+        hi = xp.astype((wide >> 32) & _MASK32, xp.int32)
+    elif info.min < 0:
+        hi = lo >> 31  # sign extension: 0, or all ones for a negative seed
     else:
         hi = xp.zeros_like(lo)
     return _stream_keys(lo, hi, lambda x: x)

@@ -20,6 +20,21 @@ from ._xp import device as _device
 Array = Any
 
 
+def clamp_to_projectable(z: Array, xp: Any) -> Array:
+    """Finite float32 ``z`` clamped so that projections and ``t * u`` stay finite.
+
+    A projection onto a unit direction is at most ``sqrt(D) * max|z|``; the
+    knots are multiplied in after. Without the clamp, float32 entries near 3e38
+    overflow to inf and the cosines to NaN. NaN and infinite entries are kept
+    (their result is not finite, by design). float64 needs no clamp in practice.
+    """
+    if z.dtype != xp.float32:
+        return z
+    limit = float(xp.finfo(xp.float32).max) / (2.0**16 * math.sqrt(z.shape[-1]))
+    # z - z is 0, or NaN where z is not finite: clip alone would make infinities finite.
+    return xp.clip(z, -limit, limit) + (z - z)
+
+
 def forward(
     u: Array, statistic: Statistic, xp: Any, plan: Plan, all_reduce: Callable[[Array], Array] | None = None
 ) -> tuple[Array, tuple[Any, ...]]:

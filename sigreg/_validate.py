@@ -10,6 +10,7 @@ from typing import Any
 from . import _xp
 
 REDUCTIONS = ("mean", "sum", "none")
+_NUMPY_SUBCLASSES = ("matrix", "MaskedArray")
 
 
 def namespace(name: str, x: Any) -> Any:
@@ -18,6 +19,12 @@ def namespace(name: str, x: Any) -> Any:
     if xp is None:
         raise TypeError(
             f"{name} must be an array (NumPy, CuPy, PyTorch, JAX or array-api-strict), got {type(x).__name__}"
+        )
+    if _xp.library(x) == "numpy" and type(x).__name__ in _NUMPY_SUBCLASSES:
+        # np.matrix multiplies with *, and masked arrays would be computed with their masked values.
+        raise TypeError(
+            f"{name} must be a plain NumPy array, got {type(x).__module__}.{type(x).__name__} "
+            "(convert it with numpy.asarray, after filling or dropping masked values)"
         )
     return xp
 

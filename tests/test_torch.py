@@ -177,3 +177,34 @@ def test_null_level_of_module_matches_numpy():
     a = sigreg.directions(10, 64, seed=0)
     assert value == pytest.approx(oracle.sigreg(z, a).mean(), rel=1e-12)
     assert 0.5 < value < 2.0 and math.isfinite(value)
+
+
+@pytest.mark.parametrize("integration", ["trapezoid", "exact"])
+def test_second_derivatives(integration):
+    """Double backward: gradgradcheck, and Hessian-vector products against finite differences."""
+    z, a = _case(n=10, d=3, k=4)
+    z.requires_grad_(True)
+
+    def per_slice(x):
+        return sigreg.sigreg(x, directions=a, integration=integration, reduction="none")
+
+    assert torch.autograd.gradgradcheck(per_slice, (z,))
+
+    def grad(x, create_graph=False):
+        x = x if create_graph else x.detach().requires_grad_(True)
+        loss = sigreg.sigreg(x, directions=a, integration=integration) ** 2
+        return torch.autograd.grad(loss, x, create_graph=create_graph)[0]
+
+    v = torch.randn(z.shape, generator=torch.Generator().manual_seed(1), dtype=z.dtype)
+    hvp = torch.autograd.grad(grad(z, create_graph=True), z, v)[0]
+    h = 1e-6
+    numeric = (grad(z + h * v) - grad(z - h * v)) / (2 * h)
+    assert float((hvp - numeric).abs().max() / numeric.abs().max()) <= 1e-7
+
+
+def test_second_derivatives_with_all_reduce_raise():
+    z, a = _case(n=10, d=3, k=4)
+    z.requires_grad_(True)
+    value = sigreg.sigreg(z, directions=a, all_reduce=lambda x: x)
+    with pytest.raises(RuntimeError, match="second derivatives with all_reduce are not supported"):
+        torch.autograd.grad(value, z, create_graph=True)

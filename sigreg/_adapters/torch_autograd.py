@@ -8,6 +8,7 @@ statistic's O(K*S) residuals instead of the N x K x P tensors autograd would.
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +29,7 @@ class _ColumnStatistics(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
-        u, ctx.statistic, ctx.plan, _ = inputs
+        u, ctx.statistic, ctx.plan, ctx.all_reduce = inputs
         residuals = output[1:]
         tensors = [r if isinstance(r, torch.Tensor) else None for r in residuals]
         # Python numbers and None (sample counts, no workers) are kept aside: only tensors are saved.
@@ -39,9 +40,28 @@ class _ColumnStatistics(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, values_bar: torch.Tensor, *_: Any) -> tuple[Any, ...]:
         u, *tensors = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            return _differentiable_backward(ctx, u, values_bar), None, None, None
         residuals = tuple(t if t is not None else n for t, n in zip(tensors, ctx.numbers, strict=True))
         grad = _slicing.backward(u, residuals, values_bar, ctx.statistic, _xp, ctx.plan)
         return grad, None, None, None
+
+
+def _differentiable_backward(ctx: Any, u: torch.Tensor, values_bar: torch.Tensor) -> torch.Tensor:
+    """The gradient as differentiable operations, for higher-order autodiff (``create_graph=True``).
+
+    The saved residuals are constants to autograd, so they are recomputed from ``u``
+    with grad mode on; the fused kernels have no derivative of their own, so the
+    array-API plan serves. This keeps O(N*K*P) values for the second backward.
+    """
+    if ctx.all_reduce is not None:
+        raise RuntimeError(
+            "sigreg: second derivatives with all_reduce are not supported (the all-reduce of the "
+            "sums has no derivative across workers); compute them without all_reduce"
+        )
+    plan = dataclasses.replace(ctx.plan, kernel=None)
+    _, residuals = _slicing.forward(u, ctx.statistic, _xp, plan, None)
+    return _slicing.backward(u, residuals, values_bar, ctx.statistic, _xp, plan)
 
 
 def column_statistics(
