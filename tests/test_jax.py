@@ -134,3 +134,19 @@ def test_bfloat16_input():
         value, grad = jax.value_and_grad(lambda x: sigreg.sigreg(x, directions=a))(zb)
         assert value.dtype == jnp.float32 and grad.dtype == jnp.bfloat16
         assert bool(jnp.all(jnp.isfinite(grad.astype(jnp.float32))))
+
+
+@pytest.mark.parametrize("integration", ["trapezoid", "exact"])
+def test_hessian_vector_products_equal_finite_differences(jnp64, integration):
+    import jax
+
+    z, a = _case(jnp64, n=10, d=3, k=4)
+
+    def loss(x):
+        return sigreg.sigreg(x, directions=a, integration=integration) ** 2
+
+    v = jnp64.asarray(np.random.default_rng(1).standard_normal(z.shape))
+    hvp = jax.jvp(jax.grad(loss), (z,), (v,))[1]
+    h = 1e-6
+    numeric = (jax.grad(loss)(z + h * v) - jax.grad(loss)(z - h * v)) / (2 * h)
+    assert float(jnp64.max(jnp64.abs(hvp - numeric)) / jnp64.max(jnp64.abs(numeric))) <= 1e-7
