@@ -9,6 +9,8 @@ Writes into ``docs/_generated/`` (not committed):
 - ``figures/benchmark.png``: time and peak memory against N, from the table in
   ``docs/data/benchmark.md`` (which ``python3 -m nox -s bench`` writes);
 - ``grid_accuracy.md``: how close each quadrature grid comes to the closed form;
+- ``pvalue_accuracy.md``, ``power.md``, ``figures/calibration.png``: the p-values of
+  ``sigreg.test`` against uniform, by N; power against scipy's tests; a QQ plot;
 - ``extra/story/``: the visual story page and its data (``docs/story/make_data.py``).
 """
 
@@ -175,6 +177,90 @@ def grid_accuracy(n: int = 256, slices: int = 1000, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
+def pvalue_accuracy(sizes=(8, 16, 32, 64, 128, 256, 512), samples: int = 20000, seed: int = 0) -> str:
+    """Markdown table: how far the asymptotic per-slice p-values are from uniform, by N."""
+    from sigreg import _null
+
+    import array_api_compat.numpy as xp
+
+    statistic = sigreg.stats.EppsPulley()
+    table = _null.survival_table(tuple(_null.chi2_weights(*statistic.null_quadrature(np)).tolist()))
+    levels = np.linspace(0.001, 0.999, 999)
+    noise = 1.36 / math.sqrt(samples)  # the KS distance that 95% of uniform samples stay below
+    lines = ["| N | max over levels a of abs(P(p <= a) - a) | within 0.01 |", "|---|---|---|"]
+    for n in sizes:
+        x = np.random.default_rng(seed + n).standard_normal((n, samples))
+        p = np.sort(_null.survival(sigreg.stats.epps_pulley(x), table, xp))
+        distance = float(np.max(np.abs(np.searchsorted(p, levels, side="right") / samples - levels)))
+        lines.append(f"| {n} | {distance:.4f} | {'yes' if distance <= 0.01 else 'no'} |")
+    lines += [
+        "",
+        f"{samples} independent N(0, 1) samples of each size N, default grid, seed {seed} + N. "
+        f"Sampling noise alone gives distances up to about {noise:.4f}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def calibration_figure(path: Path, seeds: int = 500) -> None:
+    """QQ plot of p-values under the null: per slice (asymptotic) and averaged (Monte Carlo)."""
+    per_slice = [
+        float(sigreg.test(np.random.default_rng(s).standard_normal((256, 1)), num_slices=1).pvalue)
+        for s in range(seeds)
+    ]
+    averaged = [
+        float(
+            sigreg.test(
+                np.random.default_rng(s).standard_normal((128, 8)), num_slices=64, n_resamples=199
+            ).pvalue
+        )
+        for s in range(seeds)
+    ]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    uniform = (np.arange(1, seeds + 1) - 0.5) / seeds
+    ax.plot(uniform, np.sort(per_slice), ".", ms=3, label="one slice, N = 256 (asymptotic)")
+    ax.plot(uniform, np.sort(averaged), ".", ms=3, label="64 slices averaged, N = 128 (Monte Carlo)")
+    ax.plot([0, 1], [0, 1], "k-", lw=0.8)
+    ax.set_xlabel("uniform quantile")
+    ax.set_ylabel("p-value quantile")
+    ax.set_title(f"p-values of {seeds} N(0, I) samples")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def power_table(n: int = 512, trials: int = 100, seed: int = 0) -> str:
+    """Markdown table: rejection rates at level 0.05 of sigreg.test and of scipy's tests."""
+    from scipy import stats
+
+    alternatives = {
+        "N(0, 1) (the null)": lambda rng, size: rng.standard_normal(size),
+        "Student-t(5), unit variance": lambda rng, size: rng.standard_t(5, size) / math.sqrt(5 / 3),
+        "uniform(-sqrt 3, sqrt 3)": lambda rng, size: rng.uniform(-math.sqrt(3), math.sqrt(3), size),
+        "mixture of N(-1.5, 0.5²) and N(1.5, 0.5²)": lambda rng, size: (
+            rng.choice([-1.5, 1.5], size) + 0.5 * rng.standard_normal(size)
+        ),
+    }
+    tests = {
+        "Epps-Pulley (sigreg.test, asymptotic)": lambda x: float(
+            sigreg.test(x[:, None], num_slices=1).pvalue
+        ),
+        "Shapiro-Wilk (scipy)": lambda x: stats.shapiro(x).pvalue,
+        "Kolmogorov-Smirnov vs N(0, 1) (scipy)": lambda x: stats.kstest(x, "norm").pvalue,
+        "Cramér-von Mises vs N(0, 1) (scipy)": lambda x: stats.cramervonmises(x, "norm").pvalue,
+    }
+    head = "| data (N = %d) | " % n + " | ".join(tests) + " |"
+    lines = [head, "|" + "---|" * (len(tests) + 1)]
+    for name, draw in alternatives.items():
+        rng = np.random.default_rng(seed)
+        samples = [draw(rng, n) for _ in range(trials)]
+        rates = [np.mean([test(x) <= 0.05 for x in samples]) for test in tests.values()]
+        lines.append(f"| {name} | " + " | ".join(f"{r:.2f}" for r in rates) + " |")
+    lines += ["", f"Rejection rate at level 0.05 over {trials} samples of each law (seed {seed})."]
+    return "\n".join(lines) + "\n"
+
+
 def story(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name in STORY_FILES:
@@ -188,6 +274,9 @@ def main() -> None:
     null_figure(FIGURES / "null.png", null_samples())
     benchmark_figure(FIGURES / "benchmark.png", benchmark_rows(HERE / "data" / "benchmark.md"))
     (OUT / "grid_accuracy.md").write_text(grid_accuracy())
+    (OUT / "pvalue_accuracy.md").write_text(pvalue_accuracy())
+    (OUT / "power.md").write_text(power_table())
+    calibration_figure(FIGURES / "calibration.png")
     story(EXTRA / "story")
 
 

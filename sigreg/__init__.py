@@ -9,7 +9,17 @@ array library; the framework adapters load when their arrays show up.
 
 from . import stats
 from ._api import directions, lejepa_loss, sigreg, value_and_grad
+from ._hypothesis import TestResult, test
 from .stats import epps_pulley
 
-__all__ = ["directions", "epps_pulley", "lejepa_loss", "sigreg", "stats", "value_and_grad"]
+__all__ = [
+    "TestResult",
+    "directions",
+    "epps_pulley",
+    "lejepa_loss",
+    "sigreg",
+    "stats",
+    "test",
+    "value_and_grad",
+]
 __version__ = "0.1.0"

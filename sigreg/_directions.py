@@ -87,13 +87,30 @@ def seed_keys(seed: Any, xp: Any, device: Any) -> list[Any]:
     return _stream_keys(lo, hi, lambda x: x)
 
 
-def from_keys(dim: int, num_slices: int, keys: list[Any], xp: Any, device: Any, dtype: Any) -> Array:
-    """The ``(dim, num_slices)`` unit-column directions for the keys of a seed."""
+def standard_normal(
+    rows: int, cols: int, keys: list[Any], xp: Any, device: Any, dtype: Any, first_col: int = 0
+) -> Array:
+    """Standard normals of shape ``(rows, cols)``; entry ``(r, c)`` depends on the keys and on
+    the counter ``(first_col + c) * rows + r`` only (which must stay below 2**31)."""
     k1, k2, k3, k4 = keys
-    rows = xp.arange(dim, dtype=xp.int32, device=device)
-    cols = xp.arange(num_slices, dtype=xp.int32, device=device)
-    counter = cols[None, :] * dim + rows[:, None]
+    r = xp.arange(rows, dtype=xp.int32, device=device)
+    c = xp.arange(first_col, first_col + cols, dtype=xp.int32, device=device)
+    counter = c[None, :] * rows + r[:, None]
     u1 = _uniform(_hash(counter, k1, k2), xp, dtype)
     u2 = _uniform(_hash(counter, k3, k4), xp, dtype)
-    gauss = xp.sqrt(-2.0 * xp.log(u1)) * xp.cos((2.0 * math.pi) * u2)
+    return xp.sqrt(-2.0 * xp.log(u1)) * xp.cos((2.0 * math.pi) * u2)
+
+
+def from_keys(dim: int, num_slices: int, keys: list[Any], xp: Any, device: Any, dtype: Any) -> Array:
+    """The ``(dim, num_slices)`` unit-column directions for the keys of a seed."""
+    gauss = standard_normal(dim, num_slices, keys, xp, device, dtype)
     return gauss / xp.sqrt(xp.sum(gauss * gauss, axis=0, keepdims=True))
+
+
+_NULL_STREAM = _signed32(0x5EED5EED)
+
+
+def null_sample_keys(keys: list[Any]) -> list[Any]:
+    """Keys of a second stream from the same seed (Monte Carlo null samples), independent
+    of the directions' stream."""
+    return [_fmix32(k ^ _NULL_STREAM, lambda x: x if not isinstance(x, int) else _signed32(x)) for k in keys]

@@ -92,6 +92,37 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         """
         return self.grid.t
 
+    def null_quadrature(self, np: Any) -> tuple[Any, Any]:
+        """Knots and weights of the statistic as ``N * sum_j w_j |ecf(t_j) - phi(t_j)|^2``.
+
+        Its asymptotic null law follows from them (:mod:`sigreg._null`). The
+        trapezoid rule gives its own knots; the whole line, Gauss-Hermite nodes of
+        the Gaussian window (64, folded onto the half line: the integrand is even).
+
+        Parameters
+        ----------
+        np : module
+            NumPy (passed in: this module imports no array library).
+
+        Returns
+        -------
+        knots, weights : numpy.ndarray
+            Positive knots and their weights, Gaussian window included.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sigreg.stats import EppsPulley
+        >>> knots, weights = EppsPulley(t_max=1.0, num_points=3).null_quadrature(np)
+        >>> knots.tolist(), bool(weights[0] > weights[1])
+        ([0.5, 1.0], True)
+        """
+        if self.has_sums:
+            return np.asarray(self.grid.t), np.asarray(self.grid.weight)
+        nodes, weights = np.polynomial.hermite_e.hermegauss(64)
+        positive = nodes > 0
+        return nodes[positive], 2.0 * weights[positive]
+
     # The methods of the Statistic protocol: their docstrings are the protocol's (inherited).
 
     @property

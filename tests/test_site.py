@@ -29,6 +29,7 @@ PAGES = [
     "examples.html",
     "api.html",
     "numbers.html",
+    "pvalues.html",
     "benchmark.html",
     "design.html",
     "story/index.html",
@@ -89,5 +90,9 @@ def test_generated_figures_and_tables_are_on_their_pages():
     for row in ("LeJEPA, lam = 0.05", "lam = 0 (no SIGReg)", "random encoder", "PCA of the pixels"):
         assert row in examples, f"the digits results table lacks the row {row!r}"
     figures = [("index.html", "descent"), ("numbers.html", "null"), ("benchmark.html", "benchmark")]
+    figures += [("pvalues.html", "calibration")]
+    pvalues = (_site() / "pvalues.html").read_text()
+    for row in ("Student-t(5)", "Shapiro-Wilk (scipy)", "| 256 |".replace("|", "").strip()):
+        assert row in pvalues, f"the p-value page lacks {row!r}"
     for page, figure in figures:
         assert re.search(rf'<img[^>]+src="[^"]*{figure}\.png"', (_site() / page).read_text()), (page, figure)
