@@ -179,9 +179,9 @@ def grid_accuracy(n: int = 256, slices: int = 1000, seed: int = 0) -> str:
 
 def pvalue_accuracy(sizes=(8, 16, 32, 64, 128, 256, 512), samples: int = 20000, seed: int = 0) -> str:
     """Markdown table: how far the asymptotic per-slice p-values are from uniform, by N."""
-    from sigreg import _null
-
     import array_api_compat.numpy as xp
+
+    from sigreg import _null
 
     statistic = sigreg.stats.EppsPulley()
     table = _null.survival_table(tuple(_null.chi2_weights(*statistic.null_quadrature(np)).tolist()))
@@ -250,7 +250,7 @@ def power_table(n: int = 512, trials: int = 100, seed: int = 0) -> str:
         "Kolmogorov-Smirnov vs N(0, 1) (scipy)": lambda x: stats.kstest(x, "norm").pvalue,
         "Cramér-von Mises vs N(0, 1) (scipy)": lambda x: stats.cramervonmises(x, "norm").pvalue,
     }
-    head = "| data (N = %d) | " % n + " | ".join(tests) + " |"
+    head = f"| data (N = {n}) | " + " | ".join(tests) + " |"
     lines = [head, "|" + "---|" * (len(tests) + 1)]
     for name, draw in alternatives.items():
         rng = np.random.default_rng(seed)
