@@ -37,11 +37,12 @@ def adapter(xp: Any) -> Any | None:
 
 
 def plan(u: Array, xp: Any) -> Plan:
-    """The plan for projections like ``u`` (..., N, K): blocked on CPUs, whole on accelerators."""
+    """The plan for projections like ``u`` (..., N, K): fused kernels where available, else the
+    array-API code, blocked on CPUs and whole on accelerators."""
     module = adapter(xp)
     on_cpu = module.on_cpu(u) if module is not None else not _is_cupy(xp)
     block_rows = max(8, BLOCK_ELEMENTS // u.shape[-1]) if on_cpu else None
-    kernel = None if on_cpu else kernel_for(u, xp)
+    kernel = kernel_for(u, xp)
     real_pairs = bool(getattr(module, "compiling", lambda: False)())
     plan = Plan(block_rows, kernel=kernel, real_pairs=real_pairs)
     scan = getattr(module, "scan", None)
@@ -49,12 +50,21 @@ def plan(u: Array, xp: Any) -> Plan:
 
 
 def kernel_for(u: Array, xp: Any) -> Any | None:
-    """Fused kernels for ``u`` on an accelerator, or None: the array-API code then runs."""
+    """Fused kernels for ``u``, or None: the array-API code then runs.
+
+    CUDA: Triton's (torch tensors, and CuPy arrays through DLPack). CPU: Numba's, when
+    installed (the ``numba`` extra), for NumPy arrays and eager torch tensors; JAX has
+    XLA's fusion, and array-api-strict stays the proof that the array-API code suffices.
+    """
     module = adapter(xp)
     if module is not None:
         return getattr(module, "kernel_for", lambda _: None)(u)
     if _is_cupy(xp):
         return _dlpack_kernels()
+    if xp.__name__ == "array_api_compat.numpy":
+        from ._kernels import numba_kernels
+
+        return numba_kernels()
     return None
 
 

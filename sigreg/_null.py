@@ -45,7 +45,8 @@ def chi2_weights(knots: np.ndarray, weights: np.ndarray) -> np.ndarray:
     t, s = np.meshgrid(knots, knots, indexing="ij")
 
     def phi(x: np.ndarray) -> np.ndarray:
-        return np.exp(-0.5 * x * x)
+        out: np.ndarray = np.exp(-0.5 * x * x)
+        return out
 
     cos_cov = (phi(t - s) + phi(t + s)) / 2 - phi(t) * phi(s)
     sin_cov = (phi(t - s) - phi(t + s)) / 2
@@ -54,7 +55,8 @@ def chi2_weights(knots: np.ndarray, weights: np.ndarray) -> np.ndarray:
         [np.linalg.eigvalsh(root[:, None] * cov * root[None, :]) for cov in (cos_cov, sin_cov)]
     )
     lambdas = np.sort(np.clip(lambdas, 0.0, None))[::-1]
-    return lambdas[lambdas > 1e-14 * lambdas[0]]
+    kept: np.ndarray = lambdas[lambdas > 1e-14 * lambdas[0]]
+    return kept
 
 
 def imhof_survival(q: np.ndarray, lambdas: np.ndarray) -> np.ndarray:

@@ -142,3 +142,34 @@ def _torch_xp():
     import array_api_compat.torch as xp
 
     return xp
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba is not installed")
+@pytest.mark.parametrize("library", ["numpy", "torch"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numba_plan_is_chosen_on_cpu_and_equals_the_array_api_plan(monkeypatch, library, dtype):
+    """Eager CPU arrays of NumPy and PyTorch go through the Numba kernels; same numbers."""
+    if library == "torch" and importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed")
+    from sigreg._kernels import numba_bridge
+
+    z, a = _case(seed=7, n=37)
+    z, a = z.astype(dtype), a.astype(dtype)
+    if library == "torch":
+        import torch
+
+        z, a = torch.asarray(z, requires_grad=True), torch.asarray(a)
+        import array_api_compat.torch as xp
+    else:
+        import array_api_compat.numpy as xp
+    assert sigreg._dispatch.plan(z @ a if library == "numpy" else (z @ a).detach(), xp).kernel is numba_bridge
+    with_kernel = sigreg.value_and_grad(z, directions=a)
+    monkeypatch.setattr(sigreg._dispatch, "plan", lambda u, xp: Plan(block_rows=16))
+    without = sigreg.value_and_grad(z, directions=a)
+    rtol = 1e-12 if dtype == "float64" else 2e-5
+    for got, want in zip(with_kernel, without, strict=True):
+        got, want = (
+            np.asarray(got.detach() if hasattr(got, "detach") else got),
+            np.asarray(want.detach() if hasattr(want, "detach") else want),
+        )
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * float(np.max(np.abs(want))))

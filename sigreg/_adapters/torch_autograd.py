@@ -61,7 +61,8 @@ def _differentiable_backward(ctx: Any, u: torch.Tensor, values_bar: torch.Tensor
         )
     plan = dataclasses.replace(ctx.plan, kernel=None)
     _, residuals = _slicing.forward(u, ctx.statistic, _xp, plan, None)
-    return _slicing.backward(u, residuals, values_bar, ctx.statistic, _xp, plan)
+    grad: torch.Tensor = _slicing.backward(u, residuals, values_bar, ctx.statistic, _xp, plan)
+    return grad
 
 
 def column_statistics(
@@ -88,7 +89,11 @@ _KERNELS: dict[str, Any] = {}
 
 
 def kernel_for(u: torch.Tensor) -> Any | None:
-    """The fused Triton kernels for CUDA tensors, when Triton imports; else None."""
+    """Fused kernels: Triton's for CUDA tensors, Numba's for CPU tensors in eager mode; else None."""
+    if u.device.type == "cpu" and not torch.compiler.is_compiling():
+        from .._kernels import numba_kernels
+
+        return numba_kernels()
     if u.device.type != "cuda":
         return None
     if "triton" not in _KERNELS:
