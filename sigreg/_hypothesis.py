@@ -14,9 +14,7 @@ import collections
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from . import _api, _directions, _dispatch, _null, _registry, _xp
+from . import _api, _directions, _dispatch, _registry, _xp
 from . import _validate as check
 from ._statistic import Statistic
 
@@ -170,6 +168,10 @@ def test(
     if slice_method == "monte_carlo" or k > 1:
         null = _null_statistics(stat, n, values, directions, seed, n_resamples, xp)
     if slice_method == "asymptotic":
+        import numpy as np  # host tables, built on first use: `import sigreg` imports no array library
+
+        from . import _null
+
         knots, weights = stat.null_quadrature(np)  # type: ignore[attr-defined]
         table = _null.survival_table(tuple(_null.chi2_weights(knots, weights).tolist()))
         slice_p = _null.survival(values, table, xp)
