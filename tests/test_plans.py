@@ -145,12 +145,12 @@ def _torch_xp():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba is not installed")
-@pytest.mark.parametrize("library", ["numpy", "torch"])
+@pytest.mark.parametrize("library", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_numba_plan_is_chosen_on_cpu_and_equals_the_array_api_plan(monkeypatch, library, dtype):
-    """Eager CPU arrays of NumPy and PyTorch go through the Numba kernels; same numbers."""
-    if library == "torch" and importlib.util.find_spec("torch") is None:
-        pytest.skip("torch is not installed")
+    """CPU arrays of NumPy, eager PyTorch and JAX go through the Numba kernels; same numbers."""
+    if importlib.util.find_spec(library) is None:
+        pytest.skip(f"{library} is not installed")
     from sigreg._kernels import numba_bridge
 
     z, a = _case(seed=7, n=37)
@@ -160,9 +160,23 @@ def test_numba_plan_is_chosen_on_cpu_and_equals_the_array_api_plan(monkeypatch, 
 
         z, a = torch.asarray(z, requires_grad=True), torch.asarray(a)
         import array_api_compat.torch as xp
+    elif library == "jax":
+        from .support import backend
+
+        with backend("jax_x64") as xp:
+            z, a = xp.asarray(z), xp.asarray(a)
+            from sigreg._kernels import numba_jax
+
+            assert sigreg._dispatch.plan(z @ a, xp).kernel is numba_jax
+            _compare_with_array_api_plan(monkeypatch, z, a, dtype)
+        return
     else:
         import array_api_compat.numpy as xp
     assert sigreg._dispatch.plan(z @ a if library == "numpy" else (z @ a).detach(), xp).kernel is numba_bridge
+    _compare_with_array_api_plan(monkeypatch, z, a, dtype)
+
+
+def _compare_with_array_api_plan(monkeypatch, z, a, dtype):
     with_kernel = sigreg.value_and_grad(z, directions=a)
     monkeypatch.setattr(sigreg._dispatch, "plan", lambda u, xp: Plan(block_rows=16))
     without = sigreg.value_and_grad(z, directions=a)

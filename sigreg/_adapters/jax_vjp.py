@@ -36,6 +36,28 @@ def on_cpu(u: jax.Array) -> bool:
     return jax.default_backend() == "cpu"
 
 
+def _varies_over_mapped_axes(u: jax.Array) -> bool:
+    """Inside shard_map (with checking on) the data varies over mapped axes, which a host
+    callback's result cannot declare on every JAX version: the array-API plan serves there."""
+    aval = jax.typeof(u)
+    manual = getattr(aval, "manual_axis_type", None)
+    return bool(getattr(manual, "varying", None) or getattr(aval, "vma", None))
+
+
+def kernel_for(u: jax.Array) -> Any | None:
+    """Numba's fused CPU kernels as host callbacks on the CPU, when Numba is installed; else None
+    (XLA then fuses the array-API loops itself, as on accelerators)."""
+    if not on_cpu(u) or _varies_over_mapped_axes(u):
+        return None
+    from .._kernels import numba_kernels
+
+    if numba_kernels() is None:
+        return None
+    from .._kernels import numba_jax
+
+    return numba_jax
+
+
 @functools.cache
 def _sums_fn(statistic: Any, plan: Plan) -> Any:
     @jax.custom_vjp
