@@ -112,6 +112,7 @@ def bench(session: nox.Session) -> None:
 PUBLIC_MODULES = [f"sigreg/{name}.py" for name in ("__init__", "_api", "stats", "torch", "jax", "demo")] + [
     "sigreg/_epps_pulley.py",
     "sigreg/_statistic.py",
+    "sigreg/_hypothesis.py",
 ]
 
 

@@ -93,7 +93,7 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         return self.grid.t
 
     def null_quadrature(self, np: Any) -> tuple[Any, Any]:
-        """Knots and weights of the statistic as ``N * sum_j w_j |ecf(t_j) - phi(t_j)|^2``.
+        """Return the knots and weights of the statistic as ``N * sum_j w_j |ecf(t_j) - phi(t_j)|^2``.
 
         Its asymptotic null law follows from them (:mod:`sigreg._null`). The
         trapezoid rule gives its own knots; the whole line, Gauss-Hermite nodes of
@@ -106,8 +106,10 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
 
         Returns
         -------
-        knots, weights : numpy.ndarray
-            Positive knots and their weights, Gaussian window included.
+        knots : numpy.ndarray
+            The positive knots.
+        weights : numpy.ndarray
+            Their weights, Gaussian window included.
 
         Examples
         --------

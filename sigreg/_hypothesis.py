@@ -51,6 +51,14 @@ class TestResult:
         How ``pvalue`` was computed: ``"monte_carlo"``, or ``"asymptotic"`` for one slice.
     slice_method : str
         How ``slice_pvalues`` were computed: ``"asymptotic"`` or ``"monte_carlo"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sigreg
+    >>> result = sigreg.test(np.random.default_rng(1).standard_normal((64, 4)), num_slices=8, n_resamples=99)
+    >>> result.slice_pvalues.shape, result.worst.shape
+    ((8,), (8,))
     """
 
     __test__ = False  # not a pytest test class
