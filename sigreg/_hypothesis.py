@@ -156,11 +156,13 @@ def test(
         else "monte_carlo"
     )
     if directions is None:
-        num_slices = check.integer("num_slices", num_slices, 1)
+        k = check.integer("num_slices", num_slices, 1)
         seed = check.seed(seed, None)
-        zc = _api._as_compute_dtype(z, xp)
-        directions = _api.directions(dim, num_slices, seed=seed, xp=xp, device=_xp.device(z), dtype=zc.dtype)
-    k = directions.shape[-1] if hasattr(directions, "shape") else num_slices
+    else:
+        check.namespace("directions", directions)
+        if directions.ndim != 2:
+            raise ValueError(f"directions must have shape (D, K), got shape {tuple(directions.shape)}")
+        k = directions.shape[1]
     if method == "asymptotic" and k > 1:
         raise ValueError(
             "method='asymptotic' gives no p-value for the average of several dependent slices: "
@@ -170,6 +172,9 @@ def test(
         raise ValueError(f"n_resamples * N * D must be below 2**31, got {n_resamples} * {n} * {dim}")
 
     z = _dispatch.constant(z, xp)
+    if directions is None:
+        dtype = _api._as_compute_dtype(z, xp).dtype
+        directions = _api.directions(dim, k, seed=seed, xp=xp, device=_xp.device(z), dtype=dtype)
     values = _api.sigreg(z, statistic=stat, directions=directions, reduction="none")
     average = xp.mean(values)
     null = None
