@@ -170,7 +170,7 @@ def count_ops(n: int, k: int) -> dict:
 
     counts = {}
     for name, f, device in (
-        ("sigreg, CPU plan", ours, "cpu"),
+        ("sigreg, CPU plan (Numba kernels when installed)", ours, "cpu"),
         ("sigreg, accelerator plan (meta)", ours, "meta"),
         ("naive", naive, "meta"),
     ):
