@@ -101,20 +101,24 @@ def null_figure(path: Path, samples: dict[str, np.ndarray]) -> None:
 
 
 def benchmark_rows(table: Path) -> list[dict[str, float | str]]:
-    """The rows of the markdown table in docs/data/benchmark.md."""
+    """The rows of the main markdown table in docs/data/benchmark.md, read by column name."""
     rows = []
+    header: list[str] = []
     for line in table.read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 9 and re.fullmatch(r"\d+", cells[1]):
+        if cells[:3] == ["framework", "N", "K"]:
+            header = cells
+        elif header and len(cells) == len(header) and re.fullmatch(r"\d+", cells[1]):
+            row = dict(zip(header, cells, strict=True))
             rows.append(
                 {
-                    "framework": cells[0],
-                    "N": int(cells[1]),
-                    "K": int(cells[2]),
-                    "sigreg_ms": float(cells[3]),
-                    "naive_ms": float(cells[4]),
-                    "sigreg_mib": float(cells[6]),
-                    "naive_mib": float(cells[7]),
+                    "framework": row["framework"],
+                    "N": int(row["N"]),
+                    "K": int(row["K"]),
+                    "sigreg_ms": float(row["sigreg [ms]"]),
+                    "naive_ms": float(row["naive [ms]"]),
+                    "sigreg_mib": float(row["sigreg peak [MiB]"]),
+                    "naive_mib": float(row["naive peak [MiB]"]),
                 }
             )
     if not rows:
