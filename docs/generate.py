@@ -137,7 +137,10 @@ def benchmark_figure(path: Path, rows: list[dict], k: int = 1024) -> None:
         n = [r["N"] for r in sel]
         for impl, style in (("sigreg", "-o"), ("naive", "--s")):
             ax_t.loglog(n, [r[f"{impl}_ms"] for r in sel], style, color=color, label=f"{fw} {impl}")
-            ax_m.loglog(n, [r[f"{impl}_mib"] for r in sel], style, color=color, label=f"{fw} {impl}")
+            # A growth below 1 MiB (memory the first call freed, reused) has no place on a log axis.
+            grown = [(x, r[f"{impl}_mib"]) for x, r in zip(n, sel, strict=True) if r[f"{impl}_mib"] >= 1]
+            if grown:
+                ax_m.loglog(*zip(*grown, strict=True), style, color=color, label=f"{fw} {impl}")
     ax_t.set(xlabel="N (samples)", ylabel="forward + backward [ms]", title=f"Time, K = {k}, D = 512, float32")
     ax_m.set(xlabel="N (samples)", ylabel="peak memory growth [MiB]", title="Peak memory")
     sizes = sorted({r["N"] for r in rows})
