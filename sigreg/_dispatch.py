@@ -60,27 +60,13 @@ def kernel_for(u: Array, xp: Any) -> Any | None:
     module = adapter(xp)
     if module is not None:
         return getattr(module, "kernel_for", lambda _: None)(u)
-    if _is_cupy(xp):
-        return _dlpack_kernels()
-    if xp.__name__ == "array_api_compat.numpy":
-        from ._kernels import numba_kernels
+    from ._kernels import numba_kernels, triton_dlpack_kernels
 
+    if _is_cupy(xp):
+        return triton_dlpack_kernels()
+    if xp.__name__ == "array_api_compat.numpy":
         return numba_kernels()
     return None
-
-
-_KERNELS: dict[str, Any] = {}
-
-
-def _dlpack_kernels() -> Any | None:
-    """The Triton kernels through DLPack (CuPy), when torch and Triton import; else None."""
-    if "dlpack" not in _KERNELS:
-        try:
-            from ._kernels import dlpack
-        except ImportError:  # no torch or no Triton: the array-API plan serves, with no error
-            dlpack = None  # type: ignore[assignment]
-        _KERNELS["dlpack"] = dlpack
-    return _KERNELS["dlpack"]
 
 
 def _is_cupy(xp: Any) -> bool:

@@ -173,7 +173,7 @@ def test(
 
     z = _dispatch.constant(z, xp)
     if directions is None:
-        dtype = _api._as_compute_dtype(z, xp).dtype
+        dtype = _api._compute_dtype(z.dtype, xp)  # the dtype only: no cast of z
         directions = _api.directions(dim, k, seed=seed, xp=xp, device=_xp.device(z), dtype=dtype)
     values = _api.sigreg(z, statistic=stat, directions=directions, reduction="none")
     average = xp.mean(values)

@@ -85,21 +85,10 @@ def on_cpu(u: torch.Tensor) -> bool:
     return u.device.type == "cpu"
 
 
-_KERNELS: dict[str, Any] = {}
-
-
 def kernel_for(u: torch.Tensor) -> Any | None:
     """Fused kernels: Triton's for CUDA tensors, Numba's for CPU tensors in eager mode; else None."""
-    if u.device.type == "cpu" and not torch.compiler.is_compiling():
-        from .._kernels import numba_kernels
+    from .._kernels import numba_kernels, triton_kernels
 
+    if u.device.type == "cpu" and not torch.compiler.is_compiling():
         return numba_kernels()
-    if u.device.type != "cuda":
-        return None
-    if "triton" not in _KERNELS:
-        try:
-            from .._kernels import triton_ecf
-        except ImportError:  # no Triton: the array-API plan serves, with no error
-            triton_ecf = None  # type: ignore[assignment]
-        _KERNELS["triton"] = triton_ecf
-    return _KERNELS["triton"]
+    return triton_kernels() if u.device.type == "cuda" else None
