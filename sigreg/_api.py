@@ -136,6 +136,7 @@ def _slice(
     check.embeddings(name, z, xp)
     dim = z.shape[-1]
     stat = _registry.resolve(statistic, options)
+    check.samples(stat, z.shape[-2], name)
     if directions is not None:
         check.namespace("directions", directions)
         xp = check.same_library((name, "directions"), z, directions)
@@ -154,7 +155,10 @@ def _slice(
     reduction = check.choice("reduction", reduction, check.REDUCTIONS)
     all_reduce = check.callable_or_none("all_reduce", all_reduce)
     if all_reduce is not None and not stat.has_sums:
-        raise ValueError(f"{stat!r} does not support all_reduce: it is not a function of sums over samples")
+        raise ValueError(
+            f"all_reduce needs a statistic that is a function of sums over samples; {stat!r} is not "
+            "(sort-based and pairwise statistics see the whole batch)"
+        )
 
     zc = _slicing.clamp_to_projectable(_as_compute_dtype(z, xp), xp)
     if directions is None:
@@ -406,4 +410,5 @@ def _samples_along(name: str, x: Array, axis: Any) -> tuple[Any, Array]:
 def _along_axis(statistic: Statistic, x: Array, axis: Any, name: str = "x") -> Array:
     # ``statistic`` of the samples along ``axis`` of ``x``, one value per index of the other axes.
     xp, u = _samples_along(name, x, axis)
+    check.samples(statistic, u.shape[-2], name)
     return _dispatch.column_statistics(u, statistic, _dispatch.plan(u, xp), None, xp)[..., 0]

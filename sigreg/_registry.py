@@ -7,6 +7,8 @@ import inspect
 from typing import Any
 
 from ._epps_pulley import EppsPulley
+from ._moments import JarqueBera, Moments
+from ._order import AndersonDarling, CramerVonMises, Entropy, ShapiroWilk, Wasserstein, Watson
 from ._statistic import Statistic
 
 _METHODS = ("forward", "backward")
@@ -68,4 +70,15 @@ def _option_names(cls: type) -> tuple[str, ...]:
     return tuple(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
-register(EppsPulley)
+for _cls in (
+    EppsPulley,
+    AndersonDarling,
+    CramerVonMises,
+    Watson,
+    ShapiroWilk,
+    JarqueBera,
+    Moments,
+    Entropy,
+    Wasserstein,
+):
+    register(_cls)

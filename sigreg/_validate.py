@@ -82,6 +82,13 @@ def embeddings(name: str, z: Any, xp: Any) -> None:
     real_floating(name, z, xp)
 
 
+def samples(statistic: Any, n: int, name: str) -> None:
+    """Enough samples for ``statistic`` (its optional ``check_samples``), naming ``name``."""
+    check_samples = getattr(statistic, "check_samples", None)
+    if check_samples is not None:
+        check_samples(n, name)
+
+
 def integer(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")

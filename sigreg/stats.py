@@ -14,10 +14,54 @@ from typing import Any
 
 from . import _api, _ecf, _registry
 from . import _validate as check
+from ._bhep import BHEP, HenzeZirkler
 from ._epps_pulley import NUM_POINTS, T_MAX, EppsPulley
+from ._moments import JarqueBera, Moments
+from ._normality import (
+    anderson_darling,
+    bhep,
+    cramer_von_mises,
+    entropy,
+    henze_zirkler,
+    jarque_bera,
+    moments,
+    shapiro_wilk,
+    wasserstein,
+    watson,
+)
+from ._order import AndersonDarling, CramerVonMises, Entropy, ShapiroWilk, Wasserstein, Watson
 from ._statistic import Statistic, SumsStatistic
 
-__all__ = ["EppsPulley", "Statistic", "SumsStatistic", "available", "ecf", "epps_pulley", "get", "register"]
+__all__ = [
+    "BHEP",
+    "AndersonDarling",
+    "CramerVonMises",
+    "Entropy",
+    "EppsPulley",
+    "HenzeZirkler",
+    "JarqueBera",
+    "Moments",
+    "ShapiroWilk",
+    "Statistic",
+    "SumsStatistic",
+    "Wasserstein",
+    "Watson",
+    "anderson_darling",
+    "available",
+    "bhep",
+    "cramer_von_mises",
+    "ecf",
+    "entropy",
+    "epps_pulley",
+    "get",
+    "henze_zirkler",
+    "jarque_bera",
+    "moments",
+    "register",
+    "shapiro_wilk",
+    "wasserstein",
+    "watson",
+]
 
 Array = Any
 

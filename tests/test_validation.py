@@ -31,7 +31,7 @@ Z = np.random.default_rng(0).standard_normal((10, 4))
         (dict(seed=-3), ValueError, "seed must be in"),
         (dict(seed="0"), TypeError, "seed must be"),
         (dict(all_reduce=3), TypeError, "all_reduce must be a callable"),
-        (dict(integration="exact", all_reduce=lambda x: x), ValueError, "does not support all_reduce"),
+        (dict(integration="exact", all_reduce=lambda x: x), ValueError, "all_reduce needs a statistic"),
     ],
 )
 def test_bad_options(xp, kwargs, error, match):

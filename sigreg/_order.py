@@ -1,0 +1,354 @@
+"""Statistics of the order of the samples: EDF tests, Shapiro-Wilk, entropy, Wasserstein.
+
+Each one tests the columns of ``u`` (..., N, K) along axis -2 against N(0, 1)
+and is written with the *ranks* of the samples (0-based, from a stable double
+``argsort``) instead of the sorted samples: a sum over sorted samples
+``sum_i c_i x_(i)`` is ``sum_j c[rank_j] x_j``, so the values and their gradients
+are elementwise in the original order, and only Vasicek's entropy, whose
+terms mix neighbours, gathers back from the sorted order. Gradients exist
+almost everywhere (where no two samples tie).
+
+These statistics are not functions of sums over samples: no ``all_reduce``.
+Their per-slice *scores* (what :func:`sigreg.sigreg` averages) are 0 for a
+perfect fit and grow with misfit; see each class.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from . import _normal
+from . import _validate as check
+from ._plan import DEFAULT, Plan
+from ._xp import device as _device
+
+Array = Any
+
+
+def ranks(u: Array, xp: Any) -> Array:
+    """The 0-based rank of each sample of ``u`` (..., N, K) along axis -2 (default index dtype)."""
+    order = xp.argsort(u, axis=-2, stable=True)
+    return xp.astype(xp.argsort(order, axis=-2, stable=True), _index_dtype(xp))
+
+
+def _index_dtype(xp: Any) -> Any:
+    # int64, or int32 where that is the default (JAX without x64).
+    return xp.__array_namespace_info__().default_dtypes()["indexing"]
+
+
+def _table(values: tuple[float, ...], like: Array, xp: Any) -> Array:
+    return xp.asarray(values, dtype=like.dtype, device=_device(like))
+
+
+def _at_ranks(table: Array, rank: Array, xp: Any) -> Array:
+    """``table[rank]`` elementwise: a 1-D table read at each (integer) index of ``rank``."""
+    return xp.reshape(xp.take(table, xp.reshape(rank, (-1,)), axis=0), rank.shape)
+
+
+def _from_sorted(values: Array, rank: Array, xp: Any) -> Array:
+    """``values`` (..., N, K) in sorted order, read back at each sample's rank (a gather)."""
+    n, k = values.shape[-2], values.shape[-1]
+    columns = xp.reshape(xp.moveaxis(values, -1, -2), (-1, n))  # (B, N): one row per column
+    offsets = xp.arange(columns.shape[0], dtype=rank.dtype, device=_device(rank)) * n
+    index = xp.reshape(xp.moveaxis(rank, -1, -2), (-1, n)) + xp.reshape(offsets, (-1, 1))
+    flat = _at_ranks(xp.reshape(columns, (-1,)), index, xp)
+    return xp.moveaxis(xp.reshape(flat, (*values.shape[:-2], k, n)), -1, -2)
+
+
+def _float_ranks(u: Array, xp: Any) -> Array:
+    return xp.astype(ranks(u, xp), u.dtype)
+
+
+def _nonfinite_marker(u: Array, xp: Any) -> Array:
+    """0 per column, NaN where a sample is not finite: added to values whose formula would
+    map an infinite sample to a finite number (Phi(inf) = 1)."""
+    return xp.sum(u - u, axis=-2)
+
+
+def _expand(cotangent: Array) -> Array:
+    return cotangent[..., None, :]
+
+
+class _OrderStatistic:
+    """Shared by the classes below: no sums, and a minimum number of samples."""
+
+    min_samples: ClassVar[int] = 1
+
+    @property
+    def has_sums(self) -> bool:  # numpydoc ignore=GL08
+        return False
+
+    def check_samples(self, n: int, name: str) -> None:
+        """Raise ValueError naming ``name`` if ``n`` samples are too few for the statistic."""
+        if n < self.min_samples:
+            raise ValueError(
+                f"{name} must have at least {self.min_samples} samples for {type(self).__name__}, got {n}"
+            )
+
+
+@dataclass(frozen=True)
+class AndersonDarling(_OrderStatistic):
+    """Anderson-Darling's A-squared against N(0, 1); the score is A-squared itself."""
+
+    name: ClassVar[str] = "anderson_darling"
+
+    def forward(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
+        n = u.shape[-2]
+        i = _float_ranks(u, xp) + 1.0
+        terms = (2.0 * i - 1.0) * _normal.log_ndtr(u, xp) + (2.0 * n + 1.0 - 2.0 * i) * _normal.log_ndtr(-u, xp)
+        return -n - xp.sum(terms, axis=-2) / n, (i,)
+
+    def backward(
+        self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> Array:
+        (i,) = residuals
+        n = u.shape[-2]
+        upper, lower = _normal.hazard_ratio(u, xp), _normal.hazard_ratio(-u, xp)
+        grad = -((2.0 * i - 1.0) * upper - (2.0 * n + 1.0 - 2.0 * i) * lower) / n
+        return _expand(cotangent) * grad
+
+
+def _edf_misfit(u: Array, xp: Any) -> tuple[Array, Array]:
+    # Phi(x_j) - (2 i_j - 1) / (2N): the distance of the CDF from the plotting position.
+    n = u.shape[-2]
+    cdf = _normal.ndtr(u, xp)
+    return cdf, cdf - (2.0 * _float_ranks(u, xp) + 1.0) / (2.0 * n)
+
+
+@dataclass(frozen=True)
+class CramerVonMises(_OrderStatistic):
+    """Cramer-von Mises' W-squared against N(0, 1); the score is W-squared itself."""
+
+    name: ClassVar[str] = "cramer_von_mises"
+
+    def forward(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
+        _, misfit = _edf_misfit(u, xp)
+        values = 1.0 / (12.0 * u.shape[-2]) + xp.sum(misfit * misfit, axis=-2)
+        return values + _nonfinite_marker(u, xp), (misfit,)
+
+    def backward(
+        self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> Array:
+        (misfit,) = residuals
+        return _expand(cotangent) * 2.0 * misfit * _normal.pdf(u, xp)
+
+
+@dataclass(frozen=True)
+class Watson(_OrderStatistic):
+    """Watson's U-squared against N(0, 1) (W-squared less ``N (mean Phi - 1/2)^2``); the score is U-squared."""
+
+    name: ClassVar[str] = "watson"
+
+    def forward(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
+        n = u.shape[-2]
+        cdf, misfit = _edf_misfit(u, xp)
+        centre = xp.mean(cdf, axis=-2, keepdims=True) - 0.5
+        values = 1.0 / (12.0 * n) + xp.sum(misfit * misfit, axis=-2) - n * centre[..., 0, :] ** 2
+        return values + _nonfinite_marker(u, xp), (misfit, centre)
+
+    def backward(
+        self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> Array:
+        misfit, centre = residuals
+        return _expand(cotangent) * 2.0 * (misfit - centre) * _normal.pdf(u, xp)
+
+
+def _memoized(function: Any) -> Any:
+    """A per-``n`` cache as a plain dict: torch.compile traces dict lookups, and warns on lru_cache."""
+    cache: dict[int, tuple[float, ...]] = {}
+
+    def lookup(n: int) -> tuple[float, ...]:
+        if n not in cache:
+            cache[n] = function(n)
+        return cache[n]
+
+    lookup.__doc__ = function.__doc__
+    return lookup
+
+
+@_memoized
+def shapiro_wilk_coefficients(n: int) -> tuple[float, ...]:
+    """Royston's (1995, AS R94) coefficients of the sorted sample, centred, for ``n >= 3``.
+
+    The expected normal order statistics come from AS 111's ``ppnd``, as in
+    AS R94 and ``scipy.stats.shapiro`` (W then agrees to rounding).
+    """
+    half = n // 2
+    if n == 3:
+        a = [math.sqrt(0.5)]
+    else:
+        m = [_ppnd((i + 1 - 0.375) / (n + 0.25)) for i in range(half)]
+        summ2 = 2.0 * sum(v * v for v in m)
+        root = math.sqrt(summ2)
+        rsn = 1.0 / math.sqrt(n)
+        a1 = _poly((0.0, 0.221157, -0.147981, -2.07119, 4.434685, -2.706056), rsn) - m[0] / root
+        if n > 5:
+            a2 = -m[1] / root + _poly((0.0, 0.042981, -0.293762, -1.752461, 5.682633, -3.582633), rsn)
+            fac = math.sqrt((summ2 - 2 * m[0] ** 2 - 2 * m[1] ** 2) / (1 - 2 * a1**2 - 2 * a2**2))
+            a = [a1, a2] + [-v / fac for v in m[2:]]
+        else:
+            fac = math.sqrt((summ2 - 2 * m[0] ** 2) / (1 - 2 * a1**2))
+            a = [a1] + [-v / fac for v in m[1:]]
+    # The lowest samples get -a, the highest +a, the middle one (odd n) 0.
+    full = [-v for v in a] + [0.0] * (n % 2) + a[::-1]
+    mean = sum(full) / n
+    return tuple(v - mean for v in full)
+
+
+def _squared_norm(n: int) -> float:
+    return sum(c * c for c in shapiro_wilk_coefficients(n))
+
+
+def _poly(c: tuple[float, ...], x: float) -> float:
+    return sum(ci * x**k for k, ci in enumerate(c))
+
+
+def _ppnd(p: float) -> float:
+    # AS 111 (Beasley and Springer, 1977), the normal quantile of AS R94.
+    q = p - 0.5
+    if abs(q) <= 0.42:
+        r = q * q
+        num = q * (((-25.44106049637 * r + 41.39119773534) * r - 18.61500062529) * r + 2.50662823884)
+        return num / ((((3.13082909833 * r - 21.06224101826) * r + 23.08336743743) * r - 8.47351093090) * r + 1.0)
+    r = math.sqrt(-math.log(1 - p if q > 0 else p))
+    value = (((2.32121276858 * r + 4.85014127135) * r - 2.29796479134) * r - 2.78718931138) / (
+        (1.63706781897 * r + 3.54388924762) * r + 1.0
+    )
+    return value if q > 0 else -value
+
+
+@dataclass(frozen=True)
+class ShapiroWilk(_OrderStatistic):
+    """Shapiro-Wilk's W (Royston's coefficients); the score is ``1 - W`` (0 for a perfect fit).
+
+    W is scale- and location-free: it tests normality, not N(0, 1) itself.
+    """
+
+    name: ClassVar[str] = "shapiro_wilk"
+    min_samples: ClassVar[int] = 3
+
+    def forward(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
+        n = u.shape[-2]
+        table = _table(shapiro_wilk_coefficients(n), u, xp)
+        coefficient = _at_ranks(table, ranks(u, xp), xp)
+        centred = u - xp.mean(u, axis=-2, keepdims=True)
+        linear = xp.sum(coefficient * u, axis=-2, keepdims=True)
+        squares = xp.sum(centred * centred, axis=-2, keepdims=True)
+        w = linear * linear / (_squared_norm(n) * squares)
+        return 1.0 - w[..., 0, :], (coefficient, linear, squares)
+
+    def backward(
+        self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> Array:
+        coefficient, linear, squares = residuals
+        norm = _squared_norm(u.shape[-2])
+        centred = u - xp.mean(u, axis=-2, keepdims=True)
+        grad_w = 2.0 * linear * (coefficient * squares - linear * centred) / (norm * squares * squares)
+        return -_expand(cotangent) * grad_w
+
+
+@dataclass(frozen=True)
+class Entropy(_OrderStatistic):
+    """Vasicek's spacing estimate H of the differential entropy (``window_length`` m).
+
+    The score is ``mean(x^2)/2 + log(2 pi)/2 - H``, the estimated Kullback-Leibler
+    divergence from N(0, 1) (0 for a perfect fit; Vasicek's H is biased low,
+    so about ``log(...)``-small and positive under the null).
+    """
+
+    name: ClassVar[str] = "entropy"
+    min_samples: ClassVar[int] = 3
+    window_length: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.window_length is not None:
+            object.__setattr__(self, "window_length", check.integer("window_length", self.window_length, 1))
+
+    def window(self, n: int) -> int:
+        """The window length for ``n`` samples (scipy's default: ``floor(sqrt(n) + 1/2)``)."""
+        return self.window_length or math.floor(math.sqrt(n) + 0.5)
+
+    def check_samples(self, n: int, name: str) -> None:  # numpydoc ignore=GL08
+        super().check_samples(n, name)
+        m = self.window(n)
+        if not 2 * m < n:
+            raise ValueError(
+                f"window_length must be below half the number of samples of {name} ({n}), got {m}"
+            )
+
+    def _spacings(self, u: Array, xp: Any) -> tuple[Array, int]:
+        n = u.shape[-2]
+        m = self.window(n)
+        s = xp.sort(u, axis=-2)
+        first = xp.broadcast_to(s[..., :1, :], (*s.shape[:-2], m, s.shape[-1]))
+        last = xp.broadcast_to(s[..., -1:, :], first.shape)
+        padded = xp.concat([first, s, last], axis=-2)
+        return padded[..., 2 * m :, :] - padded[..., : n, :], m
+
+    def entropy(self, u: Array, xp: Any) -> Array:
+        """Vasicek's estimate, per column (as ``scipy.stats.differential_entropy``)."""
+        spacings, m = self._spacings(u, xp)
+        n = u.shape[-2]
+        return xp.mean(xp.log(n / (2.0 * m) * spacings), axis=-2)
+
+    def forward(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
+        energy = 0.5 * xp.mean(u * u, axis=-2) + _normal.LOG_2PI_HALF
+        return energy - self.entropy(u, xp), ()
+
+    def backward(
+        self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> Array:
+        n = u.shape[-2]
+        spacings, m = self._spacings(u, xp)
+        inverse = 1.0 / spacings  # d H / d (spacing i) = inverse_i / n
+        # Spacing i is s[min(i+m, n-1)] - s[max(i-m, 0)]: scatter +inverse to the upper
+        # index and -inverse to the lower one, the clamped ends collecting several terms.
+        zeros = xp.zeros_like(inverse[..., :m, :])
+        upper = xp.concat(
+            [zeros, inverse[..., : n - 1 - m, :], xp.sum(inverse[..., n - 1 - m :, :], axis=-2, keepdims=True)],
+            axis=-2,
+        )
+        lower = xp.concat(
+            [xp.sum(inverse[..., : m + 1, :], axis=-2, keepdims=True), inverse[..., m + 1 :, :], zeros], axis=-2
+        )
+        grad_entropy = _from_sorted((upper - lower) / n, ranks(u, xp), xp)
+        return _expand(cotangent) * (u / n - grad_entropy)
+
+
+@_memoized
+def midpoint_quantiles(n: int) -> tuple[float, ...]:
+    """``Phi^-1((i - 1/2) / n)`` for ``i = 1..n``: the quantile each order statistic is paired with."""
+    return _normal.quantiles((i + 0.5) / n for i in range(n))
+
+
+@dataclass(frozen=True)
+class Wasserstein(_OrderStatistic):
+    """The p-Wasserstein distance to N(0, 1) by the midpoint quantile rule; the score is ``W_p^p``.
+
+    ``W_p^p = mean_i |x_(i) - Phi^-1((i - 1/2) / N)|^p``: the i-th order statistic
+    is paired with the normal quantile at the middle of its probability cell.
+    """
+
+    name: ClassVar[str] = "wasserstein"
+    p: float = 2.0
+
+    def __post_init__(self) -> None:
+        p = check.positive_finite("p", self.p)
+        if p < 1:
+            raise ValueError(f"p must be >= 1, got {p}")
+        object.__setattr__(self, "p", p)
+
+    def forward(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
+        n = u.shape[-2]
+        target = _at_ranks(_table(midpoint_quantiles(n), u, xp), ranks(u, xp), xp)
+        gap = u - target
+        return xp.mean(xp.abs(gap) ** self.p, axis=-2), (gap,)
+
+    def backward(
+        self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> Array:
+        (gap,) = residuals
+        grad = self.p * xp.abs(gap) ** (self.p - 1.0) * xp.sign(gap) / u.shape[-2]
+        return _expand(cotangent) * grad
