@@ -113,6 +113,10 @@ PUBLIC_MODULES = [f"sigreg/{name}.py" for name in ("__init__", "_api", "stats", 
     "sigreg/_epps_pulley.py",
     "sigreg/_statistic.py",
     "sigreg/_hypothesis.py",
+    "sigreg/_normality.py",
+    "sigreg/_order.py",
+    "sigreg/_moments.py",
+    "sigreg/_bhep.py",
 ]
 
 

@@ -29,9 +29,9 @@ Array = Any
 BLOCK_ELEMENTS = 1 << 20
 
 
-def henze_zirkler_beta(n: int, d: int) -> float:
+def _henze_zirkler_beta(n: int, d: int) -> float:
     """Henze and Zirkler's smoothing parameter for ``n`` samples in ``d`` dimensions."""
-    return ((2 * d + 1) / 4) ** (1 / (d + 4)) * n ** (1 / (d + 4)) / math.sqrt(2.0)
+    return float(((2 * d + 1) / 4) ** (1 / (d + 4)) * n ** (1 / (d + 4)) / math.sqrt(2.0))
 
 
 def _blocks(n: int) -> list[slice]:
@@ -39,16 +39,28 @@ def _blocks(n: int) -> list[slice]:
     return [slice(i, min(i + rows, n)) for i in range(0, n, rows)]
 
 
+# The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
 @dataclass(frozen=True)
-class BHEP:
-    """The BHEP statistic of samples (..., N, D) against N(0, I) (or normality, with ``standardize``).
+class BHEP:  # numpydoc ignore=PR02
+    """The BHEP statistic of samples (..., N, D) against N(0, I), as :func:`sigreg.stats.bhep`.
 
     Parameters
     ----------
     beta : float, default 1.0
-        The weight's scale: positive and finite.
+        The scale of the Gaussian weight: positive and finite.
     standardize : bool, default False
         Whiten the samples by their mean and covariance first.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an option has the wrong type or value (checked at construction).
+
+    Examples
+    --------
+    >>> from sigreg.stats import BHEP
+    >>> BHEP(beta=0.5)
+    BHEP(beta=0.5, standardize=False)
     """
 
     name: ClassVar[str] = "bhep"
@@ -64,16 +76,14 @@ class BHEP:
             raise TypeError(f"standardize must be True or False, got {self.standardize!r}")
 
     @property
-    def has_sums(self) -> bool:
-        """False: a statistic of pairs of samples, not of sums (no ``all_reduce``)."""
-        return False
+    def has_sums(self) -> bool:  # numpydoc ignore=GL08
+        return False  # a statistic of pairs of samples
 
-    def beta_for(self, n: int, d: int) -> float:
-        """The scale used for ``n`` samples in ``d`` dimensions."""
+    def _beta_for(self, n: int, d: int) -> float:
         return self.beta
 
-    def check_samples(self, n: int, name: str, d: int) -> None:
-        """Raise ValueError naming ``name`` when standardising fewer than D + 1 samples."""
+    def _check_sizes(self, n: int, d: int, name: str) -> None:
+        # Standardising needs an invertible covariance.
         if self.standardize and n <= d:
             raise ValueError(
                 f"{name} must have more samples than dimensions to be standardized "
@@ -81,7 +91,7 @@ class BHEP:
             )
 
     def _constants(self, n: int, d: int) -> tuple[float, float, float, float]:
-        beta2 = self.beta_for(n, d) ** 2
+        beta2 = self._beta_for(n, d) ** 2
         pair, single = beta2 / 2.0, beta2 / (2.0 * (1.0 + beta2))
         return pair, single, 2.0 * (1.0 + beta2) ** (-d / 2.0), (1.0 + 2.0 * beta2) ** (-d / 2.0)
 
@@ -98,8 +108,11 @@ class BHEP:
         distances = q[..., rows, None] + q[..., None, :] - 2.0 * (y[..., rows, :] @ xp.matrix_transpose(x))
         return xp.exp(-pair * xp.clip(distances, min=0.0))  # rounding can make a distance -0.0001
 
-    def forward(self, z: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
-        """The statistic of each sample set: shape (...,), and no residuals."""
+    # The Statistic methods, on samples z (..., N, D) and values of shape (...,).
+
+    def forward(  # numpydoc ignore=GL08
+        self, z: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> tuple[Array, tuple[Any, ...]]:
         n, d = z.shape[-2], z.shape[-1]
         pair, single, c_single, c_const = self._constants(n, d)
         x, y, _ = self._whiten(z, xp)
@@ -107,10 +120,9 @@ class BHEP:
         pairs = sum(xp.sum(self._pair_block(x, y, q, rows, pair, xp), axis=(-2, -1)) for rows in _blocks(n))
         return pairs / n - c_single * xp.sum(xp.exp(-single * q), axis=-1) + n * c_const, ()
 
-    def backward(
+    def backward(  # numpydoc ignore=GL08
         self, z: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
     ) -> Array:
-        """The gradient with respect to ``z`` given the cotangent (...,) of the values."""
         n, d = z.shape[-2], z.shape[-1]
         pair, single, c_single, _ = self._constants(n, d)
         x, y, precision = self._whiten(z, xp)
@@ -135,21 +147,32 @@ class BHEP:
 
 
 @dataclass(frozen=True)
-class HenzeZirkler(BHEP):
-    """BHEP with Henze and Zirkler's ``beta(N, D)``, standardized by default (their test).
+class HenzeZirkler(BHEP):  # numpydoc ignore=PR02
+    """BHEP with Henze and Zirkler's ``beta(N, D)``, as :func:`sigreg.stats.henze_zirkler`.
 
     Parameters
     ----------
     standardize : bool, default True
-        Whiten the samples by their mean and covariance first.
+        Whiten the samples by their mean and covariance first (their test).
+
+    Raises
+    ------
+    TypeError
+        If ``standardize`` is not a bool.
+
+    Examples
+    --------
+    >>> from sigreg.stats import HenzeZirkler
+    >>> HenzeZirkler()
+    HenzeZirkler(standardize=True)
     """
 
     name: ClassVar[str] = "henze_zirkler"
-    beta: float = field(default=1.0, init=False, repr=False, compare=False)  # see beta_for
+    beta: float = field(default=1.0, init=False, repr=False, compare=False)  # see _beta_for
     standardize: bool = True
 
     def __post_init__(self) -> None:
         self._check_standardize()
 
-    def beta_for(self, n: int, d: int) -> float:  # numpydoc ignore=GL08
-        return henze_zirkler_beta(n, d)
+    def _beta_for(self, n: int, d: int) -> float:
+        return _henze_zirkler_beta(n, d)

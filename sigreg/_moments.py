@@ -21,7 +21,7 @@ Array = Any
 MAX_ORDER = 8
 
 
-def normal_moment(k: int) -> float:
+def _normal_moment(k: int) -> float:
     """``E[X^k]`` for X ~ N(0, 1): 0 for odd k, ``(k - 1)!!`` for even k."""
     return 0.0 if k % 2 else float(math.prod(range(k - 1, 0, -2)))
 
@@ -47,13 +47,32 @@ def _stack_last(parts: list[Array], xp: Any) -> Array:
     return xp.stack(parts, axis=-1)
 
 
+# The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
 @dataclass(frozen=True)
-class Moments(SumsStatistic):
-    """The misfit of the first ``order`` raw moments, ``N sum_k (m_k - mu_k)^2 / (mu_2k - mu_k^2)``.
+class Moments(SumsStatistic):  # numpydoc ignore=PR02
+    """The misfit of the first raw moments from N(0, 1)'s, as :func:`sigreg.stats.moments`.
 
-    ``m_k = mean(x^k)``, ``mu_k = E[X^k]`` for X ~ N(0, 1). Each weight is the
-    inverse of ``Var(X^k)``, so every term has mean exactly 1 under the null
-    (the score's null mean is ``order``) and no moment drowns the others.
+    ``N sum_k (m_k - mu_k)^2 / (mu_2k - mu_k^2)`` with ``m_k = mean(x^k)`` and
+    ``mu_k = E[X^k]`` for X ~ N(0, 1). Each weight is the inverse of ``Var(X^k)``,
+    so every term has mean exactly 1 under the null (the statistic's null mean
+    is ``order``) and no moment drowns the others. The per-slice score of
+    :func:`sigreg.sigreg` is the statistic; it supports ``all_reduce``.
+
+    Parameters
+    ----------
+    order : int, default 4
+        How many moments, 1 to 8.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``order`` is not an integer in 1..8 (checked at construction).
+
+    Examples
+    --------
+    >>> from sigreg.stats import Moments
+    >>> Moments(order=2).has_sums
+    True
     """
 
     name: ClassVar[str] = "moments"
@@ -67,8 +86,8 @@ class Moments(SumsStatistic):
 
     def _targets(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         ks = range(1, self.order + 1)
-        means = tuple(normal_moment(k) for k in ks)
-        variances = tuple(normal_moment(2 * k) - normal_moment(k) ** 2 for k in ks)
+        means = tuple(_normal_moment(k) for k in ks)
+        variances = tuple(_normal_moment(2 * k) - _normal_moment(k) ** 2 for k in ks)
         return means, variances
 
     def local_sums(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> Array:  # numpydoc ignore=GL08
@@ -96,17 +115,25 @@ class Moments(SumsStatistic):
 
 @dataclass(frozen=True)
 class JarqueBera(SumsStatistic):
-    """Jarque-Bera's ``N/6 (skewness^2 + excess_kurtosis^2 / 4)``; the score is the statistic.
+    """Jarque-Bera's ``N/6 (S^2 + (K - 3)^2 / 4)``, as :func:`sigreg.stats.jarque_bera`.
 
-    Skewness and kurtosis are the biased sample ones (as ``scipy.stats.jarque_bera``):
-    the statistic is location- and scale-free, a test of normality, not of N(0, 1).
+    Skewness S and kurtosis K are the biased sample ones (as
+    ``scipy.stats.jarque_bera``): the statistic is free of location and scale, a
+    test of normality, not of N(0, 1). The per-slice score of
+    :func:`sigreg.sigreg` is the statistic; it supports ``all_reduce``.
+
+    Examples
+    --------
+    >>> from sigreg.stats import JarqueBera
+    >>> JarqueBera().has_sums
+    True
     """
 
     name: ClassVar[str] = "jarque_bera"
     min_samples: ClassVar[int] = 2
 
-    def check_samples(self, n: int, name: str) -> None:
-        """Raise ValueError naming ``name`` for fewer than 2 samples (no variance)."""
+    def check_samples(self, n: int, name: str) -> None:  # numpydoc ignore=GL08
+        # Fewer than 2 samples have no variance.
         if n < self.min_samples:
             raise ValueError(f"{name} must have at least 2 samples for JarqueBera, got {n}")
 

@@ -18,8 +18,9 @@ from ._order import AndersonDarling, CramerVonMises, Entropy, ShapiroWilk, Wasse
 
 Array = Any
 
+
 def anderson_darling(x: Array, /, *, axis: int = 0) -> Array:
-    """Anderson-Darling's A-squared of the samples along ``axis`` against N(0, 1).
+    """Compute Anderson-Darling's A-squared of the samples along ``axis`` against N(0, 1).
 
     ``A^2 = -N - 1/N sum_i (2i - 1) [log Phi(x_(i)) + log(1 - Phi(x_(N+1-i)))]``
     with the known N(0, 1) CDF ``Phi``, computed in the log domain (finite for
@@ -59,7 +60,7 @@ def anderson_darling(x: Array, /, *, axis: int = 0) -> Array:
 
 
 def cramer_von_mises(x: Array, /, *, axis: int = 0) -> Array:
-    """Cramér-von Mises' W-squared of the samples along ``axis`` against N(0, 1).
+    """Compute Cramér-von Mises' W-squared of the samples along ``axis`` against N(0, 1).
 
     ``W^2 = 1/(12 N) + sum_i (Phi(x_(i)) - (2i - 1)/(2N))^2``, as
     ``scipy.stats.cramervonmises(x, "norm").statistic``.
@@ -97,7 +98,7 @@ def cramer_von_mises(x: Array, /, *, axis: int = 0) -> Array:
 
 
 def watson(x: Array, /, *, axis: int = 0) -> Array:
-    """Watson's U-squared of the samples along ``axis`` against N(0, 1).
+    """Compute Watson's U-squared of the samples along ``axis`` against N(0, 1).
 
     ``U^2 = W^2 - N (mean_i Phi(x_i) - 1/2)^2`` with Cramér-von Mises' ``W^2``:
     invariant to where the circle of probabilities is cut.
@@ -135,7 +136,7 @@ def watson(x: Array, /, *, axis: int = 0) -> Array:
 
 
 def shapiro_wilk(x: Array, /, *, axis: int = 0) -> Array:
-    """Shapiro-Wilk's W of the samples along ``axis``, with Royston's coefficients.
+    """Compute Shapiro-Wilk's W of the samples along ``axis``, with Royston's coefficients.
 
     ``W = (sum_i a_i x_(i))^2 / sum_i (x_i - mean x)^2`` with the coefficients of
     Royston (1995, AS R94), as ``scipy.stats.shapiro(x).statistic``. W is at most
@@ -175,7 +176,7 @@ def shapiro_wilk(x: Array, /, *, axis: int = 0) -> Array:
 
 
 def jarque_bera(x: Array, /, *, axis: int = 0) -> Array:
-    """Jarque-Bera's statistic of the samples along ``axis``.
+    """Compute Jarque-Bera's statistic of the samples along ``axis``.
 
     ``JB = N/6 (S^2 + (K - 3)^2 / 4)`` with the biased sample skewness ``S`` and
     kurtosis ``K``, as ``scipy.stats.jarque_bera(x).statistic``. A function of
@@ -214,7 +215,7 @@ def jarque_bera(x: Array, /, *, axis: int = 0) -> Array:
 
 
 def moments(x: Array, /, *, axis: int = 0, order: int = 4) -> Array:
-    """The misfit of the first ``order`` raw sample moments from those of N(0, 1).
+    """Compute the misfit of the first ``order`` raw sample moments from those of N(0, 1).
 
     ``N sum_{k=1..order} (m_k - mu_k)^2 / (mu_2k - mu_k^2)`` with ``m_k = mean(x^k)``
     and ``mu_k = E[X^k]`` (0 for odd k, ``(k-1)!!`` for even k). Each term is
@@ -257,7 +258,7 @@ def moments(x: Array, /, *, axis: int = 0, order: int = 4) -> Array:
 
 
 def entropy(x: Array, /, *, axis: int = 0, window_length: int | None = None) -> Array:
-    """Vasicek's spacing estimate of the differential entropy of the samples along ``axis``.
+    """Estimate the differential entropy of the samples along ``axis`` by Vasicek's spacings.
 
     ``H = 1/N sum_i log(N / (2m) (x_(i+m) - x_(i-m)))`` with order statistics
     clamped at the ends, as ``scipy.stats.differential_entropy(x,
@@ -307,7 +308,7 @@ def entropy(x: Array, /, *, axis: int = 0, window_length: int | None = None) -> 
 
 
 def wasserstein(x: Array, /, *, axis: int = 0, p: float = 2.0) -> Array:
-    """The p-Wasserstein distance between the samples along ``axis`` and N(0, 1).
+    """Compute the p-Wasserstein distance between the samples along ``axis`` and N(0, 1).
 
     ``W_p = (1/N sum_i |x_(i) - Phi^-1((i - 1/2) / N)|^p)^(1/p)``: the i-th order
     statistic is paired with the normal quantile at the middle of its
@@ -352,7 +353,7 @@ def wasserstein(x: Array, /, *, axis: int = 0, p: float = 2.0) -> Array:
 
 
 def bhep(z: Array, /, *, beta: float = 1.0, standardize: bool = False) -> Array:
-    """The BHEP statistic of the samples ``z`` (..., N, D) against N(0, I).
+    """Compute the BHEP statistic of the samples ``z`` (..., N, D) against N(0, I).
 
     ``T = N integral |ecf(t) - exp(-|t|^2/2)|^2 phi_beta(t) dt`` over R^D, with
     the N(0, beta^2 I) density ``phi_beta`` as weight, in closed form over pairs
@@ -396,7 +397,7 @@ def bhep(z: Array, /, *, beta: float = 1.0, standardize: bool = False) -> Array:
 
 
 def henze_zirkler(z: Array, /, *, standardize: bool = True) -> Array:
-    """Henze and Zirkler's statistic of the samples ``z`` (..., N, D).
+    """Compute Henze and Zirkler's statistic of the samples ``z`` (..., N, D).
 
     BHEP (:func:`bhep`) with ``beta = ((2D + 1) / 4)^(1/(D+4)) N^(1/(D+4)) / sqrt(2)``
     on ``z`` whitened by its sample mean and (biased) covariance, as
@@ -437,6 +438,6 @@ def henze_zirkler(z: Array, /, *, standardize: bool = True) -> Array:
 def _multivariate(statistic: BHEP, z: Array) -> Array:
     xp = check.namespace("z", z)
     check.embeddings("z", z, xp)
-    statistic.check_samples(z.shape[-2], "z", z.shape[-1])
+    statistic._check_sizes(z.shape[-2], z.shape[-1], "z")
     zc = _api._as_compute_dtype(z, xp)
     return _dispatch.column_statistics(zc, statistic, _dispatch.plan(zc, xp), None, xp)

@@ -27,7 +27,7 @@ from ._xp import device as _device
 Array = Any
 
 
-def ranks(u: Array, xp: Any) -> Array:
+def _ranks(u: Array, xp: Any) -> Array:
     """The 0-based rank of each sample of ``u`` (..., N, K) along axis -2 (default index dtype)."""
     order = xp.argsort(u, axis=-2, stable=True)
     return xp.astype(xp.argsort(order, axis=-2, stable=True), _index_dtype(xp))
@@ -58,7 +58,7 @@ def _from_sorted(values: Array, rank: Array, xp: Any) -> Array:
 
 
 def _float_ranks(u: Array, xp: Any) -> Array:
-    return xp.astype(ranks(u, xp), u.dtype)
+    return xp.astype(_ranks(u, xp), u.dtype)
 
 
 def _nonfinite_marker(u: Array, xp: Any) -> Array:
@@ -90,17 +90,31 @@ class _OrderStatistic:
 
 @dataclass(frozen=True)
 class AndersonDarling(_OrderStatistic):
-    """Anderson-Darling's A-squared against N(0, 1); the score is A-squared itself."""
+    """Anderson-Darling's A-squared against N(0, 1), as :func:`sigreg.stats.anderson_darling`.
+
+    The per-slice score of :func:`sigreg.sigreg` is A-squared itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sigreg
+    >>> z = np.random.default_rng(0).standard_normal((256, 8))
+    >>> bool(sigreg.sigreg(z, statistic="anderson_darling", num_slices=16) < 3)
+    True
+    """
 
     name: ClassVar[str] = "anderson_darling"
 
-    def forward(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
+    def forward(  # numpydoc ignore=GL08
+        self, u: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> tuple[Array, tuple[Any, ...]]:
         n = u.shape[-2]
         i = _float_ranks(u, xp) + 1.0
-        terms = (2.0 * i - 1.0) * _normal.log_ndtr(u, xp) + (2.0 * n + 1.0 - 2.0 * i) * _normal.log_ndtr(-u, xp)
+        lower_tail, upper_tail = _normal.log_ndtr(u, xp), _normal.log_ndtr(-u, xp)
+        terms = (2.0 * i - 1.0) * lower_tail + (2.0 * n + 1.0 - 2.0 * i) * upper_tail
         return -n - xp.sum(terms, axis=-2) / n, (i,)
 
-    def backward(
+    def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
     ) -> Array:
         (i,) = residuals
@@ -119,16 +133,29 @@ def _edf_misfit(u: Array, xp: Any) -> tuple[Array, Array]:
 
 @dataclass(frozen=True)
 class CramerVonMises(_OrderStatistic):
-    """Cramer-von Mises' W-squared against N(0, 1); the score is W-squared itself."""
+    """Cramér-von Mises' W-squared against N(0, 1), as :func:`sigreg.stats.cramer_von_mises`.
+
+    The per-slice score of :func:`sigreg.sigreg` is W-squared itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sigreg
+    >>> z = np.random.default_rng(0).standard_normal((256, 8))
+    >>> bool(sigreg.sigreg(z, statistic="cramer_von_mises", num_slices=16) < 0.5)
+    True
+    """
 
     name: ClassVar[str] = "cramer_von_mises"
 
-    def forward(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
+    def forward(  # numpydoc ignore=GL08
+        self, u: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> tuple[Array, tuple[Any, ...]]:
         _, misfit = _edf_misfit(u, xp)
         values = 1.0 / (12.0 * u.shape[-2]) + xp.sum(misfit * misfit, axis=-2)
         return values + _nonfinite_marker(u, xp), (misfit,)
 
-    def backward(
+    def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
     ) -> Array:
         (misfit,) = residuals
@@ -137,18 +164,31 @@ class CramerVonMises(_OrderStatistic):
 
 @dataclass(frozen=True)
 class Watson(_OrderStatistic):
-    """Watson's U-squared against N(0, 1) (W-squared less ``N (mean Phi - 1/2)^2``); the score is U-squared."""
+    """Watson's U-squared against N(0, 1), as :func:`sigreg.stats.watson`.
+
+    The per-slice score of :func:`sigreg.sigreg` is U-squared itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sigreg
+    >>> z = np.random.default_rng(0).standard_normal((256, 8))
+    >>> bool(sigreg.sigreg(z, statistic="watson", num_slices=16) < 0.5)
+    True
+    """
 
     name: ClassVar[str] = "watson"
 
-    def forward(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
+    def forward(  # numpydoc ignore=GL08
+        self, u: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> tuple[Array, tuple[Any, ...]]:
         n = u.shape[-2]
         cdf, misfit = _edf_misfit(u, xp)
         centre = xp.mean(cdf, axis=-2, keepdims=True) - 0.5
         values = 1.0 / (12.0 * n) + xp.sum(misfit * misfit, axis=-2) - n * centre[..., 0, :] ** 2
         return values + _nonfinite_marker(u, xp), (misfit, centre)
 
-    def backward(
+    def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
     ) -> Array:
         misfit, centre = residuals
@@ -169,7 +209,7 @@ def _memoized(function: Any) -> Any:
 
 
 @_memoized
-def shapiro_wilk_coefficients(n: int) -> tuple[float, ...]:
+def _shapiro_wilk_coefficients(n: int) -> tuple[float, ...]:
     """Royston's (1995, AS R94) coefficients of the sorted sample, centred, for ``n >= 3``.
 
     The expected normal order statistics come from AS 111's ``ppnd``, as in
@@ -198,7 +238,8 @@ def shapiro_wilk_coefficients(n: int) -> tuple[float, ...]:
 
 
 def _squared_norm(n: int) -> float:
-    return sum(c * c for c in shapiro_wilk_coefficients(n))
+    coefficients: tuple[float, ...] = _shapiro_wilk_coefficients(n)
+    return math.fsum([c * c for c in coefficients])
 
 
 def _poly(c: tuple[float, ...], x: float) -> float:
@@ -211,7 +252,8 @@ def _ppnd(p: float) -> float:
     if abs(q) <= 0.42:
         r = q * q
         num = q * (((-25.44106049637 * r + 41.39119773534) * r - 18.61500062529) * r + 2.50662823884)
-        return num / ((((3.13082909833 * r - 21.06224101826) * r + 23.08336743743) * r - 8.47351093090) * r + 1.0)
+        den = (((3.13082909833 * r - 21.06224101826) * r + 23.08336743743) * r - 8.47351093090) * r + 1.0
+        return num / den
     r = math.sqrt(-math.log(1 - p if q > 0 else p))
     value = (((2.32121276858 * r + 4.85014127135) * r - 2.29796479134) * r - 2.78718931138) / (
         (1.63706781897 * r + 3.54388924762) * r + 1.0
@@ -221,25 +263,36 @@ def _ppnd(p: float) -> float:
 
 @dataclass(frozen=True)
 class ShapiroWilk(_OrderStatistic):
-    """Shapiro-Wilk's W (Royston's coefficients); the score is ``1 - W`` (0 for a perfect fit).
+    """Shapiro-Wilk's W (Royston's coefficients), as :func:`sigreg.stats.shapiro_wilk`.
 
-    W is scale- and location-free: it tests normality, not N(0, 1) itself.
+    The per-slice score of :func:`sigreg.sigreg` is ``1 - W`` (0 for a perfect
+    fit). W is free of location and scale: it tests normality, not N(0, 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sigreg
+    >>> z = np.random.default_rng(0).standard_normal((256, 8))
+    >>> bool(sigreg.sigreg(z, statistic="shapiro_wilk", num_slices=16) < 0.02)
+    True
     """
 
     name: ClassVar[str] = "shapiro_wilk"
     min_samples: ClassVar[int] = 3
 
-    def forward(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
+    def forward(  # numpydoc ignore=GL08
+        self, u: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> tuple[Array, tuple[Any, ...]]:
         n = u.shape[-2]
-        table = _table(shapiro_wilk_coefficients(n), u, xp)
-        coefficient = _at_ranks(table, ranks(u, xp), xp)
+        table = _table(_shapiro_wilk_coefficients(n), u, xp)
+        coefficient = _at_ranks(table, _ranks(u, xp), xp)
         centred = u - xp.mean(u, axis=-2, keepdims=True)
         linear = xp.sum(coefficient * u, axis=-2, keepdims=True)
         squares = xp.sum(centred * centred, axis=-2, keepdims=True)
         w = linear * linear / (_squared_norm(n) * squares)
         return 1.0 - w[..., 0, :], (coefficient, linear, squares)
 
-    def backward(
+    def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
     ) -> Array:
         coefficient, linear, squares = residuals
@@ -249,13 +302,30 @@ class ShapiroWilk(_OrderStatistic):
         return -_expand(cotangent) * grad_w
 
 
+# The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
 @dataclass(frozen=True)
-class Entropy(_OrderStatistic):
-    """Vasicek's spacing estimate H of the differential entropy (``window_length`` m).
+class Entropy(_OrderStatistic):  # numpydoc ignore=PR02
+    """Vasicek's spacing estimate H of the differential entropy, as :func:`sigreg.stats.entropy`.
 
-    The score is ``mean(x^2)/2 + log(2 pi)/2 - H``, the estimated Kullback-Leibler
-    divergence from N(0, 1) (0 for a perfect fit; Vasicek's H is biased low,
-    so about ``log(...)``-small and positive under the null).
+    The per-slice score of :func:`sigreg.sigreg` is ``mean(x^2)/2 + log(2 pi)/2 - H``,
+    the estimated Kullback-Leibler divergence from N(0, 1): 0 for a perfect fit
+    (slightly positive under the null, as Vasicek's estimate is biased low).
+
+    Parameters
+    ----------
+    window_length : int, optional
+        The spacing m, at least 1 and below N/2; default ``floor(sqrt(N) + 1/2)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``window_length`` is not an integer of at least 1 (checked at construction).
+
+    Examples
+    --------
+    >>> from sigreg.stats import Entropy
+    >>> Entropy(window_length=3)
+    Entropy(window_length=3)
     """
 
     name: ClassVar[str] = "entropy"
@@ -266,13 +336,13 @@ class Entropy(_OrderStatistic):
         if self.window_length is not None:
             object.__setattr__(self, "window_length", check.integer("window_length", self.window_length, 1))
 
-    def window(self, n: int) -> int:
-        """The window length for ``n`` samples (scipy's default: ``floor(sqrt(n) + 1/2)``)."""
+    def _window(self, n: int) -> int:
+        # scipy's default: floor(sqrt(n) + 1/2).
         return self.window_length or math.floor(math.sqrt(n) + 0.5)
 
     def check_samples(self, n: int, name: str) -> None:  # numpydoc ignore=GL08
         super().check_samples(n, name)
-        m = self.window(n)
+        m = self._window(n)
         if not 2 * m < n:
             raise ValueError(
                 f"window_length must be below half the number of samples of {name} ({n}), got {m}"
@@ -280,24 +350,26 @@ class Entropy(_OrderStatistic):
 
     def _spacings(self, u: Array, xp: Any) -> tuple[Array, int]:
         n = u.shape[-2]
-        m = self.window(n)
+        m = self._window(n)
         s = xp.sort(u, axis=-2)
         first = xp.broadcast_to(s[..., :1, :], (*s.shape[:-2], m, s.shape[-1]))
         last = xp.broadcast_to(s[..., -1:, :], first.shape)
         padded = xp.concat([first, s, last], axis=-2)
-        return padded[..., 2 * m :, :] - padded[..., : n, :], m
+        return padded[..., 2 * m :, :] - padded[..., :n, :], m
 
-    def entropy(self, u: Array, xp: Any) -> Array:
-        """Vasicek's estimate, per column (as ``scipy.stats.differential_entropy``)."""
+    def _entropy(self, u: Array, xp: Any) -> Array:
+        # Vasicek's estimate per column, as scipy.stats.differential_entropy.
         spacings, m = self._spacings(u, xp)
         n = u.shape[-2]
         return xp.mean(xp.log(n / (2.0 * m) * spacings), axis=-2)
 
-    def forward(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
+    def forward(  # numpydoc ignore=GL08
+        self, u: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> tuple[Array, tuple[Any, ...]]:
         energy = 0.5 * xp.mean(u * u, axis=-2) + _normal.LOG_2PI_HALF
-        return energy - self.entropy(u, xp), ()
+        return energy - self._entropy(u, xp), ()
 
-    def backward(
+    def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
     ) -> Array:
         n = u.shape[-2]
@@ -306,29 +378,44 @@ class Entropy(_OrderStatistic):
         # Spacing i is s[min(i+m, n-1)] - s[max(i-m, 0)]: scatter +inverse to the upper
         # index and -inverse to the lower one, the clamped ends collecting several terms.
         zeros = xp.zeros_like(inverse[..., :m, :])
-        upper = xp.concat(
-            [zeros, inverse[..., : n - 1 - m, :], xp.sum(inverse[..., n - 1 - m :, :], axis=-2, keepdims=True)],
-            axis=-2,
-        )
-        lower = xp.concat(
-            [xp.sum(inverse[..., : m + 1, :], axis=-2, keepdims=True), inverse[..., m + 1 :, :], zeros], axis=-2
-        )
-        grad_entropy = _from_sorted((upper - lower) / n, ranks(u, xp), xp)
+        top = xp.sum(inverse[..., n - 1 - m :, :], axis=-2, keepdims=True)
+        bottom = xp.sum(inverse[..., : m + 1, :], axis=-2, keepdims=True)
+        upper = xp.concat([zeros, inverse[..., : n - 1 - m, :], top], axis=-2)
+        lower = xp.concat([bottom, inverse[..., m + 1 :, :], zeros], axis=-2)
+        grad_entropy = _from_sorted((upper - lower) / n, _ranks(u, xp), xp)
         return _expand(cotangent) * (u / n - grad_entropy)
 
 
 @_memoized
-def midpoint_quantiles(n: int) -> tuple[float, ...]:
+def _midpoint_quantiles(n: int) -> tuple[float, ...]:
     """``Phi^-1((i - 1/2) / n)`` for ``i = 1..n``: the quantile each order statistic is paired with."""
     return _normal.quantiles((i + 0.5) / n for i in range(n))
 
 
+# The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
 @dataclass(frozen=True)
-class Wasserstein(_OrderStatistic):
-    """The p-Wasserstein distance to N(0, 1) by the midpoint quantile rule; the score is ``W_p^p``.
+class Wasserstein(_OrderStatistic):  # numpydoc ignore=PR02
+    """The p-Wasserstein distance to N(0, 1), as :func:`sigreg.stats.wasserstein`.
 
     ``W_p^p = mean_i |x_(i) - Phi^-1((i - 1/2) / N)|^p``: the i-th order statistic
     is paired with the normal quantile at the middle of its probability cell.
+    The per-slice score of :func:`sigreg.sigreg` is ``W_p^p``.
+
+    Parameters
+    ----------
+    p : float, default 2.0
+        The order, at least 1 and finite.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``p`` is not a real number of at least 1 (checked at construction).
+
+    Examples
+    --------
+    >>> from sigreg.stats import Wasserstein
+    >>> Wasserstein(p=1)
+    Wasserstein(p=1.0)
     """
 
     name: ClassVar[str] = "wasserstein"
@@ -340,13 +427,15 @@ class Wasserstein(_OrderStatistic):
             raise ValueError(f"p must be >= 1, got {p}")
         object.__setattr__(self, "p", p)
 
-    def forward(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> tuple[Array, tuple[Any, ...]]:
+    def forward(  # numpydoc ignore=GL08
+        self, u: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> tuple[Array, tuple[Any, ...]]:
         n = u.shape[-2]
-        target = _at_ranks(_table(midpoint_quantiles(n), u, xp), ranks(u, xp), xp)
+        target = _at_ranks(_table(_midpoint_quantiles(n), u, xp), _ranks(u, xp), xp)
         gap = u - target
         return xp.mean(xp.abs(gap) ** self.p, axis=-2), (gap,)
 
-    def backward(
+    def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
     ) -> Array:
         (gap,) = residuals
