@@ -11,6 +11,8 @@ Writes into ``docs/_generated/`` (not committed):
 - ``grid_accuracy.md``: how close each quadrature grid comes to the closed form;
 - ``pvalue_accuracy.md``, ``power.md``, ``figures/calibration.png``: the p-values of
   ``sigreg.test`` against uniform, by N; power against scipy's tests; a QQ plot;
+- ``statistics.md``: every normality statistic of ``sigreg.stats``, its cost and
+  its gradient norm at a Gaussian and at a collapsed cloud;
 - ``extra/story/``: the visual story page and its data (``docs/story/make_data.py``).
 """
 
@@ -268,6 +270,80 @@ def power_table(n: int = 512, trials: int = 100, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The statistics page: (name, definition, reference, time, memory, what it tests).
+STATISTICS = [
+    ("epps_pulley", "`N ∫ ‖ecf(t) − e^{−t²/2}‖² e^{−t²/2} dt`, trapezoid on `[−3, 3]`",
+     "Epps and Pulley 1983", "N·P", "N + P", "N(0, 1)"),
+    ("anderson_darling", "`−N − (1/N) Σ (2i−1)[log Φ(x₍ᵢ₎) + log(1 − Φ(x₍N+1−i₎))]`",
+     "Anderson and Darling 1954", "N log N", "N", "N(0, 1)"),
+    ("cramer_von_mises", "`1/(12N) + Σ (Φ(x₍ᵢ₎) − (2i−1)/(2N))²`",
+     "Cramér 1928, von Mises 1931", "N log N", "N", "N(0, 1)"),
+    ("watson", "`W² − N (mean Φ(x) − 1/2)²`", "Watson 1961", "N log N", "N", "N(0, 1)"),
+    ("shapiro_wilk", "`1 − (Σ aᵢ x₍ᵢ₎)² / Σ (xᵢ − x̄)²`, Royston's `aᵢ`",
+     "Shapiro and Wilk 1965, Royston 1995", "N log N", "N", "normality (any location, scale)"),
+    ("jarque_bera", "`N/6 (S² + (K − 3)²/4)`", "Jarque and Bera 1980", "N", "1",
+     "normality (any location, scale)"),
+    ("moments", "`N Σₖ (mₖ − μₖ)² / (μ₂ₖ − μₖ²)`, k = 1..4", "this library", "N", "1", "N(0, 1)"),
+    ("entropy", "`mean(x²)/2 + log(2π)/2 − H_Vasicek`", "Vasicek 1976", "N log N", "N", "N(0, 1)"),
+    ("wasserstein", "`mean (x₍ᵢ₎ − Φ⁻¹((i − ½)/N))²`", "midpoint quantile rule", "N log N", "N",
+     "N(0, 1)"),
+]  # fmt: skip
+MULTIVARIATE = [
+    ("bhep", "BHEP, `β = 1`, closed form over pairs", "Baringhaus and Henze 1988", "N²·D", "N·block",
+     "N(0, I)"),
+    ("henze_zirkler", "BHEP with `β(N, D)` on whitened samples", "Henze and Zirkler 1990", "N²·D + N·D²",
+     "N·block", "normality (any mean, covariance)"),
+]  # fmt: skip
+
+
+def statistics_table(n: int = 512, d: int = 16, k: int = 256, seed: int = 0) -> str:
+    """Markdown table of the statistics, with gradient norms computed here (torch, float64)."""
+    import torch
+
+    import sigreg.stats
+
+    z = torch.asarray(np.random.default_rng(seed).standard_normal((n, d)))
+    clouds = {"gaussian": z, "collapsed": 1e-3 * z}
+
+    def grad_norm(function, cloud):
+        x = cloud.clone().requires_grad_(True)
+        function(x).backward()
+        return float(torch.linalg.vector_norm(x.grad))
+
+    lines = [
+        "| `statistic=` | per-slice score | reference | time per slice | memory per slice | tests "
+        "| `all_reduce` | ‖grad‖ Gaussian | ‖grad‖ collapsed |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, definition, reference, time, memory, tests in STATISTICS:
+        statistic = sigreg.stats.get(name)
+        norms = [
+            grad_norm(lambda x, s=statistic: sigreg.sigreg(x, statistic=s, num_slices=k, seed=seed), c)
+            for c in clouds.values()
+        ]
+        lines.append(
+            f"| `{name}` | {definition} | {reference} | O({time}) | O({memory}) | {tests} "
+            f"| {'yes' if statistic.has_sums else 'no'} | {norms[0]:.3g} | {norms[1]:.3g} |"
+        )
+    lines += ["", "Not sliced (functions of `z` of shape (N, D), in `sigreg.stats`):", ""]
+    header = lines[0].replace("`statistic=`", "function").replace(" per slice", "")
+    lines += [header.replace("per-slice score", "statistic"), lines[1]]
+    for name, definition, reference, time, memory, tests in MULTIVARIATE:
+        function = getattr(sigreg.stats, name)
+        norms = [grad_norm(function, c) for c in clouds.values()]
+        lines.append(
+            f"| `{name}` | {definition} | {reference} | O({time}) | O({memory}) | {tests} "
+            f"| no | {norms[0]:.3g} | {norms[1]:.3g} |"
+        )
+    lines += [
+        "",
+        f"Gradient norms: ‖d value / d z‖ (Frobenius) of the mean over {k} slices (seed {seed}) for "
+        f"z of shape ({n}, {d}) drawn from N(0, I) (Gaussian), and the same z times 0.001 "
+        "(collapsed), computed by `docs/generate.py` with PyTorch in float64.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def story(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name in STORY_FILES:
@@ -283,6 +359,7 @@ def main() -> None:
     (OUT / "grid_accuracy.md").write_text(grid_accuracy())
     (OUT / "pvalue_accuracy.md").write_text(pvalue_accuracy())
     (OUT / "power.md").write_text(power_table())
+    (OUT / "statistics.md").write_text(statistics_table())
     calibration_figure(FIGURES / "calibration.png")
     story(EXTRA / "story")
 
