@@ -66,33 +66,35 @@ def _erfcx(y: Array, xp: Any) -> Array:
     return xp.where(y <= _REGION_3, middle, tail)
 
 
-def _log_erfc(y: Array, xp: Any) -> Array:
-    """``log(erfc(y))`` for ``y >= 0``, accurate where ``erfc`` underflows."""
-    small = xp.log(1.0 - _erf_small(xp.clip(y, max=_REGION_1)))
+def _erfc_and_log(y: Array, xp: Any) -> tuple[Array, Array]:
+    """``erfc(y)`` and ``log(erfc(y))`` for ``y >= 0``, the log accurate where ``erfc`` underflows."""
     # Each branch sees only its own range (clamped), so the unused one is never NaN or inf.
-    large = -(y * y) + xp.log(_erfcx(xp.clip(y, min=_REGION_1), xp))
-    return xp.where(y < _REGION_1, small, large)
-
-
-def _erfc(y: Array, xp: Any) -> Array:
-    """``erfc(y)`` for ``y >= 0``."""
     small = 1.0 - _erf_small(xp.clip(y, max=_REGION_1))
-    large = xp.exp(-(y * y)) * _erfcx(xp.clip(y, min=_REGION_1), xp)
-    return xp.where(y < _REGION_1, small, large)
+    large = _erfcx(xp.clip(y, min=_REGION_1), xp)
+    in_small = y < _REGION_1
+    erfc = xp.where(in_small, small, xp.exp(-(y * y)) * large)
+    return erfc, xp.where(in_small, xp.log(small), -(y * y) + xp.log(large))
 
 
 def ndtr(x: Array, xp: Any) -> Array:
     """The standard normal CDF, ``Phi(x)``, with full relative accuracy in the lower tail."""
-    half_tail = 0.5 * _erfc(xp.abs(x) * _SQRT_HALF, xp)
+    half_tail = 0.5 * _erfc_and_log(xp.abs(x) * _SQRT_HALF, xp)[0]
     return xp.where(x < 0, half_tail, 1.0 - half_tail)
 
 
+def log_ndtr_pair(x: Array, xp: Any) -> tuple[Array, Array]:
+    """``(log(Phi(x)), log(Phi(-x)))`` from one evaluation of the smaller tail, both finite
+    for every finite ``x`` (``-x^2/2 - log(|x|) - ...`` in the far tail)."""
+    erfc, log_erfc = _erfc_and_log(xp.abs(x) * _SQRT_HALF, xp)
+    log_small = math.log(0.5) + log_erfc  # log(Phi(-|x|)) = log(erfc(|x| / sqrt 2) / 2)
+    log_large = xp.log1p(-0.5 * erfc)  # log(Phi(|x|)) = log(1 - Phi(-|x|))
+    negative = x < 0
+    return xp.where(negative, log_small, log_large), xp.where(negative, log_large, log_small)
+
+
 def log_ndtr(x: Array, xp: Any) -> Array:
-    """``log(Phi(x))``, finite for every finite ``x`` (``-x^2/2 - log(-x) - ...`` far left)."""
-    y = xp.abs(x) * _SQRT_HALF
-    lower = math.log(0.5) + _log_erfc(y, xp)  # x < 0: Phi(x) = erfc(|x|/sqrt 2) / 2
-    upper = xp.log1p(-0.5 * _erfc(y, xp))  # x >= 0: 1 - the upper tail
-    return xp.where(x < 0, lower, upper)
+    """``log(Phi(x))``, finite for every finite ``x``."""
+    return log_ndtr_pair(x, xp)[0]
 
 
 def log_pdf(x: Array) -> Array:
@@ -103,11 +105,6 @@ def log_pdf(x: Array) -> Array:
 def pdf(x: Array, xp: Any) -> Array:
     """``phi(x)``."""
     return xp.exp(log_pdf(x))
-
-
-def hazard_ratio(x: Array, xp: Any) -> Array:
-    """``phi(x) / Phi(x)``, the derivative of ``log_ndtr``; about ``-x`` far left, no 0/0."""
-    return xp.exp(log_pdf(x) - log_ndtr(x, xp))
 
 
 def quantiles(probabilities: Any) -> tuple[float, ...]:

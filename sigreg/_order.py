@@ -110,17 +110,20 @@ class AndersonDarling(_OrderStatistic):
     ) -> tuple[Array, tuple[Any, ...]]:
         n = u.shape[-2]
         i = _float_ranks(u, xp) + 1.0
-        lower_tail, upper_tail = _normal.log_ndtr(u, xp), _normal.log_ndtr(-u, xp)
-        terms = (2.0 * i - 1.0) * lower_tail + (2.0 * n + 1.0 - 2.0 * i) * upper_tail
-        return -n - xp.sum(terms, axis=-2) / n, (i,)
+        log_cdf, log_survival = _normal.log_ndtr_pair(u, xp)
+        terms = (2.0 * i - 1.0) * log_cdf + (2.0 * n + 1.0 - 2.0 * i) * log_survival
+        return -n - xp.sum(terms, axis=-2) / n, (i, log_cdf, log_survival)
 
     def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
     ) -> Array:
-        (i,) = residuals
+        i, log_cdf, log_survival = residuals
         n = u.shape[-2]
-        upper, lower = _normal.hazard_ratio(u, xp), _normal.hazard_ratio(-u, xp)
-        grad = -((2.0 * i - 1.0) * upper - (2.0 * n + 1.0 - 2.0 * i) * lower) / n
+        # d log(Phi(u)) / du = phi(u) / Phi(u), d log(Phi(-u)) / du = -phi(u) / Phi(-u): from
+        # the logs the forward kept, so no tail is evaluated again.
+        log_density = _normal.log_pdf(u)
+        to_cdf, to_survival = xp.exp(log_density - log_cdf), xp.exp(log_density - log_survival)
+        grad = -((2.0 * i - 1.0) * to_cdf - (2.0 * n + 1.0 - 2.0 * i) * to_survival) / n
         return _expand(cotangent) * grad
 
 
