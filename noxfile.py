@@ -103,9 +103,13 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Time and peak memory against the naive implementation (not a test; prints ratios)."""
+    """Time and peak memory against the naive implementation, and of every normality statistic
+    against Epps-Pulley (not a test; prints ratios)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
     session.run("python", "benchmarks/bench.py", *(session.posargs or ["--output", "docs/data/benchmark.md"]))
+    if not session.posargs:
+        output = "docs/data/benchmark-statistics.md"
+        session.run("python", "benchmarks/bench_statistics.py", "--output", output)
 
 
 # The modules that hold public names: their docstrings are validated by numpydoc.

@@ -323,7 +323,8 @@ def test_normal_cdf_and_its_logs_match_scipy_to_the_far_tails():
     # scipy.special, float64, through the small-argument, middle and asymptotic regions.
     from sigreg import _normal
 
-    x = np.concatenate([np.linspace(-38.0, 38.0, 20001), [-0.0, 0.0, 0.46875 * math.sqrt(2), 4 * math.sqrt(2)]])
+    region_edges = [-0.0, 0.0, 0.46875 * math.sqrt(2), 4 * math.sqrt(2)]
+    x = np.concatenate([np.linspace(-38.0, 38.0, 20001), region_edges])
     np.testing.assert_allclose(_normal.ndtr(x, np), scipy.special.ndtr(x), rtol=1e-14, atol=1e-300)
     log_cdf, log_survival = _normal.log_ndtr_pair(x, np)
     np.testing.assert_allclose(log_cdf, scipy.special.log_ndtr(x), rtol=1e-13, atol=1e-300)
