@@ -134,11 +134,13 @@ def _chunk_sums(block: Array, directions: Array, statistic: Any) -> Array:
     n, k = block.shape[-2], directions.shape[1]
     rows = max(1, SLAB_ELEMENTS // k)
     total = None
-    for start in range(0, n, rows):
-        slab = np.asarray(block[..., start : start + rows, :], dtype=directions.dtype)
-        u = _slicing.clamp_to_projectable(slab, xp) @ directions
-        sums = np.asarray(statistic.local_sums(u, xp, _dispatch.plan(u, xp)), dtype=np.float64)
-        total = sums if total is None else total + sums
+    # NaN and inf entries give a non-finite result by design (as for NumPy arrays), silently.
+    with np.errstate(invalid="ignore", over="ignore"):
+        for start in range(0, n, rows):
+            slab = np.asarray(block[..., start : start + rows, :], dtype=directions.dtype)
+            u = _slicing.clamp_to_projectable(slab, xp) @ directions
+            sums = np.asarray(statistic.local_sums(u, xp, _dispatch.plan(u, xp)), dtype=np.float64)
+            total = sums if total is None else total + sums
     assert total is not None  # a chunk has at least one row
     return total[..., None, :, :]
 
