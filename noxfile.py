@@ -93,7 +93,7 @@ def examples(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """The site (Sphinx, warnings as errors), its examples, and the story page in headless Chromium."""
-    _install_backends(session, ["torch-cpu", "jax-cpu", "array-api-strict"])
+    _install_backends(session, ["torch-cpu", "jax-cpu", "array-api-strict", "dask"])
     session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
     build = ROOT / "docs" / "_build"
     shutil.rmtree(build, ignore_errors=True)
