@@ -75,7 +75,7 @@ def check_embeddings(name: str, z: Array) -> Array:
             f"{z.chunks[-1][0]} features); it is rechunked to one chunk of {z.shape[-1]} features, "
             "since a projection needs every feature of a sample: chunk along the samples only",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of sigreg.sigreg
         )
         z = z.rechunk({z.ndim - 1: -1})
     return z
@@ -103,7 +103,8 @@ def host_directions(dim: int, num_slices: Any, seed: Any, directions: Any, dtype
 
     if directions is None:
         num_slices = check.integer("num_slices", num_slices, 1)
-        if not isinstance(seed, int) or isinstance(seed, bool):
+        seed = check.seed(seed, None)  # NumPy integers become Python ints
+        if not isinstance(seed, int):
             raise TypeError(f"seed must be a Python int for a dask array, got {type(seed).__name__}")
         return _api.directions(dim, num_slices, seed=seed, xp=np, dtype=dtype)
     if is_dask_array(directions):

@@ -65,8 +65,9 @@ def test_batch_axes_and_explicit_directions():
 def test_feature_chunks_are_merged_with_a_warning():
     z = _data(np.float64)
     zd = da.from_array(z, chunks=(300, 3))
-    with pytest.warns(UserWarning, match="chunked along its feature axis"):
+    with pytest.warns(UserWarning, match="chunked along its feature axis") as record:
         got = sigreg.sigreg(zd, num_slices=K, reduction="none")
+    assert record[0].filename == __file__  # the warning points at the caller
     np.testing.assert_allclose(got.compute(), sigreg.sigreg(z, num_slices=K, reduction="none"), rtol=1e-12)
 
 
@@ -92,7 +93,11 @@ def test_exact_epps_pulley_and_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="directions must have shape"):
         sigreg.sigreg(zd, directions=np.ones((D + 1, 3)))
     with pytest.raises(TypeError, match="seed must be a Python int"):
-        sigreg.sigreg(zd, seed=np.ones((), dtype=np.int64), num_slices=4)
+        sigreg.sigreg(zd, seed=1.5, num_slices=4)
+    np.testing.assert_allclose(  # a NumPy integer seed is the equal Python int
+        sigreg.sigreg(zd, seed=np.int64(3), num_slices=4).compute(),
+        sigreg.sigreg(zd, seed=3, num_slices=4).compute(),
+    )
     unknown = zd[zd[:, 0] > 0]  # boolean selection: unknown chunk sizes
     with pytest.raises(ValueError, match="compute_chunk_sizes"):
         sigreg.sigreg(unknown, num_slices=4)
