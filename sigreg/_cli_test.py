@@ -34,6 +34,7 @@ NULL_SAMPLES = 1024
 WORST_SHOWN = 5
 PLOT_SLICES = 4
 PLOT_ROWS = 200_000
+PROGRESS_DELAY = 2.0  # seconds before the bar shows: short runs print none
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 _ZARR_MARKERS = (".zarray", ".zgroup", "zarr.json")
@@ -266,27 +267,32 @@ def open_source(path: str, key: str | None = None) -> Source:
 
 
 class _Progress:
-    """A tqdm bar on stderr over the chunks, shown only for runs longer than 2 seconds."""
+    """A tqdm bar on stderr over the tasks of the graph, shown only for runs longer than a few seconds."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
+    def __init__(self, enabled: bool) -> None:
         self.bar: Any = None
         if enabled:
             try:
                 from tqdm import tqdm
             except ImportError:
                 return
-            self.bar = tqdm(total=total, unit="chunk", file=sys.stderr, delay=2.0, desc="sigreg test")
+            self.bar = tqdm(total=0, unit="task", file=sys.stderr, delay=PROGRESS_DELAY, desc="sigreg test")
 
     def callback(self) -> Any:
+        # Counted as dask.diagnostics.ProgressBar does: task names change when dask fuses them.
         Callback = _module("dask.callbacks").Callback
-
         bar = self.bar
 
-        def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-            if bar is not None and isinstance(key, tuple) and key[0] == "sigreg-chunk-sums":
-                bar.update(1)
+        def start_state(dsk: Any, state: Any) -> None:
+            if bar is not None:
+                bar.total = sum(len(state[k]) for k in ("ready", "waiting", "running", "finished"))
+                bar.refresh()
 
-        return Callback(posttask=posttask)
+        def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+            if bar is not None:
+                bar.update(len(state["finished"]) - bar.n)
+
+        return Callback(start_state=start_state, posttask=posttask)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -320,7 +326,7 @@ def evaluate(source: Source, args: argparse.Namespace) -> dict[str, Any]:
     compute = np.float64 if np.dtype(source.dtype).itemsize >= 8 else np.float32
     directions = _dask.host_directions(dim, num_slices, args.seed, None, compute, "the data")
     values_lazy = _dask.column_statistics(z, stat, directions)
-    progress = _Progress(len(z.chunks[0]), enabled=not args.no_progress)
+    progress = _Progress(enabled=not args.no_progress)
     start = time.perf_counter()
     try:
         with progress.callback():

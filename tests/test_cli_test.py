@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import zipfile
@@ -232,3 +233,16 @@ def _has(module):
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+def test_progress_bar_on_stderr(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("tqdm", reason="tqdm is not installed")
+    from sigreg import _cli_test
+
+    np.save(tmp_path / "z.npy", _data(np.float64))
+    monkeypatch.setattr(_cli_test, "CHUNK_BYTES", 500 * D * 8)  # 3 chunks
+    monkeypatch.setattr(_cli_test, "PROGRESS_DELAY", 0.0)
+    status = main(["test", str(tmp_path / "z.npy"), "--num-slices", "4", "--json"])
+    out, err = capsys.readouterr()
+    assert status == 0 and json.loads(out)["chunks"] == 3
+    assert "sigreg test" in err and re.search(r" (\d+)/\1 ", err), err  # the bar, complete, on stderr
