@@ -99,14 +99,17 @@ def host_directions(dim: int, num_slices: Any, seed: Any, directions: Any, dtype
     """The (D, K) NumPy directions: drawn as for NumPy, or the given ones (NumPy or dask) in ``dtype``."""
     import numpy as np
 
-    from . import _api
+    from . import _dispatch
 
     if directions is None:
         num_slices = check.integer("num_slices", num_slices, 1)
+        if dim * num_slices >= 2**31:
+            raise ValueError(f"D * num_slices must be below 2**31, got {dim} * {num_slices}")
         seed = check.seed(seed, None)  # NumPy integers become Python ints
         if not isinstance(seed, int):
             raise TypeError(f"seed must be a Python int for a dask array, got {type(seed).__name__}")
-        return _api.directions(dim, num_slices, seed=seed, xp=np, dtype=dtype)
+        # As sigreg.sigreg draws them for a NumPy array of this dtype.
+        return _dispatch.directions(dim, num_slices, seed, _np_xp(), "cpu", dtype)
     if is_dask_array(directions):
         directions = directions.compute()
     if not isinstance(directions, np.ndarray):
