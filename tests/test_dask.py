@@ -27,9 +27,12 @@ def _data(dtype, shape=(N, D), seed=0):
     return z.astype(dtype)
 
 
-# Relative tolerance against NumPy: float64 sums differ only in summation order; float32
-# sums are rounded per slab here and per block in NumPy.
+# Relative tolerance against NumPy: float64 sums differ only in summation order. float32
+# sums are rounded per slab here (then added in float64) and per block in NumPy: Epps-Pulley
+# agrees to 4e-7; the moment statistics cancel digits (NumPy's own float32 Jarque-Bera is
+# 1e-4 from float64 on this data, the dask one 2e-5).
 RTOL = {np.float64: 1e-12, np.float32: 2e-4}
+RTOL_EPPS_PULLEY_FLOAT32 = 1e-5
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -39,17 +42,18 @@ def test_equals_numpy(dtype, chunks, statistic):
     z = _data(dtype)
     zd = da.from_array(z, chunks=(chunks, D))
     options = {"num_slices": K, "seed": 3, "statistic": statistic}
+    rtol = RTOL_EPPS_PULLEY_FLOAT32 if (statistic, dtype) == ("epps_pulley", np.float32) else RTOL[dtype]
     want = sigreg.sigreg(z, reduction="none", **options)
     got = sigreg.sigreg(zd, reduction="none", **options)
     assert isinstance(got, da.Array) and got.shape == (K,) and got.dtype == want.dtype
     values = got.compute(scheduler="threads")
     assert values.dtype == want.dtype
-    np.testing.assert_allclose(values, want, rtol=RTOL[dtype])
+    np.testing.assert_allclose(values, want, rtol=rtol)
     value = sigreg.sigreg(zd, **options).compute(scheduler="threads")
     assert value.shape == () and value.dtype == want.dtype
-    np.testing.assert_allclose(value, sigreg.sigreg(z, **options), rtol=RTOL[dtype])
+    np.testing.assert_allclose(value, sigreg.sigreg(z, **options), rtol=rtol)
     total = sigreg.sigreg(zd, reduction="sum", **options).compute()
-    np.testing.assert_allclose(total, np.sum(want.astype(np.float64)), rtol=RTOL[dtype])
+    np.testing.assert_allclose(total, np.sum(want.astype(np.float64)), rtol=rtol)
 
 
 def test_batch_axes_and_explicit_directions():
