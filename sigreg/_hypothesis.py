@@ -14,7 +14,7 @@ import collections
 from dataclasses import dataclass
 from typing import Any
 
-from . import _api, _directions, _dispatch, _registry, _xp
+from . import _api, _dask, _directions, _dispatch, _registry, _xp
 from . import _validate as check
 from ._statistic import Statistic
 
@@ -137,6 +137,11 @@ def test(
     >>> bool(sigreg.test(skewed, num_slices=32, n_resamples=199).pvalue < 0.01)
     True
     """
+    if _dask.is_dask_array(z):
+        raise TypeError(
+            "z must be an in-memory array for sigreg.test, got a dask array: use the command "
+            "`sigreg test PATH` for files, or sigreg.sigreg(z, reduction='none') for the slice statistics"
+        )
     xp = check.namespace("z", z)
     if z.ndim != 2:
         raise ValueError(f"z must have shape (N, D), got shape {tuple(z.shape)}")

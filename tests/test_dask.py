@@ -90,6 +90,8 @@ def test_exact_epps_pulley_and_bad_arguments_are_refused():
         sigreg.sigreg(zd, num_slices=4, all_reduce=lambda x: x)
     with pytest.raises(TypeError, match="in-memory array for value_and_grad"):
         sigreg.value_and_grad(zd, num_slices=4)
+    with pytest.raises(TypeError, match=r"in-memory array for sigreg\.test"):
+        sigreg.test(zd, num_slices=4)
     with pytest.raises(TypeError, match="real floating"):
         sigreg.sigreg(da.from_array(np.ones((10, 3), dtype=np.int64)), num_slices=4)
     with pytest.raises(ValueError, match=r"shape \(\.\.\., N, D\)"):
