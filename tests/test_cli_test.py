@@ -102,6 +102,18 @@ def test_zarr_store(tmp_path, capsys):
     report = _report(capsys, tmp_path / "z.zarr", "--num-slices", K, "--seed", 1)
     assert report["format"] == "zarr"
     _check_against_memory(report, z)
+    zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
+    zarr.open(str(tmp_path / "g.zarr" / "emb"), mode="w", shape=z.shape, chunks=(700, D), dtype="float32")[
+        :
+    ] = z
+    zarr.open(str(tmp_path / "g.zarr" / "labels"), mode="w", shape=(N,), dtype="int64")[:] = 0
+    status, _, err = _run(capsys, tmp_path / "g.zarr")
+    assert status == 2 and "Zarr group of 2 arrays" in err and "--key" in err
+    _check_against_memory(
+        _report(capsys, tmp_path / "g.zarr", "--num-slices", K, "--seed", 1, "--key", "emb"), z
+    )
+    status, _, err = _run(capsys, tmp_path / "g.zarr", "--key", "labels")
+    assert status == 2 and "has dtype int64" in err
 
 
 def test_module_entry_point_prints_json(tmp_path):
