@@ -10,7 +10,9 @@ total. No task concatenates chunks of samples or holds more than one chunk of
 than memory. The directions are drawn on the host, exactly as for NumPy.
 
 Within a chunk, rows are projected a slab at a time, so that the projections
-(rows x K) stay small even for large chunks and many slices.
+(rows x K) stay small even for large chunks and many slices. Fused CPU kernels
+(Numba) serve the slabs only for evaluations of at least 2**26 projections: every
+worker process compiles them once.
 
 Sort-based and pairwise statistics need every sample of a slice at once: they
 are refused with a message naming them.
@@ -18,6 +20,7 @@ are refused with a message naming them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -32,6 +35,9 @@ Array = Any
 SLAB_ELEMENTS = 1 << 19
 # Per-chunk sums added per task of the tree reduction.
 SPLIT_EVERY = 8
+# Projections (N x K) from which fused kernels (Numba) serve the chunks: each worker process
+# compiles them once (seconds), which smaller evaluations do not win back.
+KERNEL_MIN_PROJECTIONS = 1 << 26
 
 
 def is_dask_array(x: Any) -> bool:
@@ -125,7 +131,7 @@ def host_directions(dim: int, num_slices: Any, seed: Any, directions: Any, dtype
     return np.asarray(directions, dtype=dtype)
 
 
-def _chunk_sums(block: Array, directions: Array, statistic: Any) -> Array:
+def _chunk_sums(block: Array, directions: Array, statistic: Any, kernels: bool) -> Array:
     """The statistic's sums over the rows of one chunk (..., n, D): shape (..., 1, K, S), float64.
 
     Runs on a worker, in NumPy; slabs of rows keep the projections small.
@@ -143,7 +149,10 @@ def _chunk_sums(block: Array, directions: Array, statistic: Any) -> Array:
         for start in range(0, n, rows):
             slab = np.asarray(block[..., start : start + rows, :], dtype=directions.dtype)
             u = _slicing.clamp_to_projectable(slab, xp) @ directions
-            sums = np.asarray(statistic.local_sums(u, xp, _dispatch.plan(u, xp)), dtype=np.float64)
+            plan = _dispatch.plan(u, xp)
+            if not kernels:
+                plan = dataclasses.replace(plan, kernel=None)
+            sums = np.asarray(statistic.local_sums(u, xp, plan), dtype=np.float64)
             total = sums if total is None else total + sums
     assert total is not None  # a chunk has at least one row
     return total[..., None, :, :]
@@ -167,7 +176,12 @@ def column_statistics(z: Array, statistic: Any, directions: Array) -> Array:
     num_blocks = len(z.chunks[-2])
     batch = z.ndim - 2
     blocks = da.map_blocks(
-        functools.partial(_chunk_sums, directions=directions, statistic=statistic),
+        functools.partial(
+            _chunk_sums,
+            directions=directions,
+            statistic=statistic,
+            kernels=math.prod(z.shape[:-1]) * k >= KERNEL_MIN_PROJECTIONS,
+        ),
         z,
         chunks=(*z.chunks[:-2], (1,) * num_blocks, (k,), (s,)),
         new_axis=[z.ndim],
