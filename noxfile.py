@@ -35,9 +35,11 @@ def _install_backends(session: nox.Session, names: list[str]) -> None:
 @nox.session
 @nox.parametrize("backend", CPU_BACKENDS, ids=CPU_BACKENDS)
 def tests(session: nox.Session, backend: str) -> None:
-    """The whole suite on one CPU backend, in a virtualenv that holds only that backend."""
+    """The whole suite on one CPU backend (or the files its toml's ``tests`` names), in a virtualenv
+    that holds only that backend."""
     _install_backends(session, [backend])
-    session.run("pytest", *DOCS_IGNORED, *session.posargs, env=BACKENDS[backend]["env"])
+    paths = BACKENDS[backend].get("tests", [])
+    session.run("pytest", *paths, *DOCS_IGNORED, *session.posargs, env=BACKENDS[backend]["env"])
 
 
 @nox.session
@@ -91,7 +93,7 @@ def examples(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """The site (Sphinx, warnings as errors), its examples, and the story page in headless Chromium."""
-    _install_backends(session, ["torch-cpu", "jax-cpu", "array-api-strict"])
+    _install_backends(session, ["torch-cpu", "jax-cpu", "array-api-strict", "dask"])
     session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
     build = ROOT / "docs" / "_build"
     shutil.rmtree(build, ignore_errors=True)

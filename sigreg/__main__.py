@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from . import _cli_test
+
 
 def run_demo() -> int:
     from . import _check, demo
@@ -44,9 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     check_parser = sub.add_parser("check", help="compare value and gradient on every installed backend")
     check_parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    _cli_test.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "check":
         return check(args)
+    if args.command == "test":
+        return _cli_test.run(args)
     return run_demo()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from . import _dispatch, _registry, _slicing, _xp
+from . import _dask, _dispatch, _registry, _slicing, _xp
 from . import _validate as check
 from ._plan import Plan
 from ._statistic import Statistic
@@ -195,6 +195,10 @@ def sigreg(
         N samples of dimension D; leading axes are independent batches (e.g.
         views). Real floating: float64 is computed in float64; float32,
         bfloat16 and float16 in float32 (so the result is float32 for them).
+        A ``dask.array`` chunked along the samples is reduced chunk by chunk
+        (statistics that are functions of sums only); the result is then a lazy
+        dask array, to be computed on any dask scheduler (docs: "Large
+        embedding sets").
     statistic : str or Statistic, default "epps_pulley"
         A registered name (:func:`sigreg.stats.available`) or a statistic
         object such as :class:`sigreg.stats.EppsPulley`.
@@ -256,6 +260,8 @@ def sigreg(
     >>> sigreg.sigreg(z, num_slices=8, reduction="none").shape
     (8,)
     """
+    if _dask.is_dask_array(z):  # reduced chunk by chunk (sigreg._dask), lazily
+        return _dask.sigreg(z, statistic, num_slices, seed, directions, reduction, all_reduce, options)
     s = _slice("z", z, statistic, options, num_slices, seed, directions, reduction, all_reduce)
     values = _dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, s.xp)
     return _slicing.reduce(values, s.reduction, s.xp)
@@ -320,6 +326,11 @@ def value_and_grad(
     """
     if isinstance(reduction, str) and reduction == "none":
         raise ValueError(f"reduction must be 'mean' or 'sum' for a gradient, got {reduction!r}")
+    if _dask.is_dask_array(z):
+        raise TypeError(
+            "z must be an in-memory array for value_and_grad, got a dask array: sigreg.sigreg evaluates "
+            "dask arrays (chunk by chunk), but a gradient has z's size"
+        )
     xp = check.namespace("z", z)
     z_const = _dispatch.constant(z, xp)
     s = _slice("z", z_const, statistic, options, num_slices, seed, directions, reduction, all_reduce)

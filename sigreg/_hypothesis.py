@@ -14,7 +14,7 @@ import collections
 from dataclasses import dataclass
 from typing import Any
 
-from . import _api, _directions, _dispatch, _registry, _xp
+from . import _api, _dask, _directions, _dispatch, _registry, _xp
 from . import _validate as check
 from ._statistic import Statistic
 
@@ -137,6 +137,11 @@ def test(
     >>> bool(sigreg.test(skewed, num_slices=32, n_resamples=199).pvalue < 0.01)
     True
     """
+    if _dask.is_dask_array(z):
+        raise TypeError(
+            "z must be an in-memory array for sigreg.test, got a dask array: use the command "
+            "`sigreg test PATH` for files, or sigreg.sigreg(z, reduction='none') for the slice statistics"
+        )
     xp = check.namespace("z", z)
     if z.ndim != 2:
         raise ValueError(f"z must have shape (N, D), got shape {tuple(z.shape)}")
@@ -176,6 +181,28 @@ def test(
         dtype = _api._compute_dtype(z.dtype, xp)  # the dtype only: no cast of z
         directions = _api.directions(dim, k, seed=seed, xp=xp, device=_xp.device(z), dtype=dtype)
     values = _api.sigreg(z, statistic=stat, directions=directions, reduction="none")
+    return _result(stat, values, n, directions, seed, slice_method, n_resamples, xp)
+
+
+test.__test__ = False  # type: ignore[attr-defined]  # a library function, not a pytest test
+
+
+def _result(
+    stat: Statistic,
+    values: Array,
+    n: int,
+    directions: Array,
+    seed: Any,
+    slice_method: str,
+    n_resamples: int,
+    xp: Any,
+) -> TestResult:
+    """The p-values of slice statistics ``values`` (K,) of ``n`` samples (also used by ``sigreg test``).
+
+    The Monte Carlo null draws ``n_resamples`` samples of ``n`` rows; ``sigreg test``
+    passes fewer rows than its data holds, since the null law barely depends on N.
+    """
+    k = values.shape[0]
     average = xp.mean(values)
     null = None
     if slice_method == "monte_carlo" or k > 1:
@@ -199,9 +226,6 @@ def test(
         )
     worst = xp.argsort(slice_p, stable=True)[: min(10, k)]
     return TestResult(average, pvalue, values, slice_p, directions, worst, avg_method, slice_method)
-
-
-test.__test__ = False  # type: ignore[attr-defined]  # a library function, not a pytest test
 
 
 def _exceedance(null: Array, observed: Array, xp: Any) -> Array:

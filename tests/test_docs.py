@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 # An example that imports one of these skips where it is not installed.
-OPTIONAL = ("torch", "jax", "optax", "cupy", "array_api_strict")
+OPTIONAL = ("torch", "jax", "optax", "cupy", "array_api_strict", "dask", "distributed")
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 EXAMPLES = [
     pytest.param(code, id=f"{path.stem}-{i}")
@@ -33,7 +33,7 @@ def _free_port() -> str:
 @pytest.mark.parametrize("code", EXAMPLES)
 def test_example_runs(code, tmp_path):
     for module in OPTIONAL:
-        if re.search(rf"^import {module}\b", code, re.MULTILINE):
+        if re.search(rf"^(import|from) {module}\b", code, re.MULTILINE):
             pytest.importorskip(module, reason=f"the example needs {module}")
     script = tmp_path / "example.py"
     script.write_text(code)
