@@ -27,8 +27,11 @@ def _compute_dtype(dtype: Any, xp: Any) -> Any:
 
 
 def _as_compute_dtype(x: Array, xp: Any) -> Array:
-    target = _compute_dtype(x.dtype, xp)
-    return x if x.dtype == target else xp.astype(x, target)
+    return _cast(x, _compute_dtype(x.dtype, xp), xp)
+
+
+def _cast(x: Array, dtype: Any, xp: Any) -> Array:
+    return x if x.dtype == dtype else xp.astype(x, dtype)
 
 
 def directions(
@@ -341,49 +344,100 @@ def value_and_grad(
     return value, grad
 
 
-def lejepa_loss(views: Array, /, *, lam: float = 0.05, **sigreg_options: Any) -> Array:
-    """The LeJEPA objective of ``views`` of shape ``(V, N, D)``.
+SIGREG_ON = ("views", "all")
 
-    ``lam * sigreg(views) + (1 - lam) * mean((mean_v(views) - views)^2)``: the
-    prediction term pulls every view to the mean of the views of the same
-    sample; SIGReg (averaged over views and slices) keeps the embeddings close
-    to N(0, I).
+
+def lejepa_loss(
+    global_views: Array,
+    local_views: Array | None = None,
+    /,
+    *,
+    lam: float = 0.05,
+    sigreg_on: str = "views",
+    **sigreg_options: Any,
+) -> Array:
+    """The LeJEPA objective of global views ``(Vg, N, D)`` and optional local views ``(Vl, N, D)``.
+
+    As in the paper (eqs. 5-7) and the authors' ``MINIMAL.md``: the prediction
+    targets (centers) are the mean of the *global* views of each sample, and
+    *every* view, local ones included, is pulled to them; SIGReg keeps the
+    embeddings of every view close to N(0, I)::
+
+        centers    = mean_v(global_views)                        # (N, D)
+        prediction = mean over all Vg + Vl views, samples and features of (centers - view)**2
+        loss       = (1 - lam) * prediction + lam * SIGReg
+
+    Lambda conventions differ between implementations: the paper, the authors'
+    code (``MINIMAL.md``) and this function weigh the terms ``(1 - lam) *
+    prediction + lam * SIGReg``; stable-pretraining uses ``prediction + lam *
+    SIGReg``, which is this loss with ``lam' = lam / (1 + lam)``, times ``1 + lam``.
 
     Parameters
     ----------
-    views : array of shape (V, N, D)
-        V views (augmentations) of N samples, embedded in D dimensions.
+    global_views : array of shape (Vg, N, D)
+        Vg global views (large crops) of N samples, embedded in D dimensions.
+    local_views : array of shape (Vl, N, D), optional
+        Vl local views (small crops) of the same N samples, embedded in the same D
+        dimensions; same library and device as ``global_views``. They are pulled
+        to the centers but do not define them.
     lam : float, default 0.05
         Weight of SIGReg, in [0, 1] (the paper's default).
+    sigreg_on : {"views", "all"}, default "views"
+        ``"views"``: SIGReg of each view (N samples) with the same directions (the
+        same seed), averaged over the views, as the paper and ``MINIMAL.md`` do.
+        ``"all"``: SIGReg of all views flattened to ``((Vg + Vl) * N, D)``.
     **sigreg_options
-        Passed to :func:`sigreg` (``statistic``, ``num_slices``, ``seed``, ...);
+        Passed to :func:`sigreg` (``statistic``, ``num_slices``, ``seed``,
+        ``directions``, ``all_reduce``, statistic options such as ``t_max``);
         ``reduction`` must stay ``"mean"`` or ``"sum"``.
 
     Returns
     -------
     array
-        A scalar of ``views``' library (float32 unless ``views`` is float64),
-        differentiable like :func:`sigreg`.
+        A scalar of the views' library (float32 unless a view array is
+        float64), differentiable like :func:`sigreg`. With ``local_views=None``
+        and ``sigreg_on="views"`` it is the value of earlier releases'
+        ``lejepa_loss(views)``.
 
     Raises
     ------
     TypeError, ValueError
-        As :func:`sigreg`, naming ``views``; ``lam`` outside [0, 1] and
-        ``reduction="none"`` are ValueErrors.
+        As :func:`sigreg`, naming ``global_views`` or ``local_views``; views of a
+        different N or D, ``global_views=None``, ``sigreg_on`` not among the
+        choices, ``lam`` outside [0, 1] and ``reduction="none"`` are errors
+        naming the argument.
 
     Examples
     --------
     >>> import numpy as np
     >>> import sigreg
-    >>> views = np.random.default_rng(0).standard_normal((2, 256, 16))
-    >>> loss = sigreg.lejepa_loss(views, lam=0.05, num_slices=64)
+    >>> rng = np.random.default_rng(0)
+    >>> global_views = rng.standard_normal((2, 256, 16))
+    >>> local_views = rng.standard_normal((4, 256, 16))
+    >>> loss = sigreg.lejepa_loss(global_views, local_views, lam=0.05, num_slices=64)
     >>> loss.shape, bool(loss > 0)
     ((), True)
     """
-    xp = check.namespace("views", views)
-    if views.ndim != 3:
-        raise ValueError(f"views must have shape (V, N, D), got shape {tuple(views.shape)}")
+    if global_views is None:
+        raise TypeError(
+            "global_views must be an array of shape (V, N, D): the centers come from the global "
+            "views, so local_views alone cannot define the loss"
+        )
+    xp = check.namespace("global_views", global_views)
+    if global_views.ndim != 3:
+        raise ValueError(f"global_views must have shape (V, N, D), got shape {tuple(global_views.shape)}")
+    if local_views is not None:
+        xp = check.same_library(("global_views", "local_views"), global_views, local_views)
+        check.same_device(("global_views", "local_views"), global_views, local_views)
+        check.embeddings("local_views", local_views, xp)
+        if local_views.ndim != 3 or tuple(local_views.shape[1:]) != tuple(global_views.shape[1:]):
+            n, d = global_views.shape[1:]
+            raise ValueError(
+                f"local_views must have shape (V, N, D) = (V, {n}, {d}) to match global_views of shape "
+                f"{tuple(global_views.shape)}, got shape {tuple(local_views.shape)}"
+            )
     lam = check.unit_interval("lam", lam)
+    sigreg_on = check.choice("sigreg_on", sigreg_on, SIGREG_ON)
     reduction = sigreg_options.pop("reduction", "mean")
     if isinstance(reduction, str) and reduction == "none":
         raise ValueError("reduction must be 'mean' or 'sum' in lejepa_loss, got 'none'")
@@ -392,12 +446,28 @@ def lejepa_loss(views: Array, /, *, lam: float = 0.05, **sigreg_options: Any) ->
     seed = sigreg_options.pop("seed", 0)
     directions = sigreg_options.pop("directions", None)
     all_reduce = sigreg_options.pop("all_reduce", None)
-    s = _slice("views", views, statistic, sigreg_options, num_slices, seed, directions, reduction, all_reduce)
+
+    check.embeddings("global_views", global_views, xp)
+    g = _as_compute_dtype(global_views, xp)
+    if local_views is None:
+        views, name = g, "global_views"
+    else:
+        local = _as_compute_dtype(local_views, xp)
+        dtype = xp.result_type(g, local)  # float64 if either is: no precision is dropped
+        g, local = _cast(g, dtype, xp), _cast(local, dtype, xp)
+        views = xp.concat([g, local], axis=0)
+        name = "views"  # both are checked above; what _slice checks next concerns their union
+    if sigreg_on == "all":
+        views_for_sigreg = xp.reshape(views, (-1, views.shape[-1]))
+    else:
+        views_for_sigreg = views
+    s = _slice(
+        name, views_for_sigreg, statistic, sigreg_options, num_slices, seed, directions, reduction, all_reduce
+    )
     values = _dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, xp)
     regulariser = _slicing.reduce(values, s.reduction, xp)
-    v = _as_compute_dtype(views, xp)
-    centers = xp.mean(v, axis=0, keepdims=True)
-    prediction = xp.mean((centers - v) ** 2)
+    centers = xp.mean(g, axis=0, keepdims=True)  # the global views only define the targets
+    prediction = xp.mean((centers - views) ** 2)
     return lam * regulariser + (1.0 - lam) * prediction
 
 

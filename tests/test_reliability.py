@@ -88,7 +88,7 @@ def test_lejepa_loss_errors_name_views():
         sigreg.lejepa_loss(np.ones((2, 0, 3)))
     with pytest.raises(TypeError, match="views must have a real floating-point dtype"):
         sigreg.lejepa_loss(np.ones((2, 4, 3), dtype=np.int32))
-    with pytest.raises(ValueError, match=r"must have shape \(D, K\) = \(3, K\) .* views of shape"):
+    with pytest.raises(ValueError, match=r"must have shape \(D, K\) = \(3, K\) .* global_views of shape"):
         sigreg.lejepa_loss(np.ones((2, 4, 3)), directions=np.ones((2, 2)))
 
 
