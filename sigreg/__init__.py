@@ -8,11 +8,13 @@ array library; the framework adapters load when their arrays show up.
 """
 
 from . import stats
+from ._accumulate import Accumulator
 from ._api import directions, lejepa_loss, sigreg, value_and_grad
 from ._hypothesis import TestResult, test
 from .stats import epps_pulley
 
 __all__ = [
+    "Accumulator",
     "TestResult",
     "directions",
     "epps_pulley",

@@ -44,6 +44,8 @@ def test_torch_gloo_workers_match_single_process(world):
         assert out["ddp_grad"] <= 1e-12, out
         assert out["module_grad"] <= 1e-12, out
         assert out["module_step"] == 1
+        assert out["accumulated_value"] <= 1e-10, out  # sigreg.Accumulator under DDP, no_sync
+        assert out["accumulated_grad"] <= 1e-10, out
 
 
 @pytest.mark.slow

@@ -92,10 +92,17 @@ def _values_fn(statistic: Any, plan: Plan) -> Any:
     return values
 
 
-# Eager callers get one compiled kernel instead of a dispatch per array operation;
-# inside a caller's jit this is inlined.
-@functools.partial(jax.jit, static_argnums=(1, 2, 3))
 def column_statistics(
+    u: jax.Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
+) -> Array:
+    if getattr(all_reduce, "holds_arrays", False):
+        # An all-reduce that holds arrays (sigreg.Accumulator's) cannot be a static jit
+        # argument: it would be baked in as a constant, or leak an outer trace's values.
+        return _column_statistics(u, statistic, plan, all_reduce)
+    return _column_statistics_jit(u, statistic, plan, all_reduce)
+
+
+def _column_statistics(
     u: jax.Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
 ) -> Array:
     stat: Any = statistic  # hashable: a frozen dataclass
@@ -108,11 +115,25 @@ def column_statistics(
     return stat.from_sums(sums, n, jnp)
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+# Eager callers get one compiled kernel instead of a dispatch per array operation;
+# inside a caller's jit this is inlined.
+_column_statistics_jit = functools.partial(jax.jit, static_argnums=(1, 2, 3))(_column_statistics)
+
+
 def value_and_grad(
     u: jax.Array, statistic: Any, plan: Plan, all_reduce: Callable[[Any], Any] | None, reduction: str
 ) -> tuple[Array, Array]:
-    """The explicit analytic gradient of :func:`sigreg.value_and_grad`, compiled once per shape."""
+    """The explicit analytic gradient of :func:`sigreg.value_and_grad`, compiled once per shape
+    (unless ``all_reduce`` holds arrays, as in :func:`column_statistics`)."""
+    if getattr(all_reduce, "holds_arrays", False):
+        return _slicing.value_and_grad(u, statistic, jnp, plan, all_reduce, reduction)
+    return _value_and_grad_jit(u, statistic, plan, all_reduce, reduction)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _value_and_grad_jit(
+    u: jax.Array, statistic: Any, plan: Plan, all_reduce: Callable[[Any], Any] | None, reduction: str
+) -> tuple[Array, Array]:
     return _slicing.value_and_grad(u, statistic, jnp, plan, all_reduce, reduction)
 
 

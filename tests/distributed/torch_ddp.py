@@ -3,9 +3,12 @@
 Spawns WORLD_SIZE gloo workers on loopback with unequal local batch sizes. On
 every rank: the statistic equals the single-process value on the concatenated
 batch; a linear encoder wrapped in DDP gets the single-process parameter
-gradients; ``sigreg.torch.SIGReg`` does the same. Rank 0 prints one JSON line.
+gradients; ``sigreg.torch.SIGReg`` does the same; and so does gradient
+accumulation with ``sigreg.Accumulator`` over unequal micro-batches of each
+rank (DDP's ``no_sync`` until the last). Rank 0 prints one JSON line.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -75,6 +78,25 @@ def worker(rank, world, port, queue):
         rel(p.grad, q.grad) for p, q in zip(mod_encoder.parameters(), mod_ref.parameters(), strict=True)
     )
     out["module_step"] = int(module.step)
+
+    # Exact gradient accumulation: micro-batches of 3 (the last one shorter) on every rank.
+    acc_encoder = data()[1]
+    acc_ddp = torch.nn.parallel.DistributedDataParallel(acc_encoder)
+    chunks = x_local.split(3)
+    acc = sigreg.Accumulator(reduce)
+    with torch.no_grad():  # pass 1: sums only; one all-reduce when pass 2 starts
+        for c in chunks:
+            sigreg.sigreg(acc_ddp(c), num_slices=16, seed=1, all_reduce=acc.collect)
+    values = []
+    for i, c in enumerate(chunks):  # pass 2: gradients summed locally, averaged by DDP at the end
+        with acc_ddp.no_sync() if i < len(chunks) - 1 else contextlib.nullcontext():
+            value = sigreg.sigreg(acc_ddp(c), num_slices=16, seed=1, all_reduce=acc.reduce)
+            value.backward()
+        values.append(float(abs(value.detach() - ref) / ref))
+    out["accumulated_value"] = max(values)
+    out["accumulated_grad"] = max(
+        rel(p.grad, q.grad) for p, q in zip(acc_encoder.parameters(), ref_encoder.parameters(), strict=True)
+    )
 
     gathered = [None] * world
     dist.all_gather_object(gathered, out)
