@@ -123,6 +123,7 @@ PUBLIC_MODULES = [f"sigreg/{name}.py" for name in ("__init__", "_api", "stats", 
     "sigreg/_order.py",
     "sigreg/_moments.py",
     "sigreg/_bhep.py",
+    "sigreg/_accumulate.py",
 ]
 
 

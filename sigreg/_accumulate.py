@@ -42,6 +42,14 @@ class Accumulator:
         workers then gives the gradient of the global batch of every worker's
         micro-batches.
 
+    Attributes
+    ----------
+    collect : callable
+        The ``all_reduce=`` of pass 1: adds a micro-batch's sums to the running total.
+    reduce : callable
+        The ``all_reduce=`` of pass 2: the total of every micro-batch (and worker), with the
+        gradient of this micro-batch's own sums.
+
     Examples
     --------
     >>> import numpy as np
@@ -68,6 +76,44 @@ class Accumulator:
         # static arguments of a cached jit (sigreg._adapters.jax_vjp.column_statistics).
         self.collect = _Hook(self._collect)
         self.reduce = _Hook(self._reduce)
+
+    def weight(self, num_samples: int) -> Array:
+        """The weight of a mean over a micro-batch of ``num_samples`` samples, after pass 1.
+
+        Other loss terms that are means over samples (LeJEPA's prediction term) are
+        exact when each micro-batch's mean is multiplied by this weight: ``W * n / N``
+        with W workers and N samples in all micro-batches of all workers, so that the
+        sum over micro-batches and the average over workers give the global mean.
+
+        Parameters
+        ----------
+        num_samples : int
+            Samples in this micro-batch.
+
+        Returns
+        -------
+        array
+            A 0-d array of the collected sums' library, dtype and device.
+
+        Raises
+        ------
+        RuntimeError
+            Before pass 1 (no :attr:`collect` call yet).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import sigreg
+        >>> acc = sigreg.Accumulator()
+        >>> for n in (30, 10):
+        ...     _ = sigreg.sigreg(np.ones((n, 4)), num_slices=8, all_reduce=acc.collect)
+        >>> float(acc.weight(10))
+        0.25
+        """
+        if self._local is None:
+            raise RuntimeError("Accumulator.weight called before any Accumulator.collect (pass 1)")
+        total = self._total_sums(_xp.namespace(self._local))
+        return total[-1] * (float(num_samples) / total[-2])
 
     def _collect(self, packed: Array) -> Array:
         if self._total is not None:

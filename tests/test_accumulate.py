@@ -52,8 +52,9 @@ def _torch_step(x, w, sizes, accumulate):
     weight = torch.tensor(w, requires_grad=True)
     chunks = [torch.tensor(c) for c in _chunks(x, sizes)]
     if not accumulate:
-        value = sigreg.sigreg(torch.cat(chunks, dim=-2) @ weight, **OPTS)
-        value.backward()
+        z = torch.cat(chunks, dim=-2) @ weight
+        value = sigreg.sigreg(z, **OPTS)
+        (value + torch.mean(z**2)).backward()  # a mean over samples rides along
         return float(value.detach()), weight.grad.numpy()
     acc = sigreg.Accumulator()
     with torch.no_grad():  # pass 1: sums only
@@ -62,7 +63,8 @@ def _torch_step(x, w, sizes, accumulate):
     values = []
     for c in chunks:  # pass 2: the global value, this micro-batch's share of the gradient
         value = sigreg.sigreg(c @ weight, all_reduce=acc.reduce, **OPTS)
-        value.backward()  # accumulates into weight.grad: a sum, not an average
+        mean_term = acc.weight(c.shape[-2]) * torch.mean((c @ weight) ** 2)
+        (value + mean_term).backward()  # accumulates into weight.grad: a sum, not an average
         values.append(float(value.detach()))
     return values, weight.grad.numpy()
 
@@ -152,6 +154,8 @@ def test_misuse_is_reported():
     acc = sigreg.Accumulator()
     with pytest.raises(RuntimeError, match=r"before any Accumulator\.collect"):
         sigreg.sigreg(z, all_reduce=acc.reduce, **OPTS)
+    with pytest.raises(RuntimeError, match=r"weight called before any Accumulator\.collect"):
+        acc.weight(3)
     sigreg.sigreg(z, all_reduce=acc.collect, **OPTS)
     with pytest.raises(ValueError, match="same batch axes, slices and statistic"):
         sigreg.sigreg(z, all_reduce=acc.collect, num_slices=3)

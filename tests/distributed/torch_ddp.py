@@ -90,12 +90,17 @@ def worker(rank, world, port, queue):
     values = []
     for i, c in enumerate(chunks):  # pass 2: gradients summed locally, averaged by DDP at the end
         with acc_ddp.no_sync() if i < len(chunks) - 1 else contextlib.nullcontext():
-            value = sigreg.sigreg(acc_ddp(c), num_slices=16, seed=1, all_reduce=acc.reduce)
-            value.backward()
+            z = acc_ddp(c)
+            value = sigreg.sigreg(z, num_slices=16, seed=1, all_reduce=acc.reduce)
+            # A mean over samples too (as LeJEPA's prediction term), weighted to the global mean.
+            (value + acc.weight(len(c)) * z.square().mean()).backward()
         values.append(float(abs(value.detach() - ref) / ref))
     out["accumulated_value"] = max(values)
+    acc_ref = data()[1]
+    z_all = acc_ref(x_all)
+    (sigreg.sigreg(z_all, num_slices=16, seed=1) + z_all.square().mean()).backward()
     out["accumulated_grad"] = max(
-        rel(p.grad, q.grad) for p, q in zip(acc_encoder.parameters(), ref_encoder.parameters(), strict=True)
+        rel(p.grad, q.grad) for p, q in zip(acc_encoder.parameters(), acc_ref.parameters(), strict=True)
     )
 
     gathered = [None] * world
