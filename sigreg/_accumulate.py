@@ -142,7 +142,7 @@ class Accumulator:
         return self._total
 
     def _reduce(self, packed: Array) -> Array:
-        xp = _xp.namespace(packed)
+        xp: Any = _xp.namespace(packed)
         total = self._total_sums(xp)
         if tuple(total.shape) != tuple(packed.shape):
             raise ValueError(

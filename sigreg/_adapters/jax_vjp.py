@@ -127,7 +127,8 @@ def value_and_grad(
     (unless ``all_reduce`` holds arrays, as in :func:`column_statistics`)."""
     if getattr(all_reduce, "holds_arrays", False):
         return _slicing.value_and_grad(u, statistic, jnp, plan, all_reduce, reduction)
-    return _value_and_grad_jit(u, statistic, plan, all_reduce, reduction)
+    value, grad = _value_and_grad_jit(u, statistic, plan, all_reduce, reduction)
+    return value, grad
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
