@@ -169,6 +169,8 @@ def ecf_sums(u: Array, grid: Grid, xp: Any, plan: Plan) -> Array:
     ``u`` has shape ``(..., N, K)``; the result has shape ``(..., K, 2J)``: the
     cosine sums of knots ``1 .. J``, then the sine sums.
     """
+    if not grid.uniform:
+        return _direct_sums(u, grid.t, xp)
     if plan.kernel is not None:
         return plan.kernel.ecf_sums(u, grid.dt, len(grid.t))
     c = _arithmetic(xp, plan)
@@ -229,6 +231,8 @@ def ecf_sums_vjp(u: Array, sums_bar: Array, grid: Grid, xp: Any, plan: Plan) -> 
     sample's own projection, so it is evaluated block by block like the sums.
     """
     num_knots = len(grid.t)
+    if not grid.uniform:
+        return _direct_sums_vjp(u, sums_bar, grid.t, xp)
     if plan.kernel is not None:
         return plan.kernel.ecf_sums_vjp(u, sums_bar, grid.dt, num_knots)
     c = _arithmetic(xp, plan)
@@ -281,3 +285,22 @@ def direct_ecf(x: Array, t: tuple[float, ...], xp: Any) -> tuple[Array, Array]:
     cos = [xp.sum(xp.cos(tj * x), axis=-2) / n for tj in t]
     sin = [xp.sum(xp.sin(tj * x), axis=-2) / n for tj in t]
     return xp.stack(cos, axis=-1), xp.stack(sin, axis=-1)
+
+
+def _direct_sums(u: Array, t: tuple[float, ...], xp: Any) -> Array:
+    """:func:`ecf_sums` at arbitrary (non-uniform) knots: one cosine and sine per knot, O(N*K)
+    memory per knot. Quadratures with few nodes (Gauss-Hermite) need no recurrence."""
+    cos = [xp.sum(xp.cos(tj * u), axis=-2) for tj in t]
+    sin = [xp.sum(xp.sin(tj * u), axis=-2) for tj in t]
+    return xp.stack(cos + sin, axis=-1)
+
+
+def _direct_sums_vjp(u: Array, sums_bar: Array, t: tuple[float, ...], xp: Any) -> Array:
+    """:func:`ecf_sums_vjp` at arbitrary knots:
+    ``sum_j t_j [sin_bar_j cos(t_j u) - cos_bar_j sin(t_j u)]``."""
+    j = len(t)
+    grad = xp.zeros_like(u)
+    for i, tj in enumerate(t):
+        cos_bar, sin_bar = sums_bar[..., None, :, i], sums_bar[..., None, :, j + i]
+        grad = grad + tj * (sin_bar * xp.cos(tj * u) - cos_bar * xp.sin(tj * u))
+    return grad

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from . import _ecf, _exact
 from . import _validate as check
-from ._grid import Grid, trapezoid_grid
+from ._grid import Grid, gauss_hermite_grid, simpson_grid, trapezoid_grid
 from ._plan import DEFAULT, Plan
 from ._statistic import SumsStatistic
 
@@ -21,10 +21,12 @@ Array = Any
 
 T_MAX = 3.0  # the LeJEPA reference code's knot range
 NUM_POINTS = 17  # and its number of knots on the half line
-INTEGRATIONS = ("trapezoid", "exact")
+INTEGRATIONS = ("trapezoid", "simpson", "gauss_hermite", "exact")
 # More knots than this is never useful (the trapezoid error is below float64
 # rounding long before) and would only build a huge grid.
 MAX_POINTS = 1 << 16
+# Gauss-Hermite nodes come from an eigenvalue problem of this size; far fewer suffice.
+MAX_GAUSS_HERMITE = 256
 
 
 # The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
@@ -35,12 +37,20 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
     Parameters
     ----------
     t_max : float, default 3.0
-        The quadrature covers ``[-t_max, t_max]``.
+        The quadrature covers ``[-t_max, t_max]`` (not used by ``"gauss_hermite"``).
     num_points : int, default 17
-        Knots of the trapezoid rule on the half line ``[0, t_max]`` (2 to 65536).
-    integration : {"trapezoid", "exact"}, default "trapezoid"
-        ``"exact"``: the closed form over the whole real line (O(N^2) work per
-        column, for validation and small N; no ``all_reduce``).
+        Knots on the half line ``[0, t_max]`` (2 to 65536; odd for ``"simpson"``),
+        or Gauss-Hermite nodes on the whole line (1 to 256). The paper's symmetric
+        grid ``linspace(-T, T, 2P - 1)`` is the half-line grid ``t_max=T,
+        num_points=P``: the integrand is even, so the rule folds onto ``[0, T]``
+        with the same value (``[-5, 5]`` with 17 knots is ``t_max=5, num_points=9``;
+        see :meth:`from_symmetric_grid`).
+    integration : {"trapezoid", "simpson", "gauss_hermite", "exact"}, default "trapezoid"
+        ``"trapezoid"`` and ``"simpson"``: those rules on the uniform knots.
+        ``"gauss_hermite"``: ``num_points`` Gauss-Hermite nodes of the Gaussian
+        window over the whole line (no truncation; knots evaluated directly, no
+        fused kernels). ``"exact"``: the closed form over the whole real line
+        (O(N^2) work per column, for validation and small N; no ``all_reduce``).
 
     Raises
     ------
@@ -71,13 +81,74 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         if num_points > MAX_POINTS:
             raise ValueError(f"num_points must be <= {MAX_POINTS}, got {num_points}")
         object.__setattr__(self, "num_points", num_points)
-        check.choice("integration", self.integration, INTEGRATIONS)
+        integration = check.choice("integration", self.integration, INTEGRATIONS)
         # Built once here (a plain attribute: torch.compile traces attribute reads).
-        object.__setattr__(self, "grid", trapezoid_grid(self.t_max, num_points))
+        if integration == "simpson":
+            if num_points % 2 == 0:
+                raise ValueError(
+                    f"num_points must be odd for integration='simpson' (an even number of "
+                    f"intervals on [0, t_max]), got {num_points}"
+                )
+            grid = simpson_grid(self.t_max, num_points)
+        elif integration == "gauss_hermite":
+            if num_points > MAX_GAUSS_HERMITE:
+                raise ValueError(
+                    f"num_points must be <= {MAX_GAUSS_HERMITE} for integration='gauss_hermite', "
+                    f"got {num_points}"
+                )
+            grid = gauss_hermite_grid(num_points)
+        else:
+            grid = trapezoid_grid(self.t_max, num_points)
+        object.__setattr__(self, "grid", grid)
+
+    @classmethod
+    def from_symmetric_grid(
+        cls, t_min: float, t_max: float, num_knots: int, integration: str = "trapezoid"
+    ) -> EppsPulley:
+        """The statistic on the paper's full grid ``linspace(t_min, t_max, num_knots)``.
+
+        Parameters
+        ----------
+        t_min : float
+            First knot; must be ``-t_max`` (the grid is symmetric about 0).
+        t_max : float
+            Last knot, positive.
+        num_knots : int
+            Knots of the full grid, odd (so that 0 is one of them), at least 3.
+        integration : {"trapezoid", "simpson"}, default "trapezoid"
+            The rule on the full grid (Simpson: ``num_knots - 1`` a multiple of 4, so
+            that the half line has an even number of intervals).
+
+        Returns
+        -------
+        EppsPulley
+            ``EppsPulley(t_max=t_max, num_points=(num_knots + 1) // 2, integration=...)``,
+            the same value as the rule on the full grid.
+
+        Raises
+        ------
+        ValueError
+            If the grid is not symmetric, ``num_knots`` is even or below 3, or the
+            rule is not one of the two.
+
+        Examples
+        --------
+        >>> from sigreg.stats import EppsPulley
+        >>> EppsPulley.from_symmetric_grid(-5.0, 5.0, 17)  # LeJEPA's Algorithm 1
+        EppsPulley(t_max=5.0, num_points=9, integration='trapezoid')
+        """
+        t_max = check.positive_finite("t_max", t_max)
+        if isinstance(t_min, bool) or not isinstance(t_min, (int, float)) or float(t_min) != -t_max:
+            raise ValueError(f"t_min must be -t_max = {-t_max} (a grid symmetric about 0), got {t_min!r}")
+        num_knots = check.integer("num_knots", num_knots, 3)
+        if num_knots % 2 == 0:
+            raise ValueError(f"num_knots must be odd (0 is a knot of a symmetric grid), got {num_knots}")
+        integration = check.choice("integration", integration, ("trapezoid", "simpson"))
+        return cls(t_max=t_max, num_points=(num_knots + 1) // 2, integration=integration)
 
     @property
     def knots(self) -> tuple[float, ...]:
-        """The positive knots of the trapezoid rule.
+        """The positive knots of the quadrature rule.
 
         Returns
         -------
@@ -129,7 +200,7 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
 
     @property
     def has_sums(self) -> bool:  # numpydoc ignore=GL08
-        return self.integration == "trapezoid"
+        return self.integration != "exact"
 
     def forward(  # numpydoc ignore=GL08
         self, u: Array, xp: Any, plan: Plan = DEFAULT

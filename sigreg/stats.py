@@ -177,9 +177,10 @@ def epps_pulley(
     t_max : float, default 3.0
         The quadrature covers ``[-t_max, t_max]``.
     num_points : int, default 17
-        Knots of the trapezoid rule on the half line.
-    integration : {"trapezoid", "exact"}, default "trapezoid"
-        ``"exact"``: the closed form over the whole real line.
+        Knots on the half line (odd for Simpson), or Gauss-Hermite nodes.
+    integration : {"trapezoid", "simpson", "gauss_hermite", "exact"}, default "trapezoid"
+        The quadrature rule (see :class:`EppsPulley`); ``"exact"``: the closed form
+        over the whole real line.
 
     Returns
     -------
