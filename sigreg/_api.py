@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from . import _dask, _dispatch, _registry, _slicing, _xp
+from . import _dask, _directions, _dispatch, _quasi, _registry, _slicing, _xp
 from . import _validate as check
 from ._plan import Plan
 from ._statistic import Statistic
@@ -18,6 +18,7 @@ from ._statistic import Statistic
 Array = Any
 
 _MAX_COUNTER = 2**31 - 1
+DIRECTION_KINDS = ("random", "orthogonal", "sobol")
 
 
 def _compute_dtype(dtype: Any, xp: Any) -> Any:
@@ -40,6 +41,7 @@ def directions(
     /,
     *,
     seed: int | Array = 0,
+    kind: str = "random",
     xp: Any = None,
     device: Any = None,
     dtype: Any = None,
@@ -56,6 +58,14 @@ def directions(
         A Python int in ``[0, 2**64)``, or a 0-d integer array. An array seed (of ``xp``'s library) may
         be traced under ``jax.jit`` or ``torch.compile``; it gives the same
         directions as the equal Python int.
+    kind : {"random", "orthogonal", "sobol"}, default "random"
+        ``"random"``: independent columns, uniform on the sphere. ``"orthogonal"``:
+        the same draw, cut into blocks of ``dim`` columns, each made orthonormal by a
+        QR decomposition (R's diagonal positive, so the blocks are Haar-distributed
+        and every library gives the same Q up to rounding); the last block may be
+        partial. ``"sobol"``: quasi-random columns, a Sobol sequence (one point per
+        column) randomised by a digital shift from the seed, mapped to the sphere by
+        Box-Muller and normalisation. Both are deterministic per seed.
     xp : array namespace, optional
         Library of the result (``numpy``, ``torch``, ``jax.numpy``, ...). Default:
         the library of an array ``seed``, else NumPy.
@@ -67,10 +77,11 @@ def directions(
     Returns
     -------
     array of shape (dim, num_slices)
-        Each column is uniform on the unit sphere of ``R**dim``. Entry ``(d, k)``
-        depends only on the seed and on ``k * dim + d``, so the first columns of a
-        draw do not depend on ``num_slices``. Backends agree up to float rounding
-        (float32: about 1e-6 relative).
+        Each column is uniform on the unit sphere of ``R**dim``. For ``"random"``,
+        entry ``(d, k)`` depends only on the seed and on ``k * dim + d``, so the first
+        columns of a draw do not depend on ``num_slices`` (for ``"orthogonal"``, the
+        whole blocks; for ``"sobol"``, every column). Backends agree up to float
+        rounding (float32: about 1e-6 relative; orthogonal blocks about 1e-5).
 
     Raises
     ------
@@ -79,7 +90,7 @@ def directions(
         array namespace, or ``dtype`` is not a real floating dtype.
     ValueError
         If ``dim`` or ``num_slices`` is below 1, ``dim * num_slices`` reaches
-        2**31, or ``seed`` is out of range.
+        2**31, ``seed`` is out of range, or ``kind`` is not one of the three.
 
     Examples
     --------
@@ -108,8 +119,16 @@ def directions(
         dtype = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
     elif not check.is_real_floating_dtype(dtype, xp):
         raise TypeError(f"dtype must be a real floating dtype of {xp.__name__}, got {dtype!r}")
+    kind = check.choice("kind", kind, DIRECTION_KINDS)
     compute = _compute_dtype(dtype, xp)
-    out = _dispatch.directions(dim, num_slices, seed, xp, device, compute)
+    if kind == "sobol":
+        keys = _directions.seed_keys(seed, xp, device)
+        out = _quasi.sobol(dim, num_slices, keys, xp, device, compute)
+    else:
+        out = _dispatch.directions(dim, num_slices, seed, xp, device, compute)
+    if kind == "orthogonal":
+        # QR of the unit columns: scaling columns by positive numbers leaves Q unchanged.
+        out = _quasi.orthogonalise(out, xp)
     return out if compute == dtype else xp.astype(out, dtype)
 
 

@@ -108,3 +108,81 @@ def test_bad_arguments(kwargs, error, match):
 def test_result_namespace(xp):
     out = sigreg.directions(3, 2, xp=xp, device=device(xp))
     assert array_api_compat.array_namespace(out) is array_api_compat.array_namespace(xp.empty(0))
+
+
+# --- structured directions: orthogonal blocks and scrambled Sobol points -----------------
+
+
+def _numpy_positive_qr(a: np.ndarray) -> np.ndarray:
+    q, r = np.linalg.qr(a)
+    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
+
+
+@pytest.mark.parametrize("dim, k", [(5, 12), (4, 4), (6, 3)])  # partial last block, one block, k < dim
+def test_orthogonal_blocks(xp, dim, k):
+    ref = sigreg.directions(dim, k, seed=9, kind="orthogonal", dtype=np.float64)
+    random = sigreg.directions(dim, k, seed=9, dtype=np.float64)
+    for start in range(0, k, dim):
+        block = ref[:, start : start + dim]
+        np.testing.assert_allclose(block.T @ block, np.eye(block.shape[1]), atol=1e-12)
+        # the Q of the same counter-based draw (NumPy's LAPACK, signs fixed independently)
+        np.testing.assert_allclose(block, _numpy_positive_qr(random[:, start : start + dim]), atol=1e-12)
+    for dtype in [xp.float32] + ([xp.float64] if has_float64(xp) else []):
+        out = sigreg.directions(dim, k, seed=9, kind="orthogonal", xp=xp, dtype=dtype, device=device(xp))
+        got = to_numpy(out).astype(np.float64)
+        tol = 1e-12 if dtype == xp.float64 else 2e-5
+        np.testing.assert_allclose(got, ref, atol=tol)
+        for start in range(0, k, dim):
+            block = got[:, start : start + dim]
+            np.testing.assert_allclose(block.T @ block, np.eye(block.shape[1]), atol=tol)
+
+
+def test_sobol_same_on_every_backend(xp):
+    ref = sigreg.directions(7, 40, seed=11, kind="sobol", dtype=np.float64)
+    np.testing.assert_allclose(np.linalg.norm(ref, axis=0), 1.0, rtol=1e-14)
+    assert not np.allclose(ref, sigreg.directions(7, 40, seed=12, kind="sobol", dtype=np.float64))
+    for dtype in [xp.float32] + ([xp.float64] if has_float64(xp) else []):
+        out = sigreg.directions(7, 40, seed=11, kind="sobol", xp=xp, dtype=dtype, device=device(xp))
+        tol = 1e-13 if dtype == xp.float64 else 2e-6
+        xp_assert_close(out, ref, xp=xp, rtol=tol, atol=tol, dtype=dtype)
+
+
+def _sobol_points(dims: int, n: int) -> np.ndarray:
+    """Unshifted Sobol points (n, dims) in [0, 1) from the library's direction numbers."""
+    from sigreg._quasi import BITS, direction_numbers
+
+    v = np.array(direction_numbers(dims), dtype=np.int64)  # (dims, BITS)
+    x = np.zeros((n, dims), dtype=np.int64)
+    for i in range(BITS):
+        x ^= ((np.arange(n)[:, None] >> i) & 1) * v[:, i]
+    return x / 2.0**BITS
+
+
+def test_sobol_sequence_matches_scipy_and_is_stratified():
+    qmc = pytest.importorskip("scipy.stats.qmc")
+    points = _sobol_points(40, 256)
+    # The first two coordinates have no free initial numbers: scipy's (Joe-Kuo) are the same;
+    # scipy enumerates the points in Gray-code order.
+    reference = qmc.Sobol(d=2, scramble=False).random(256)
+    gray = np.arange(256) ^ (np.arange(256) >> 1)
+    np.testing.assert_array_equal(points[gray, :2], reference)
+    # Every coordinate: each block of 2**m points puts one point in each interval of width 2**-m.
+    for m in (3, 5, 8):
+        strata = np.floor(points[: 2**m] * 2**m).astype(int)
+        for d in range(points.shape[1]):
+            assert sorted(strata[:, d]) == list(range(2**m)), (m, d)
+
+
+def test_primitive_polynomials_are_primitive():
+    from sigreg._quasi import _primitive_polynomials
+
+    polys = _primitive_polynomials(60)
+    # Counts per degree: phi(2**s - 1) / s = 1, 1, 2, 2, 6, 6, 18, ... (OEIS A011260)
+    counts = [sum(1 for d, _ in polys if d == s) for s in range(1, 7)]
+    assert counts == [1, 1, 2, 2, 6, 6]
+    assert polys[:4] == ((1, 0b11), (2, 0b111), (3, 0b1011), (3, 0b1101))
+
+
+def test_direction_kind_is_checked():
+    with pytest.raises(ValueError, match="kind must be one of 'random', 'orthogonal', 'sobol'"):
+        sigreg.directions(3, 4, kind="halton")
