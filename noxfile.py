@@ -124,6 +124,8 @@ PUBLIC_MODULES = [f"sigreg/{name}.py" for name in ("__init__", "_api", "stats", 
     "sigreg/_moments.py",
     "sigreg/_bhep.py",
     "sigreg/_accumulate.py",
+    "sigreg/lightning.py",
+    "sigreg/equinox.py",
 ]
 
 

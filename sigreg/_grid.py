@@ -61,11 +61,43 @@ def gauss_hermite_grid(num_points: int) -> Grid:
     ones, and a node at 0 (odd ``num_points``) is dropped (its error term is 0).
     No truncation: ``t_max`` plays no part.
     """
-    import numpy as np  # a dependency of sigreg, imported only when this rule is asked for
-
-    nodes, weights = np.polynomial.hermite_e.hermegauss(num_points)
-    positive = nodes > 0  # hermegauss symmetrises the nodes: a middle node is exactly 0
-    t = tuple(float(x) for x in nodes[positive])
+    t, w = _hermite_nodes(num_points)
     phi = tuple(math.exp(-0.5 * tj * tj) for tj in t)
-    weight = tuple(2.0 * float(w) for w in weights[positive])
+    weight = tuple(2.0 * wj for wj in w)  # the nodes -t_j carry the same weights
     return Grid(dt=0.0, t=t, phi=phi, weight=weight, uniform=False)
+
+
+def _hermite_nodes(n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The positive nodes (ascending) and weights of n-point Gauss-Hermite quadrature for the
+    weight exp(-t^2/2), by Newton's method on the orthonormal Hermite recurrence (Numerical
+    Recipes' ``gauher``, rescaled from exp(-x^2): t = sqrt(2) x, w = sqrt(2) w_x)."""
+    nodes: list[float] = []
+    weights: list[float] = []
+    z = 0.0
+    for i in range(n // 2):  # the largest root first; a middle root 0 (odd n) is left out
+        if i == 0:
+            z = math.sqrt(2 * n + 1) - 1.85575 * (2 * n + 1) ** -0.16667
+        elif i == 1:
+            z -= 1.14 * n**0.426 / z
+        elif i == 2:
+            z = 1.86 * z - 0.86 * nodes[0]
+        elif i == 3:
+            z = 1.91 * z - 0.91 * nodes[1]
+        else:
+            z = 2.0 * z - nodes[i - 2]
+        for _ in range(100):
+            p1, p2 = math.pi**-0.25, 0.0
+            for j in range(1, n + 1):
+                p1, p2 = z * math.sqrt(2.0 / j) * p1 - math.sqrt((j - 1) / j) * p2, p1
+            derivative = math.sqrt(2.0 * n) * p2
+            step = p1 / derivative
+            z -= step
+            if abs(step) <= 1e-15 * max(1.0, abs(z)):
+                break
+        p1, p2 = math.pi**-0.25, 0.0  # the weight at the converged root
+        for j in range(1, n + 1):
+            p1, p2 = z * math.sqrt(2.0 / j) * p1 - math.sqrt((j - 1) / j) * p2, p1
+        nodes.append(z)
+        weights.append(2.0 / (2.0 * n * p2 * p2))
+    root2 = math.sqrt(2.0)
+    return tuple(root2 * x for x in reversed(nodes)), tuple(root2 * w for w in reversed(weights))

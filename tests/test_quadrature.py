@@ -117,3 +117,12 @@ def test_null_mean_of_gauss_hermite_is_the_whole_line_value():
     knots, weights = EppsPulley(integration="gauss_hermite", num_points=40).null_quadrature(np)
     mean = float(np.sum(weights * (1 - np.exp(-(knots**2)))))
     assert mean == pytest.approx(math.sqrt(2 * math.pi) * (1 - 1 / math.sqrt(3)), rel=1e-10)
+
+
+@pytest.mark.parametrize("n", [2, 3, 17, 64, 128])
+def test_gauss_hermite_nodes_against_numpy(n):
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n)
+    positive = nodes > 0
+    grid = EppsPulley(integration="gauss_hermite", num_points=n).grid
+    np.testing.assert_allclose(grid.t, nodes[positive], rtol=1e-14)
+    np.testing.assert_allclose(grid.weight, 2 * weights[positive], rtol=1e-12)

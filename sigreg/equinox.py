@@ -1,0 +1,110 @@
+"""Equinox extras: SIGReg as an ``equinox.Module`` for JAX models.
+
+Needs the optional dependency ``equinox`` (``pip install equinox``); importing
+``sigreg`` does not import this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+
+from . import _api, _registry
+from . import _validate as check
+from .jax import all_reduce as _all_reduce
+
+__all__ = ["SIGReg"]
+
+
+class SIGReg(eqx.Module):
+    """SIGReg as an Equinox module: a pytree with no arrays, usable under ``jit``.
+
+    JAX has no mutable state, so the training step is an argument: the
+    directions are drawn from ``step`` (a Python int or a traced 0-d integer
+    array), fresh at every step as in the LeJEPA paper.
+
+    Parameters
+    ----------
+    num_slices : int, default 1024
+        Directions per step.
+    statistic : str or Statistic, default "epps_pulley"
+        As in :func:`sigreg.sigreg`; checked now, with ``options``.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        As in :func:`sigreg.sigreg`.
+    axis_name : hashable, optional
+        A mapped axis (``shard_map``, ``pmap``, ``vmap``) to reduce over: the
+        statistic is then that of the global batch (:func:`sigreg.jax.all_reduce`).
+    **options
+        Options of the statistic (Epps-Pulley: ``t_max``, ``num_points``, ``integration``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an option is invalid (checked at construction).
+
+    Examples
+    --------
+    >>> import equinox as eqx
+    >>> import jax
+    >>> import sigreg.equinox
+    >>> regulariser = sigreg.equinox.SIGReg(num_slices=64)
+    >>> z = jax.random.normal(jax.random.key(0), (128, 16))
+    >>> value = eqx.filter_jit(lambda m, z, step: m(z, step=step))(regulariser, z, 3)
+    >>> value.shape
+    ()
+    """
+
+    num_slices: int = eqx.field(static=True)
+    statistic: Any = eqx.field(static=True)
+    reduction: str = eqx.field(static=True)
+    axis_name: Any = eqx.field(static=True)
+
+    def __init__(
+        self,
+        num_slices: int = 1024,
+        *,
+        statistic: Any = "epps_pulley",
+        reduction: str = "mean",
+        axis_name: Any = None,
+        **options: Any,
+    ) -> None:
+        self.num_slices = check.integer("num_slices", num_slices, 1)
+        self.statistic = _registry.resolve(statistic, options)
+        self.reduction = check.choice("reduction", reduction, check.REDUCTIONS)
+        self.axis_name = axis_name
+
+    def __call__(self, z: jax.Array, *, step: int | jax.Array) -> jax.Array:
+        """SIGReg of ``z`` with the directions of ``step``.
+
+        Parameters
+        ----------
+        z : jax.Array of shape (..., N, D)
+            The embeddings.
+        step : int or 0-d integer jax.Array
+            The training step: the seed of the directions.
+
+        Returns
+        -------
+        jax.Array
+            As :func:`sigreg.sigreg` returns it.
+
+        Examples
+        --------
+        >>> import jax
+        >>> import sigreg.equinox
+        >>> z = jax.random.normal(jax.random.key(1), (64, 8))
+        >>> sigreg.equinox.SIGReg(num_slices=16)(z, step=0).shape
+        ()
+        """
+        reduce = None if self.axis_name is None else _all_reduce(self.axis_name)
+        out: jax.Array = _api.sigreg(
+            z,
+            statistic=self.statistic,
+            num_slices=self.num_slices,
+            seed=step,
+            reduction=self.reduction,
+            all_reduce=reduce,
+        )
+        return out
