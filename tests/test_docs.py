@@ -13,7 +13,17 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 # An example that imports one of these skips where it is not installed.
-OPTIONAL = ("torch", "jax", "optax", "cupy", "array_api_strict", "dask", "distributed")
+OPTIONAL = (
+    "torch",
+    "jax",
+    "optax",
+    "cupy",
+    "array_api_strict",
+    "dask",
+    "distributed",
+    "lightning",
+    "equinox",
+)
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 EXAMPLES = [
     pytest.param(code, id=f"{path.stem}-{i}")
