@@ -26,7 +26,8 @@ class Recipe:
 
     steps: int = 1500
     batch: int = 256
-    views: int = 4
+    global_views: int = 2  # the whole image, shifted: the prediction targets come from these
+    local_views: int = 4  # a zoomed crop of 5 to 6 pixels a side: pulled to the global views
     hidden: int = 256
     representation: int = 32  # the backbone's output: what the probes see
     embedding: int = 32  # the projector's output: what the loss sees
@@ -45,8 +46,14 @@ def load(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     return x_train, x_test, y_train, y_test
 
 
+def _photometric(views: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    # Per-image intensity and per-pixel noise on (B, 8, 8) views.
+    b = views.shape[0]
+    return views * rng.uniform(0.7, 1.3, size=(b, 1, 1)) + rng.normal(0.0, 0.1, size=views.shape)
+
+
 def augment(images: np.ndarray, views: int, rng: np.random.Generator) -> np.ndarray:
-    """(B, 64) images to (V, B, 64) views: shifts by up to one pixel, intensity and noise."""
+    """(B, 64) images to (V, B, 64) global views: shifts by up to one pixel, intensity and noise."""
     b = images.shape[0]
     padded = np.pad(images.reshape(b, 8, 8), ((0, 0), (1, 1), (1, 1)))
     rows = np.arange(8)
@@ -56,17 +63,34 @@ def augment(images: np.ndarray, views: int, rng: np.random.Generator) -> np.ndar
         shifted = padded[
             np.arange(b)[:, None, None], (dy[:, None] + rows)[:, :, None], (dx[:, None] + rows)[:, None, :]
         ]
-        view = shifted * rng.uniform(0.7, 1.3, size=(b, 1, 1)) + rng.normal(0.0, 0.1, size=shifted.shape)
-        out.append(view.reshape(b, 64))
+        out.append(_photometric(shifted, rng).reshape(b, 64))
+    return np.stack(out).astype(np.float32)
+
+
+def local_crops(images: np.ndarray, views: int, rng: np.random.Generator) -> np.ndarray:
+    """(B, 64) images to (V, B, 64) local views: a random square crop of 5 or 6 pixels a side,
+    enlarged back to 8 x 8 (nearest pixel), then intensity and noise. The digits' analogue of
+    LeJEPA's small crops: the same input size, so they embed to the same D."""
+    b = images.shape[0]
+    square = images.reshape(b, 8, 8)
+    out = []
+    for _ in range(views):
+        size = rng.integers(5, 7, size=b)  # 5 or 6
+        top, left = (rng.integers(0, 9 - size) for _ in range(2))
+        # Output pixel i reads crop pixel floor(i * size / 8): nearest-pixel enlargement.
+        rows = top[:, None] + (np.arange(8)[None, :] * size[:, None]) // 8
+        cols = left[:, None] + (np.arange(8)[None, :] * size[:, None]) // 8
+        crop = square[np.arange(b)[:, None, None], rows[:, :, None], cols[:, None, :]]
+        out.append(_photometric(crop, rng).reshape(b, 64))
     return np.stack(out).astype(np.float32)
 
 
 def batches(x: np.ndarray, recipe: Recipe):
-    """Yield (step, views) forever-fresh augmented batches with a fixed seed."""
+    """Yield (step, global views, local views) of forever-fresh augmented batches, fixed seed."""
     rng = np.random.default_rng(recipe.seed)
     for step in range(recipe.steps):
-        idx = rng.choice(len(x), size=recipe.batch, replace=False)
-        yield step, augment(x[idx], recipe.views, rng)
+        images = x[rng.choice(len(x), size=recipe.batch, replace=False)]
+        yield step, augment(images, recipe.global_views, rng), local_crops(images, recipe.local_views, rng)
 
 
 def effective_rank(e: np.ndarray) -> float:

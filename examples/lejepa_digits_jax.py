@@ -1,6 +1,6 @@
 """LeJEPA on scikit-learn's digits in JAX with optax: ``python examples/lejepa_digits_jax.py [--lam 0.05]``.
 
-The same recipe as ``lejepa_digits_torch.py``: augmented views, an MLP backbone
+The same recipe as ``lejepa_digits_torch.py``: 2 global and 4 local views, an MLP backbone
 and projector with batch norm in the hidden layers, ``sigreg.lejepa_loss`` with
 fresh slice directions every step (the step is a traced seed, so the training
 step compiles once).
@@ -91,10 +91,11 @@ def train(recipe: Recipe | None = None, progress: bool = True) -> tuple[dict, di
     state = optimizer.init(params)
 
     def loss_fn(params: dict, stats: dict, views: jax.Array, step: jax.Array):
-        v, b, _ = views.shape  # batch norm sees the V * B views of a step together
+        v, b, _ = views.shape  # batch norm sees all V * B views of a step together
         _, z, stats = encode(params, stats, views.reshape(v * b, -1), train=True)
         z = z.reshape(v, b, -1)
-        loss = sigreg.lejepa_loss(z, lam=recipe.lam, num_slices=recipe.num_slices, seed=step)
+        z_global, z_local = z[: recipe.global_views], z[recipe.global_views :]
+        loss = sigreg.lejepa_loss(z_global, z_local, lam=recipe.lam, num_slices=recipe.num_slices, seed=step)
         return loss, (stats, z)  # z: for the progress bar's SIGReg term
 
     @jax.jit
@@ -106,9 +107,10 @@ def train(recipe: Recipe | None = None, progress: bool = True) -> tuple[dict, di
     x_train = load(recipe.seed)[0]
     losses = []
     bar = tqdm(batches(x_train, recipe), total=recipe.steps, disable=not progress)
-    for step, views in bar:
+    for step, global_views, local_views in bar:
         seed = jnp.asarray(step, dtype=jnp.int32)  # traced: one compilation for every step
-        params, stats, state, loss, z = update(params, stats, state, jnp.asarray(views), seed)
+        views = jnp.asarray(np.concatenate([global_views, local_views]))
+        params, stats, state, loss, z = update(params, stats, state, views, seed)
         losses.append(float(loss))
         if step % 50 == 0:  # SIGReg of this step's embeddings, outside the compiled step
             regulariser = sigreg.sigreg(z, num_slices=recipe.num_slices, seed=seed)

@@ -1,8 +1,10 @@
 """LeJEPA on scikit-learn's digits in PyTorch: ``python examples/lejepa_digits_torch.py [--lam 0.05]``.
 
-Several augmented views per image, an MLP backbone and projector (batch norm
-in the hidden layers, as in LeJEPA's projector), and ``sigreg.lejepa_loss``
-with fresh slice directions every step (seed = step).
+Two global views (the whole image, shifted) and four local views (zoomed crops)
+per image, an MLP backbone and projector (batch norm in the hidden layers, as in
+LeJEPA's projector), and ``sigreg.lejepa_loss(global_views, local_views)``: the
+targets are the mean of the global views, every view is pulled to them, with
+fresh slice directions every step (seed = step).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import itertools
 import json
 
+import numpy as np
 import torch
 from _digits import Recipe, batches, evaluate, load
 from tqdm import tqdm
@@ -40,10 +43,12 @@ def train(
     x_train = load(recipe.seed)[0]
     losses = []
     bar = tqdm(batches(x_train, recipe), total=recipe.steps, disable=not progress)
-    for step, views in bar:
-        v, b, _ = views.shape  # batch norm sees the V * B views of a step together
-        z = projector(backbone(torch.from_numpy(views).reshape(v * b, -1))).reshape(v, b, -1)
-        loss = sigreg.lejepa_loss(z, lam=recipe.lam, num_slices=recipe.num_slices, seed=step)
+    for step, global_views, local_views in bar:
+        views = torch.from_numpy(np.concatenate([global_views, local_views]))
+        v, b, _ = views.shape  # batch norm sees all V * B views of a step together
+        z = projector(backbone(views.reshape(v * b, -1))).reshape(v, b, -1)
+        z_global, z_local = z[: recipe.global_views], z[recipe.global_views :]
+        loss = sigreg.lejepa_loss(z_global, z_local, lam=recipe.lam, num_slices=recipe.num_slices, seed=step)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -13,9 +13,9 @@ pytest.importorskip("sklearn")
 pytest.importorskip("tqdm")
 sys.path.insert(0, str(Path(__file__).parents[1] / "examples"))
 
-from _digits import Recipe, augment, effective_rank
+from _digits import Recipe, augment, effective_rank, local_crops
 
-TINY = Recipe(steps=40, batch=64, views=2, hidden=32, num_slices=32, learning_rate=3e-3)
+TINY = Recipe(steps=40, batch=64, global_views=2, local_views=2, hidden=32, num_slices=32, learning_rate=3e-3)
 
 
 def _decreases(losses: list[float]) -> None:
@@ -46,6 +46,38 @@ def test_augment_and_effective_rank():
     line = rng.standard_normal((500, 1)) * np.ones((1, 8))
     assert effective_rank(line) == pytest.approx(1.0, abs=1e-6)
     assert effective_rank(rng.standard_normal((20000, 8))) == pytest.approx(8.0, rel=0.01)
+
+
+def test_local_crops_enlarge_a_sub_square_of_each_image():
+    # Without the photometric part (intensity 1, no noise), every local view must be a
+    # 5x5 or 6x6 sub-square of its image, each crop pixel repeated to fill 8 x 8.
+    images = np.arange(3 * 64, dtype=np.float32).reshape(3, 64)  # every pixel distinct
+    rng = np.random.default_rng(2)
+
+    class NoPhotometric:
+        def __init__(self, rng):
+            self.rng = rng
+
+        def integers(self, *args, **kwargs):
+            return self.rng.integers(*args, **kwargs)
+
+        def uniform(self, low, high, size):
+            return np.ones(size)
+
+        def normal(self, loc, scale, size):
+            return np.zeros(size)
+
+    views = local_crops(images, 4, NoPhotometric(rng))
+    assert views.shape == (4, 3, 64) and views.dtype == np.float32
+    for view in views:
+        for image, crop in zip(images.reshape(3, 8, 8), view.reshape(3, 8, 8), strict=True):
+            rows = sorted({int(v) % 64 // 8 for v in crop.ravel()})  # image rows the crop reads
+            cols = sorted({int(v) % 8 for v in crop.ravel()})
+            assert len(rows) == len(cols) in (5, 6)
+            assert rows == list(range(rows[0], rows[0] + len(rows)))  # contiguous
+            size, top, left = len(rows), rows[0], cols[0]
+            expected = image[np.ix_(top + np.arange(8) * size // 8, left + np.arange(8) * size // 8)]
+            np.testing.assert_array_equal(crop, expected)
 
 
 def test_evaluate_reports_a_point_collapse_by_scale():
