@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tomllib
 
@@ -69,6 +70,38 @@ def test_demo_unfolds_the_cloud_and_prints_the_backend_table():
     spreads = [float(x) for x in rows[-1][2:5]]
     assert min(spreads) > 0.5 * max(spreads)  # round: every axis carries variance
     assert "numpy" in out.stdout and "FAIL" not in out.stdout
+    assert "A good value at N = 300, K = 64 is about 1.05" in out.stdout
+    header = next(line for line in out.stdout.splitlines() if line.startswith("backend"))
+    assert header.split()[-1] == "status"  # every column of the table has a header
+
+
+@pytest.mark.parametrize(("t_max", "num_points"), [(3.0, 17), (5.0, 9), (2.0, 5)])
+def test_demo_null_mean_is_the_closed_form(t_max, num_points):
+    """E[N |ecf(t) - phi(t)|^2] = Var cos(tX) + Var sin(tX) = 1 - phi(t)^2 for N(0, 1) samples."""
+    from sigreg import demo
+
+    t = np.linspace(0.0, t_max, num_points)
+    w = np.full(num_points, 2 * t_max / (num_points - 1))
+    w[[0, -1]] /= 2
+    expected = np.sum(w * np.exp(-(t**2) / 2) * (1 - np.exp(-(t**2))))
+    assert demo.null_mean(t_max=t_max, num_points=num_points) == pytest.approx(expected, rel=1e-10)
+
+
+def test_help_lists_every_subcommand_and_the_default():
+    out = _run_cli("--help")
+    assert out.returncode == 0, out.stderr
+    for command in ("demo", "check"):
+        assert command in out.stdout, command
+    assert "Without a subcommand, runs the demo" in " ".join(out.stdout.split())
+
+
+@pytest.mark.parametrize("argv", [[], ["demo"]])
+def test_demo_runs_with_and_without_its_name(monkeypatch, argv):
+    import sigreg.__main__ as cli
+
+    calls = []
+    monkeypatch.setattr(cli, "run_demo", lambda: calls.append(argv) or 7)
+    assert cli.main(argv) == 7 and calls == [argv]
 
 
 def test_check_json_rows_within_tolerance():
