@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import tomllib
 
+import sigreg
+
 from .support import BACKENDS
 
 ROOT = Path(__file__).parents[1]
@@ -85,6 +87,18 @@ def test_demo_null_mean_is_the_closed_form(t_max, num_points):
     w[[0, -1]] /= 2
     expected = np.sum(w * np.exp(-(t**2) / 2) * (1 - np.exp(-(t**2))))
     assert demo.null_mean(t_max=t_max, num_points=num_points) == pytest.approx(expected, rel=1e-10)
+
+
+def test_demo_null_mean_and_range_against_monte_carlo():
+    """400 N(0, I_3) samples of 300 points: their mean SIGReg is the null mean (s.e. about 0.04)."""
+    from sigreg import demo
+
+    rng = np.random.default_rng(123)
+    draws = [float(sigreg.sigreg(rng.standard_normal((300, 3)), num_slices=64, seed=i)) for i in range(400)]
+    assert np.mean(draws) == pytest.approx(demo.null_mean(), abs=0.2)
+    low, high = demo.null_range()
+    assert np.quantile(draws, 0.05) == pytest.approx(low, abs=0.15)
+    assert np.quantile(draws, 0.95) == pytest.approx(high, abs=0.4)
 
 
 def test_help_lists_every_subcommand_and_the_default():
