@@ -104,7 +104,7 @@ class PageLog:
             self.problems.append(f"request to another host: {request.url}")
 
     def assert_clean(self):
-        assert self.problems == []
+        assert not self.problems, "\n".join(self.problems)
 
 
 # What overflows the viewport sideways: the document, and every canvas (with its position).

@@ -34,14 +34,14 @@ STORY = ROOT / "docs" / "story"
 VIEWPORT = {"width": 1280, "height": 800}
 
 
-def _load_make_data():
-    spec = importlib.util.spec_from_file_location("story_make_data", STORY / "make_data.py")
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-make_data = _load_make_data()
+make_data = _load("story_make_data", STORY / "make_data.py")
 
 
 # ---- serving the page ----------------------------------------------------------------------
@@ -54,13 +54,17 @@ def site(tmp_path_factory):
     if built:
         root, page = Path(built), "story/index.html"
         assert (root / page).is_file(), f"SIGREG_DOCS_SITE={built} has no {page}"
-    else:
-        root, page = tmp_path_factory.mktemp("story"), "index.html"
+    else:  # the site's layout: story/ and MathJax in _static/mathjax
+        root, page = tmp_path_factory.mktemp("site"), "story/index.html"
+        (root / "story").mkdir()
         for name in ("index.html", "story.css", "story.js"):
-            shutil.copy(STORY / name, root / name)
+            shutil.copy(STORY / name, root / "story" / name)
         subprocess.run(
-            [sys.executable, str(STORY / "make_data.py"), str(root)], check=True, capture_output=True
+            [sys.executable, str(STORY / "make_data.py"), str(root / "story")],
+            check=True,
+            capture_output=True,
         )
+        _load("docs_generate", ROOT / "docs" / "generate.py").mathjax(root / "_static" / "mathjax")
     with serve(root) as base:
         yield {"url": base + page, "file": (root / page).resolve()}
 
@@ -85,6 +89,8 @@ def _open(browser, url: str, viewport: dict = VIEWPORT):
     log = PageLog(tab)
     tab.goto(url, wait_until="load")
     tab.wait_for_function("document.querySelectorAll('.slice-card').length > 0")
+    tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+    tab.evaluate("() => MathJax.startup.promise")  # the formulas are typeset
     return context, tab, log
 
 
@@ -152,6 +158,9 @@ def test_page_loads_offline_and_clean(story, shots):
         "Where it sits in LeJEPA",
     ):
         assert any(expected in h for h in headings), expected
+    # the formulas are typeset by the site's own MathJax (SVG), none left as TeX source
+    assert tab.locator("mjx-container svg").count() >= 10
+    assert "\\(" not in tab.inner_text("main")
     _screenshot(tab, shots, "#collapse", "section-01-collapse.png")
     _screenshot(tab, shots, "#gaussian", "section-02-gaussian.png")
     _screenshot(tab, shots, "#lejepa-section", "section-lejepa.png")
