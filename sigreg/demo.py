@@ -144,7 +144,7 @@ def null_mean(**options: Any) -> float:
 
 
 def null_range(
-    num_points: int = NUM_POINTS, dim: int = 3, draws: int = 200, seed: int = 0
+    num_points: int = NUM_POINTS, dim: int = 3, draws: int = 100, seed: int = 0
 ) -> tuple[float, float]:
     """The 5% and 95% quantiles of SIGReg over N(0, I) samples of the demo's size.
 
@@ -158,7 +158,7 @@ def null_range(
         Samples N of each draw.
     dim : int, default 3
         Dimension D.
-    draws : int, default 200
+    draws : int, default 100
         N(0, I) samples drawn, each with its own ``NUM_SLICES`` directions.
     seed : int, default 0
         Seed of the samples; draw ``i`` uses directions of seed ``seed + i``.
@@ -171,7 +171,7 @@ def null_range(
     Examples
     --------
     >>> from sigreg import demo
-    >>> low, high = demo.null_range(draws=50)
+    >>> low, high = demo.null_range(num_points=100, draws=40)
     >>> bool(low < demo.null_mean() < high)
     True
     """
