@@ -895,7 +895,7 @@
     const L = D.lejepa;
     const names = {
       collapsed: "Collapsed: views agree, the cloud is a line",
-      spread: "Spread: views agree, the cloud is 𝒩(0, I)",
+      spread: "Spread: views agree, the cloud is \\(\\mathcal{N}(\\mathbf{0}, I)\\)", // typeset by MathJax
       disagree: "Spread, but the two views disagree",
     };
     $("[data-lam]").textContent = String(L.lam);
