@@ -55,9 +55,9 @@ def check(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sigreg",
-        description="SIGReg: demo and backend check. Without a subcommand, runs the demo.",
+        description="SIGReg: demo, backend check and normality test. Without a subcommand, runs the demo.",
     )
-    sub = parser.add_subparsers(dest="command", title="subcommands", metavar="{demo,check}")
+    sub = parser.add_subparsers(dest="command", title="subcommands")
     sub.add_parser(
         "demo",
         help="a collapsed cloud unfolds under SIGReg, then the backend table (the default)",
