@@ -33,6 +33,7 @@ PAGES = [
     "numbers.html",
     "pvalues.html",
     "statistics.html",
+    "large.html",
     "benchmark.html",
     "design.html",
     "story/index.html",
