@@ -411,7 +411,9 @@ def lejepa_loss(
     **sigreg_options
         Passed to :func:`sigreg` (``statistic``, ``num_slices``, ``seed``,
         ``directions``, ``all_reduce``, statistic options such as ``t_max``);
-        ``reduction`` must stay ``"mean"`` or ``"sum"``.
+        ``reduction`` must stay ``"mean"`` or ``"sum"``. A training loop must pass
+        a fresh ``seed`` at every step (e.g. the step number), or use
+        :class:`sigreg.torch.SIGReg`: the default 0 gives the same directions forever.
 
     Returns
     -------
