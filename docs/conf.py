@@ -22,9 +22,10 @@ author = "the sigreg developers"
 copyright = "2026, the sigreg developers"
 release = version = getattr(sigreg, "__version__", "0.1.0")
 
-extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon"]
+extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax"]
+myst_enable_extensions = ["dollarmath", "amsmath"]
 source_suffix = {".md": "markdown"}
-exclude_patterns = ["_build", "_generated", "story", "data", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_generated", "_templates", "story", "data", "Thumbs.db", ".DS_Store"]
 myst_heading_anchors = 3
 suppress_warnings: list[str] = []
 
@@ -41,7 +42,17 @@ html_theme_options = {
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],
 }
+# The theme reads its colour mode from here; left empty it logs "Got invalid theme mode".
+html_context = {"default_mode": "auto"}
+# A local favicon: without one the browser asks for /favicon.ico and logs a 404.
+html_favicon = "favicon.svg"
 html_static_path: list[str] = []
+# Maths: MathJax served from the site itself (docs/generate.py copies it to _static/mathjax).
+mathjax_path = "mathjax/tex-svg.js"
+mathjax3_config = {"options": {"enableMenu": False}, "svg": {"fontCache": "global"}}
+# The left sidebar lists every page (docs/_templates/sidebar-site-nav.html).
+templates_path = ["_templates"]
+html_sidebars = {"**": ["sidebar-site-nav"]}
 # The story page and the figures are files, not documents: copied as they are.
 generate.EXTRA.mkdir(parents=True, exist_ok=True)  # Sphinx checks it before generate runs
 html_extra_path = [str(generate.EXTRA)]

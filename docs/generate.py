@@ -35,6 +35,10 @@ OUT = HERE / "_generated"
 FIGURES = OUT / "figures"
 EXTRA = OUT / "extra"
 STORY_FILES = ("index.html", "story.css", "story.js")
+# MathJax from PyPI (django-static-mathjax, the docs dependency group): its SVG output draws
+# glyphs from paths in the script itself, so the site needs no font files and typesets
+# offline, over http and from file:// alike. Copied to <site>/_static/mathjax.
+MATHJAX_FILES = ("tex-svg.js", "input/tex/extensions")
 
 NULL_N = 128  # samples per slice in the null figure
 NULL_MEAN = math.sqrt(2 * math.pi) * (1 - 1 / math.sqrt(3))  # docs/numbers.md
@@ -351,6 +355,25 @@ def story(out: Path) -> None:
     subprocess.run([sys.executable, str(HERE / "story" / "make_data.py"), str(out)], check=True)
 
 
+def mathjax(out: Path) -> None:
+    """Copy MathJax's TeX-to-SVG bundle (and the TeX extensions it may autoload) into ``out``."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "MathJax is missing: pip install django-static-mathjax (the docs dependency group)"
+        )
+    es5 = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5"
+    for name in MATHJAX_FILES:
+        source, target = es5 / name, out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target)
+
+
 def main() -> None:
     FIGURES.mkdir(parents=True, exist_ok=True)
     descent_figure(FIGURES / "descent.png")
@@ -362,6 +385,7 @@ def main() -> None:
     (OUT / "statistics.md").write_text(statistics_table())
     calibration_figure(FIGURES / "calibration.png")
     story(EXTRA / "story")
+    mathjax(EXTRA / "_static" / "mathjax")
 
 
 if __name__ == "__main__":

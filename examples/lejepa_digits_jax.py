@@ -8,10 +8,9 @@ step compiles once).
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 
+import _report
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -128,8 +127,4 @@ def run(recipe: Recipe | None = None, progress: bool = True) -> dict[str, float]
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--lam", type=float, default=Recipe.lam)
-    parser.add_argument("--steps", type=int, default=Recipe.steps)
-    args = parser.parse_args()
-    print(json.dumps(run(Recipe(lam=args.lam, steps=args.steps)), indent=2))
+    _report.main(run, __doc__)

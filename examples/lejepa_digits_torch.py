@@ -9,10 +9,9 @@ fresh slice directions every step (seed = step).
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 
+import _report
 import numpy as np
 import torch
 from _digits import Recipe, batches, evaluate, load
@@ -73,8 +72,4 @@ def run(recipe: Recipe | None = None, progress: bool = True) -> dict[str, float]
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--lam", type=float, default=Recipe.lam)
-    parser.add_argument("--steps", type=int, default=Recipe.steps)
-    args = parser.parse_args()
-    print(json.dumps(run(Recipe(lam=args.lam, steps=args.steps)), indent=2))
+    _report.main(run, __doc__)

@@ -57,7 +57,9 @@ def directions(
     seed : int or array, default 0
         A Python int in ``[0, 2**64)``, or a 0-d integer array. An array seed (of ``xp``'s library) may
         be traced under ``jax.jit`` or ``torch.compile``; it gives the same
-        directions as the equal Python int.
+        directions as the equal Python int. A training loop must pass a fresh
+        seed at every step (e.g. the step number), or use
+        :class:`sigreg.torch.SIGReg`: the default 0 gives the same directions forever.
     kind : {"random", "orthogonal", "sobol"}, default "random"
         ``"random"``: independent columns, uniform on the sphere. ``"orthogonal"``:
         the same draw, cut into blocks of ``dim`` columns, each made orthonormal by a
@@ -228,9 +230,9 @@ def sigreg(
         Number of directions, ``directions(D, num_slices, seed=seed)`` on ``z``'s
         device. Ignored when ``directions`` is given.
     seed : int or array, default 0
-        Seed of the directions; a 0-d integer array may be traced. Use a fresh
-        seed at every training step (e.g. the step number, as
-        :class:`sigreg.torch.SIGReg` does): a fixed seed tests the same
+        Seed of the directions; a 0-d integer array may be traced. A training
+        loop must pass a fresh seed at every step (e.g. the step number), or use
+        :class:`sigreg.torch.SIGReg`, which does: the default 0 tests the same
         directions forever.
     directions : array of shape (D, K), optional
         Explicit directions, same library and device as ``z``. Used as given (not
@@ -312,7 +314,8 @@ def value_and_grad(
     num_slices : int, default 1024
         As in :func:`sigreg`.
     seed : int or array, default 0
-        As in :func:`sigreg`.
+        As in :func:`sigreg`: a training loop must pass a fresh seed at every step
+        (e.g. the step number); the default 0 gives the same directions forever.
     directions : array of shape (D, K), optional
         As in :func:`sigreg`.
     reduction : {"mean", "sum"}, default "mean"
@@ -408,7 +411,9 @@ def lejepa_loss(
     **sigreg_options
         Passed to :func:`sigreg` (``statistic``, ``num_slices``, ``seed``,
         ``directions``, ``all_reduce``, statistic options such as ``t_max``);
-        ``reduction`` must stay ``"mean"`` or ``"sum"``.
+        ``reduction`` must stay ``"mean"`` or ``"sum"``. A training loop must pass
+        a fresh ``seed`` at every step (e.g. the step number), or use
+        :class:`sigreg.torch.SIGReg`: the default 0 gives the same directions forever.
 
     Returns
     -------

@@ -143,7 +143,7 @@ def run(repeats: int = 3) -> list[Row]:
 
 
 def format_table(rows: list[Row]) -> str:
-    header = ("backend", "device", "dtype", "value", "grad norm", "max rel dev", "time [ms]", "")
+    header = ("backend", "device", "dtype", "value", "grad norm", "max rel dev", "time [ms]", "status")
     lines = [
         (
             r.backend,

@@ -97,6 +97,8 @@ def test(
         Number of directions, drawn with ``seed``; ignored when ``directions`` is given.
     seed : int, default 0
         Seed of the directions and, in a second stream, of the Monte Carlo null draws.
+        A fixed seed suits monitoring; a training loss (:func:`sigreg.sigreg`) must
+        instead get a fresh seed at every step, or use :class:`sigreg.torch.SIGReg`.
     directions : array of shape (D, K), optional
         Explicit directions (their Monte Carlo null is not cached).
     method : {"auto", "asymptotic", "monte_carlo"}, default "auto"

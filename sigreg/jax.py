@@ -4,26 +4,24 @@ Plain ``sigreg.sigreg`` already works on JAX arrays (``jit``, ``grad``,
 ``vmap``); the ``custom_vjp`` adapter lives in ``sigreg._adapters.jax_vjp``.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass as _dataclass
+from typing import Any as _Any
 
 import jax as _jax
 
 __all__ = ["all_reduce"]
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class _AxisSum:
-    axis_name: Any
+    axis_name: _Any
 
     def __call__(self, x: _jax.Array) -> _jax.Array:
         total: _jax.Array = _jax.lax.psum(x, self.axis_name)  # type: ignore[no-untyped-call]
         return total
 
 
-def all_reduce(axis_name: Any) -> _AxisSum:
+def all_reduce(axis_name: _Any) -> _AxisSum:
     """The ``all_reduce=`` callable of :func:`sigreg.sigreg` over a named axis.
 
     Parameters

@@ -93,7 +93,9 @@ class SIGRegMonitor(pl.Callback):
         Monte Carlo null draws of the p-value (cached per shape after the first call);
         0 leaves the p-value out.
     seed : int, default 0
-        Seed of the directions.
+        Seed of the directions, fixed so that logged values compare across steps. A
+        training loss instead needs a fresh seed at every step (or
+        :class:`sigreg.torch.SIGReg`).
     prefix : str, default "sigreg"
         Prefix of the logged names.
 

@@ -5,32 +5,30 @@ Plain ``sigreg.sigreg`` already works on tensors (autograd, ``torch.func``,
 ``sigreg._adapters.torch_autograd``.
 """
 
-from __future__ import annotations
+import typing as _typing
+from dataclasses import dataclass as _dataclass
+from typing import Any as _Any
 
-import typing
-from dataclasses import dataclass
-from typing import Any
-
-import torch
+import torch as _torch
 
 from . import _api, _registry
-from . import _validate as check
-from ._statistic import Statistic
+from . import _validate as _check
+from ._statistic import Statistic as _Statistic
 
 __all__ = ["SIGReg", "all_reduce"]
 
 
-@dataclass(frozen=True)
+@_dataclass(frozen=True)
 class _ProcessGroupSum:
-    group: Any = None
+    group: _Any = None
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: _torch.Tensor) -> _torch.Tensor:
         total = x.clone()
-        torch.distributed.all_reduce(total, op=torch.distributed.ReduceOp.SUM, group=self.group)
+        _torch.distributed.all_reduce(total, op=_torch.distributed.ReduceOp.SUM, group=self.group)
         return total
 
 
-def all_reduce(group: Any = None) -> _ProcessGroupSum:
+def all_reduce(group: _Any = None) -> _ProcessGroupSum:
     """The ``all_reduce=`` callable of :func:`sigreg.sigreg` over a torch.distributed group.
 
     Parameters
@@ -56,7 +54,7 @@ def all_reduce(group: Any = None) -> _ProcessGroupSum:
     return _ProcessGroupSum(group)
 
 
-class SIGReg(torch.nn.Module):
+class SIGReg(_torch.nn.Module):
     """SIGReg as a module, with fresh slice directions at every training step.
 
     The seed of the directions is the ``step`` buffer (an int64 tensor, moved and
@@ -97,27 +95,27 @@ class SIGReg(torch.nn.Module):
     (1, torch.Size([128, 16]))
     """
 
-    step: torch.Tensor
+    step: _torch.Tensor
 
     def __init__(
         self,
         num_slices: int = 1024,
         *,
-        statistic: str | Statistic = "epps_pulley",
+        statistic: str | _Statistic = "epps_pulley",
         reduction: str = "mean",
         distributed: bool = True,
-        group: Any = None,
-        **options: Any,
+        group: _Any = None,
+        **options: _Any,
     ) -> None:
         super().__init__()
-        self.num_slices = check.integer("num_slices", num_slices, 1)
+        self.num_slices = _check.integer("num_slices", num_slices, 1)
         self.statistic = _registry.resolve(statistic, options)
-        self.reduction = check.choice("reduction", reduction, check.REDUCTIONS)
+        self.reduction = _check.choice("reduction", reduction, _check.REDUCTIONS)
         self.distributed = distributed
         self.group = group
-        self.register_buffer("step", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("step", _torch.zeros((), dtype=_torch.int64))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: _torch.Tensor) -> _torch.Tensor:
         """SIGReg of ``z`` with the directions of the current step.
 
         Parameters
@@ -140,7 +138,7 @@ class SIGReg(torch.nn.Module):
         True
         """
         reduce = None
-        if self.distributed and torch.distributed.is_available() and torch.distributed.is_initialized():
+        if self.distributed and _torch.distributed.is_available() and _torch.distributed.is_initialized():
             reduce = all_reduce(self.group)
         out = _api.sigreg(
             z,
@@ -152,7 +150,7 @@ class SIGReg(torch.nn.Module):
         )
         if self.training:
             self.step.add_(1)
-        return typing.cast(torch.Tensor, out)
+        return _typing.cast(_torch.Tensor, out)
 
     def extra_repr(self) -> str:
         return f"num_slices={self.num_slices}, statistic={self.statistic!r}, reduction={self.reduction!r}"

@@ -137,3 +137,20 @@ def test_jax_batch_norm_matches_torch():
         for s, t in zip(stats, unchanged, strict=True)
         for a, b in zip(s.values(), t.values(), strict=True)
     )
+
+
+def test_report_prints_a_table_with_a_header_and_json_on_request(monkeypatch, capsys):
+    import json
+
+    import _report
+
+    metrics = {"linear probe": 93.5, "SIGReg": 1.2}
+    monkeypatch.setattr(sys, "argv", ["example", "--steps", "3"])
+    _report.main(lambda recipe: {**metrics, "steps": recipe.steps}, None)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Recipe: steps 3,")
+    assert lines[2].split() == ["metric", "value", "meaning"]
+    assert lines[4].split()[:3] == ["linear", "probe", "93.5"]
+    monkeypatch.setattr(sys, "argv", ["example", "--json", "--lam", "0.1"])
+    _report.main(lambda recipe: {**metrics, "lam": recipe.lam}, None)
+    assert json.loads(capsys.readouterr().out) == {**metrics, "lam": 0.1}

@@ -9,8 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tomllib
+
+import sigreg
 
 from .support import BACKENDS
 
@@ -69,6 +72,50 @@ def test_demo_unfolds_the_cloud_and_prints_the_backend_table():
     spreads = [float(x) for x in rows[-1][2:5]]
     assert min(spreads) > 0.5 * max(spreads)  # round: every axis carries variance
     assert "numpy" in out.stdout and "FAIL" not in out.stdout
+    assert "A good value at N = 300, K = 64 is about 1.05" in out.stdout
+    header = next(line for line in out.stdout.splitlines() if line.startswith("backend"))
+    assert header.split()[-1] == "status"  # every column of the table has a header
+
+
+@pytest.mark.parametrize(("t_max", "num_points"), [(3.0, 17), (5.0, 9), (2.0, 5)])
+def test_demo_null_mean_is_the_closed_form(t_max, num_points):
+    """E[N |ecf(t) - phi(t)|^2] = Var cos(tX) + Var sin(tX) = 1 - phi(t)^2 for N(0, 1) samples."""
+    from sigreg import demo
+
+    t = np.linspace(0.0, t_max, num_points)
+    w = np.full(num_points, 2 * t_max / (num_points - 1))
+    w[[0, -1]] /= 2
+    expected = np.sum(w * np.exp(-(t**2) / 2) * (1 - np.exp(-(t**2))))
+    assert demo.null_mean(t_max=t_max, num_points=num_points) == pytest.approx(expected, rel=1e-10)
+
+
+def test_demo_null_mean_and_range_against_monte_carlo():
+    """200 N(0, I_3) samples: their mean SIGReg is the null mean (any N; s.e. about 0.04)."""
+    from sigreg import demo
+
+    rng = np.random.default_rng(123)
+    draws = sigreg.sigreg(rng.standard_normal((200, 64, 3)), num_slices=32, seed=5, reduction="none")
+    assert float(np.mean(draws)) == pytest.approx(demo.null_mean(), abs=0.25)
+    low, high = demo.null_range(num_points=64, draws=40)
+    assert low < demo.null_mean() < high and low > 0.1 and high < 4.0
+
+
+def test_help_lists_every_subcommand_and_the_default():
+    out = _run_cli("--help")
+    assert out.returncode == 0, out.stderr
+    listed = out.stdout.split()
+    for command in ("demo", "check", "test"):
+        assert command in listed, command
+    assert "Without a subcommand, runs the demo" in " ".join(out.stdout.split())
+
+
+@pytest.mark.parametrize("argv", [[], ["demo"]])
+def test_demo_runs_with_and_without_its_name(monkeypatch, argv):
+    import sigreg.__main__ as cli
+
+    calls = []
+    monkeypatch.setattr(cli, "run_demo", lambda: calls.append(argv) or 7)
+    assert cli.main(argv) == 7 and calls == [argv]
 
 
 def test_check_json_rows_within_tolerance():

@@ -14,6 +14,8 @@ import pytest
 
 import sigreg
 
+from .browser import LAYOUT_JS, PageLog, chromium, serve
+
 SITE = os.environ.get("SIGREG_DOCS_SITE")
 pytestmark = pytest.mark.skipif(
     SITE is None, reason="SIGREG_DOCS_SITE is not set: `nox -s docs` builds the site and runs these tests"
@@ -30,6 +32,8 @@ PAGES = [
     "api.html",
     "numbers.html",
     "pvalues.html",
+    "statistics.html",
+    "large.html",
     "benchmark.html",
     "design.html",
     "story/index.html",
@@ -82,6 +86,13 @@ def test_api_reference_documents_every_public_name():
         assert f'id="{name}"' in html, f"{name} is missing from the API reference"
 
 
+def test_maths_pages_load_mathjax_from_the_site():
+    numbers = (_site() / "numbers.html").read_text()
+    assert numbers.count('class="math') >= 5
+    assert re.search(r'<script[^>]+src="_static/mathjax/tex-svg\.js', numbers)
+    assert (_site() / "_static" / "mathjax" / "tex-svg.js").stat().st_size > 1_000_000
+
+
 def test_generated_figures_and_tables_are_on_their_pages():
     numbers = (_site() / "numbers.html").read_text()
     assert "33.5" in numbers and "10.1" in numbers  # aliasing periods of the default and paper grids
@@ -96,3 +107,46 @@ def test_generated_figures_and_tables_are_on_their_pages():
         assert row in pvalues, f"the p-value page lacks {row!r}"
     for page, figure in figures:
         assert re.search(rf'<img[^>]+src="[^"]*{figure}\.png"', (_site() / page).read_text()), (page, figure)
+
+
+def test_api_reference_has_one_entry_per_parameter():
+    """Each parameter of each documented function has its own entry: none share one description."""
+    html = (_site() / "api.html").read_text()
+    entries = re.findall(r"<li><p><strong>(.*?)</strong>", html)
+    assert len(entries) > 50
+    for entry in entries:
+        assert "," not in re.sub(r"<[^>]+>", "", entry), f"parameters share one entry: {entry}"
+
+
+@pytest.fixture(scope="module")
+def pages():
+    """A desktop-sized tab factory on the site served from 127.0.0.1."""
+    with chromium() as browser, serve(_site()) as base:
+        yield browser, base
+
+
+@pytest.mark.parametrize("name", [page for page in PAGES if page != "story/index.html"])
+def test_every_page_is_clean_in_a_browser(pages, name):
+    """No console error or warning, no request off 127.0.0.1, no sideways overflow, a sidebar with content."""
+    browser, base = pages
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        tab = context.new_page()
+        log = PageLog(tab)
+        tab.goto(base + name, wait_until="load")
+        tab.wait_for_timeout(100)  # the theme's scripts run after load
+        formulas = tab.locator(".math").count()
+        if formulas:  # typeset by the site's own MathJax, none left as TeX source
+            tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+            tab.evaluate("() => MathJax.startup.promise")
+            assert tab.locator(".math mjx-container svg").count() == formulas, name
+        layout = tab.evaluate(LAYOUT_JS)
+        assert layout["documentWidth"] <= layout["width"], name
+        sidebar = tab.locator("#pst-primary-sidebar")
+        if sidebar.count() and sidebar.is_visible():
+            assert sidebar.inner_text().strip(), f"{name}: the primary sidebar is shown empty"
+        if name == "api.html" and os.environ.get("SIGREG_SCREENSHOTS"):
+            tab.screenshot(path=str(Path(os.environ["SIGREG_SCREENSHOTS"]) / "docs-api-1400x900.png"))
+        log.assert_clean()
+    finally:
+        context.close()

@@ -5,70 +5,46 @@ offline, without console errors, and that every number it shows equals the
 library's, recomputed here from the seeds documented in docs/story/make_data.py.
 
 Skipped when Playwright or /usr/bin/chromium is missing, unless
-``SIGREG_REQUIRE_BROWSER=1`` (CI), where that is a failure. ``SIGREG_DOCS_SITE``
-points the test at a built Sphinx site (``<site>/story/index.html``); otherwise
-the page is assembled in a temporary folder. Screenshots go to
-``SIGREG_SCREENSHOTS`` (default: a temporary folder).
+``SIGREG_REQUIRE_BROWSER=1`` (``nox -s docs``, CI), where that is a failure
+(tests/browser.py). ``SIGREG_DOCS_SITE`` points the test at a built Sphinx site
+(``<site>/story/index.html``); otherwise the page is assembled in a temporary
+folder. Screenshots go to ``SIGREG_SCREENSHOTS`` (default: a temporary folder),
+among them the whole page at a phone's, a tablet's and a laptop's size.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import math
 import os
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pytest
 
 import sigreg
 
+from .browser import LAYOUT_JS, VIEWPORTS, PageLog, chromium, serve
+
 ROOT = Path(__file__).parents[1]
 STORY = ROOT / "docs" / "story"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # without these, chromium phones home and the closed network refuses it loudly
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1280, "height": 800}
 
 
-def _load_make_data():
-    spec = importlib.util.spec_from_file_location("story_make_data", STORY / "make_data.py")
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-make_data = _load_make_data()
-
-
-def _unavailable(reason: str):
-    if os.environ.get("SIGREG_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"SIGREG_REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(reason)
+make_data = _load("story_make_data", STORY / "make_data.py")
 
 
 # ---- serving the page ----------------------------------------------------------------------
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # keep pytest's output clean
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -78,36 +54,25 @@ def site(tmp_path_factory):
     if built:
         root, page = Path(built), "story/index.html"
         assert (root / page).is_file(), f"SIGREG_DOCS_SITE={built} has no {page}"
-    else:
-        root, page = tmp_path_factory.mktemp("story"), "index.html"
+    else:  # the site's layout: story/ and MathJax in _static/mathjax
+        root, page = tmp_path_factory.mktemp("site"), "story/index.html"
+        (root / "story").mkdir()
         for name in ("index.html", "story.css", "story.js"):
-            shutil.copy(STORY / name, root / name)
+            shutil.copy(STORY / name, root / "story" / name)
         subprocess.run(
-            [sys.executable, str(STORY / "make_data.py"), str(root)], check=True, capture_output=True
+            [sys.executable, str(STORY / "make_data.py"), str(root / "story")],
+            check=True,
+            capture_output=True,
         )
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {"url": f"http://127.0.0.1:{server.server_address[1]}/{page}", "file": (root / page).resolve()}
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        _load("docs_generate", ROOT / "docs" / "generate.py").mathjax(root / "_static" / "mathjax")
+    with serve(root) as base:
+        yield {"url": base + page, "file": (root / page).resolve()}
 
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed")
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -118,38 +83,14 @@ def shots(tmp_path_factory):
     return path
 
 
-class PageLog:
-    """Console errors and warnings, page errors, failed and off-host requests."""
-
-    def __init__(self, page):
-        self.problems: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} {r.failure}"))
-        page.on("request", self._request)
-        page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
-
-    def _console(self, message):
-        if message.type in ("error", "warning"):
-            self.problems.append(f"console {message.type}: {message.text}")
-
-    def _request(self, request):
-        url = urlparse(request.url)
-        if url.scheme in ("data", "file"):  # file: only in the file:// test, data: the empty favicon
-            return
-        if url.hostname != "127.0.0.1":
-            self.problems.append(f"request to another host: {request.url}")
-
-    def assert_clean(self):
-        assert self.problems == []
-
-
-def _open(browser, url: str):
-    context = browser.new_context(viewport=VIEWPORT)
+def _open(browser, url: str, viewport: dict = VIEWPORT):
+    context = browser.new_context(viewport=viewport)
     tab = context.new_page()
     log = PageLog(tab)
     tab.goto(url, wait_until="load")
     tab.wait_for_function("document.querySelectorAll('.slice-card').length > 0")
+    tab.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+    tab.evaluate("() => MathJax.startup.promise")  # the formulas are typeset
     return context, tab, log
 
 
@@ -217,6 +158,9 @@ def test_page_loads_offline_and_clean(story, shots):
         "Where it sits in LeJEPA",
     ):
         assert any(expected in h for h in headings), expected
+    # the formulas are typeset by the site's own MathJax (SVG), none left as TeX source
+    assert tab.locator("mjx-container svg").count() >= 10
+    assert "\\(" not in tab.inner_text("main")
     _screenshot(tab, shots, "#collapse", "section-01-collapse.png")
     _screenshot(tab, shots, "#gaussian", "section-02-gaussian.png")
     _screenshot(tab, shots, "#lejepa-section", "section-lejepa.png")
@@ -342,3 +286,67 @@ def test_works_from_file_url(browser, site):
         log.assert_clean()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("name", list(VIEWPORTS))
+def test_layout_fits_the_screen(browser, site, shots, name):
+    """No sideways scrolling; every canvas, cloud and histogram inside the screen and wide enough to read."""
+    width, height = VIEWPORTS[name]
+    context, tab, log = _open(browser, site["url"], {"width": width, "height": height})
+    try:
+        tab.click("#add-slice")
+        for _ in range(20):
+            tab.click("#toy-step")  # the unfolded cloud is the widest
+        layout = tab.evaluate(LAYOUT_JS)
+        assert layout["width"] == width
+        assert layout["documentWidth"] <= width, f"the page is {layout['documentWidth']} px wide"
+        assert len(layout["canvases"]) >= 10
+        for canvas in layout["canvases"]:
+            assert canvas["left"] >= 0 and canvas["right"] <= width + 0.5, canvas
+            assert canvas["width"] >= min(120, width / 3), canvas  # histograms stay readable
+            assert canvas["outside"] in (None, "0"), canvas  # every point drawn inside its canvas
+        # the pipeline stacks on phones and tablets: its boxes sit one above the other
+        boxes = tab.locator("#lejepa > .stage").evaluate_all(
+            "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right]; })"
+        )
+        assert all(0 <= left and right <= width for left, _, right in boxes), boxes
+        along = [top for _, top, _ in boxes] if width <= 900 else [left for left, _, _ in boxes]
+        assert along == sorted(along) and len(set(along)) == len(along), boxes  # a column, or a row
+        tab.screenshot(path=str(shots / f"story-{name}-{width}x{height}.png"), full_page=True)
+        log.assert_clean()
+    finally:
+        context.close()
+
+
+def test_story_says_what_a_good_value_is(story):
+    """The null mean beside every SIGReg value; the toy's Gaussian band, and the descent below it."""
+    from sigreg import demo
+
+    tab, log = story
+    expected = {
+        "default": demo.null_mean(),
+        "paper": demo.null_mean(t_max=5.0, num_points=9),
+        "exact": demo.null_mean(integration="exact"),
+    }
+    cells = tab.locator("[data-null]").evaluate_all(
+        "els => els.map(e => [e.dataset.null, Number(e.dataset.value), e.textContent])"
+    )
+    assert {kind for kind, _, _ in cells} == set(expected)
+    for kind, value, text in cells:
+        assert value == pytest.approx(expected[kind], rel=1e-12)
+        assert text == f"{expected[kind]:.2f}"
+    rng = np.random.default_rng(make_data.REFERENCE_SEED)
+    draws = [
+        float(sigreg.sigreg(rng.standard_normal((make_data.TOY_POINTS, 3)), num_slices=64, seed=7 + i))
+        for i in range(make_data.REFERENCE_DRAWS)
+    ]
+    low, high = np.quantile(draws, [0.05, 0.95])
+    assert _value(tab, "#toy-low") == pytest.approx(low, rel=1e-9)
+    assert _value(tab, "#toy-high") == pytest.approx(high, rel=1e-9)
+    assert low < expected["default"] < high
+    # the descent's last value, as the page's data has it (its first steps are recomputed above)
+    final = _value(tab, "#toy-final")
+    assert final == tab.evaluate("STORY_DATA.toy.values[STORY_DATA.toy.values.length - 1]")
+    assert final < low  # the optimised cloud goes below the Gaussian band, and the page says why
+    assert "optimised against the test itself" in tab.inner_text("#toy-reference")
+    log.assert_clean()

@@ -47,6 +47,8 @@ TOY_POINTS = 200
 TOY_STEPS = 120
 LEJEPA_SEED = 21
 LEJEPA_LAM = 0.05
+REFERENCE_SEED = 7  # N(0, I_3) samples of the toy's size: the range that good clouds score in
+REFERENCE_DRAWS = 100
 
 
 def full(values) -> list:
@@ -196,9 +198,24 @@ def ecf_section() -> dict:
     }
 
 
+def toy_range() -> tuple[float, float]:
+    """5% and 95% quantiles of SIGReg over REFERENCE_DRAWS N(0, I_3) samples of TOY_POINTS points."""
+    return demo.null_range(TOY_POINTS, 3, draws=REFERENCE_DRAWS, seed=REFERENCE_SEED)
+
+
+def null_section() -> dict:
+    """What a good value is: the mean of each statistic for exact N(0, I) samples (every N and K)."""
+    return {
+        "default": demo.null_mean(),
+        "paper": demo.null_mean(t_max=5.0, num_points=9),
+        "exact": demo.null_mean(integration="exact"),
+    }
+
+
 def toy_section() -> dict:
     values, frames = toy_trajectory()
     return {
+        "range": full(toy_range()),
         "values": full(values),
         "frames": [fixed(z) for z in frames],
         "sd": [rounded(demo.spreads(z)) for z in frames],
@@ -228,6 +245,7 @@ def build() -> dict:
         "ecf": ecf_section(),
         "toy": toy_section(),
         "lejepa": lejepa_section(),
+        "null": null_section(),
     }
 
 

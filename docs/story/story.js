@@ -170,6 +170,22 @@
     window.requestAnimationFrame(animate);
   }
 
+  /**
+   * The data radius a view must show so that every point of `clouds` stays inside its
+   * canvas at any rotation: a point at distance r from the origin is drawn at most
+   * max over depth d of sqrt(r² − d²) · CAMERA / (CAMERA + d) from the centre.
+   */
+  function extentFor(clouds, least) {
+    let r = 0;
+    for (const points of clouds) for (const p of points) r = Math.max(r, Math.hypot(p[0], p[1], p[2]));
+    let reach = 0;
+    for (let i = 0; i <= 64; i++) {
+      const d = (-r * i) / 64;
+      reach = Math.max(reach, (Math.sqrt(r * r - d * d) * CAMERA) / (CAMERA + d));
+    }
+    return Math.max(least, 1.04 * reach + 0.08);
+  }
+
   // ---- scene pieces: the target sphere, points, polylines ------------------------------
 
   const sphereCircles = new Map(); // radius -> list of 3-D polylines (latitudes and meridians)
@@ -243,6 +259,9 @@
   function drawPoints(ctx, view, points, color, size = 2.6) {
     const projected = points.map((p) => view.project(p));
     projected.sort((a, b) => b[2] - a[2]);
+    // how many points fall outside the canvas (the browser test asserts none do)
+    const outside = projected.filter((q) => q[0] < 0 || q[1] < 0 || q[0] > 2 * view.cx || q[1] > 2 * view.cy);
+    view.canvas.dataset.outside = String(outside.length);
     for (const q of projected) {
       ctx.fillStyle = rgba(color, clamp(0.9 - q[2] * 0.08, 0.35, 0.95));
       ctx.beginPath();
@@ -425,7 +444,7 @@
       drawSphere(ctx, view, "front");
     }
 
-    const view = new View3D($("#scene"), render, { onClick: addSlice, extent: 3.4 });
+    const view = new View3D($("#scene"), render, { onClick: addSlice, extent: extentFor([H.points], 3.4) });
 
     function card(k) {
       const a = H.directions[k];
@@ -515,7 +534,7 @@
         });
         drawSphere(ctx, view, "front");
       };
-      new View3D($(`#collapse-${name}`), render, { extent: 2.9, spin: 0.0018 });
+      new View3D($(`#collapse-${name}`), render, { extent: extentFor([c.points], 2.9), spin: 0.0018 });
       spreadBars($(`.spreads[data-for="${name}"]`), c.sd);
       setReadout($(`.metric[data-metric="${name}"]`), c.sigreg, 4);
     }
@@ -534,7 +553,7 @@
         W.directions.forEach((a, k) => drawArrow(ctx, view, [0, 0, 0], scale(a, 2.7), SLICE_COLORS[k], `a${k + 1}`));
         drawSphere(ctx, view, "front", 2, 0.7);
       };
-      new View3D($(".view-why", box), render, { extent: 3.0, spin: 0.002 });
+      new View3D($(".view-why", box), render, { extent: extentFor([c.points], 3.0), spin: 0.002 });
       const hists = $(".why-hists", box);
       const shadows = W.directions.map((a) => project1d(c.points, a));
       W.directions.forEach((a, k) => {
@@ -764,7 +783,7 @@
       drawPoints(ctx, view, T.frames[step], CORAL, 2.4);
       drawSphere(ctx, view, "front");
     };
-    const view = new View3D($("#toy-scene"), render, { extent: 3.0, spin: 0.0025 });
+    const view = new View3D($("#toy-scene"), render, { extent: extentFor(T.frames, 3.0), spin: 0.0025 });
 
     function drawPlot() {
       const { ctx, w, h } = fitCanvas(plot);
@@ -772,7 +791,8 @@
       const right = w - 14;
       const top = 12;
       const bottom = h - 26;
-      const logs = T.values.map(Math.log10);
+      const good = D.null.default; // what an exact N(0, I) sample scores on average
+      const logs = [...T.values, ...T.range].map(Math.log10);
       const lo = Math.floor(Math.min(...logs));
       const hi = Math.ceil(Math.max(...logs));
       const X = (i) => left + (i / last) * (right - left);
@@ -791,6 +811,17 @@
       ctx.stroke();
       ctx.fillText("step", left - 34, bottom + 16);
       ctx.fillText("SIGReg (log scale)", left + 6, top + 10);
+      ctx.fillStyle = rgba(BLUE, 0.1); // where 90% of N(0, I) samples of this size score
+      ctx.fillRect(left, Y(T.range[1]), right - left, Y(T.range[0]) - Y(T.range[1]));
+      ctx.strokeStyle = BLUE;
+      ctx.setLineDash([5, 4]);
+      ctx.beginPath();
+      ctx.moveTo(left, Y(good));
+      ctx.lineTo(right, Y(good));
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = BLUE;
+      ctx.fillText(`N(0, I): ${good.toFixed(2)}`, right - 86, Y(good) - 5);
       ctx.strokeStyle = CORAL;
       ctx.lineWidth = 2;
       ctx.beginPath();
@@ -864,7 +895,7 @@
     const L = D.lejepa;
     const names = {
       collapsed: "Collapsed: views agree, the cloud is a line",
-      spread: "Spread: views agree, the cloud is 𝒩(0, I)",
+      spread: "Spread: views agree, the cloud is \\(\\mathcal{N}(\\mathbf{0}, I)\\)", // typeset by MathJax
       disagree: "Spread, but the two views disagree",
     };
     $("[data-lam]").textContent = String(L.lam);
@@ -881,6 +912,15 @@
     }
   }
 
+  // ---- what a good value is: the null means, from the library --------------------------------
+
+  function setupReference() {
+    document.querySelectorAll("[data-null]").forEach((el) => setReadout(el, D.null[el.dataset.null], 2));
+    setReadout($("#toy-low"), D.toy.range[0], 2);
+    setReadout($("#toy-high"), D.toy.range[1], 2);
+    setReadout($("#toy-final"), D.toy.values[D.toy.values.length - 1], 2);
+  }
+
   // ---- start -----------------------------------------------------------------------------------
 
   $("#data-version").textContent = `Data: sigreg ${D.version}.`;
@@ -890,6 +930,7 @@
   setupEppsPulley();
   setupToy();
   setupLejepa();
+  setupReference();
   views.forEach((v) => {
     v.draw();
     observer.observe(v.canvas);
