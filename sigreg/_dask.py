@@ -187,7 +187,7 @@ def column_statistics(z: Array, statistic: Any, directions: Array) -> Array:
         new_axis=[z.ndim],
         dtype=np.float64,
         meta=np.empty((0,) * (z.ndim + 1), dtype=np.float64),
-        name="sigreg-chunk-sums",
+        token="sigreg-chunk-sums",  # a prefix: dask adds a hash of the inputs (unique keys)
     )
     # A tree of partial sums: SPLIT_EVERY blocks of K x S numbers per task.
     sums = da.sum(blocks, axis=batch, split_every=SPLIT_EVERY)
@@ -197,7 +197,7 @@ def column_statistics(z: Array, statistic: Any, directions: Array) -> Array:
         drop_axis=[sums.ndim - 1],
         dtype=directions.dtype,
         meta=np.empty((0,) * (sums.ndim - 1), dtype=directions.dtype),
-        name="sigreg-values",
+        token="sigreg-values",
     )
 
 

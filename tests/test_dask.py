@@ -168,3 +168,20 @@ def test_distributed_local_cluster_equals_numpy():
         value = sigreg.sigreg(zd, num_slices=K, statistic="moments").compute()  # the default client
     np.testing.assert_allclose(values, sigreg.sigreg(z, num_slices=K, reduction="none"), rtol=1e-12)
     np.testing.assert_allclose(value, sigreg.sigreg(z, num_slices=K, statistic="moments"), rtol=1e-12)
+
+
+def test_two_statistics_in_one_graph_keep_their_own_keys():
+    # Dask keys name results: two sigreg graphs (other statistic, other seed) computed
+    # together, or one after the other on a distributed scheduler that still holds the
+    # first one's results, must not share keys.
+    z = _data(np.float64)
+    zd = da.from_array(z, chunks=(333, D))
+    pair = dask.compute(
+        sigreg.sigreg(zd, num_slices=K, statistic="moments"),
+        sigreg.sigreg(zd, num_slices=K, seed=1),
+    )
+    expected = (
+        sigreg.sigreg(z, num_slices=K, statistic="moments"),
+        sigreg.sigreg(z, num_slices=K, seed=1),
+    )
+    np.testing.assert_allclose(pair, expected, rtol=1e-12)
