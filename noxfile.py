@@ -20,7 +20,7 @@ CPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cp
 GPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cuda"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
-nox.options.sessions = ["lint", "typecheck", "tests", "doctests", "agreement", "examples_smoke", "docs"]
+nox.options.sessions = ["lint", "typecheck", "tests", "cross_checks", "docs"]
 # Run by the docs session, with every framework installed and the site built.
 DOCS_TESTS = ["tests/test_docs.py", "tests/test_site.py", "tests/test_story.py"]
 DOCS_IGNORED = [f"--ignore={path}" for path in DOCS_TESTS]
@@ -43,19 +43,42 @@ def tests(session: nox.Session, backend: str) -> None:
     session.run("pytest", *paths, *DOCS_IGNORED, *session.posargs, env=BACKENDS[backend]["env"])
 
 
-@nox.session
-def doctests(session: nox.Session) -> None:
-    """The Examples sections of every public docstring, run as doctests."""
-    _install_backends(session, ["torch-cpu", "jax-cpu"])
+def _run_doctests(session: nox.Session) -> None:
     session.run("pytest", "--doctest-modules", "sigreg", "--ignore=sigreg/_kernels", *session.posargs)
 
 
+def _run_agreement(session: nox.Session) -> None:
+    session.run("pytest", "tests/test_agreement.py", *session.posargs)
+    session.run("sigreg", "check")
+
+
+def _run_examples_smoke(session: nox.Session) -> None:
+    session.run("pytest", "tests/test_examples.py", *session.posargs)
+
+
 @nox.session
+def cross_checks(session: nox.Session) -> None:
+    """Every CPU backend in one environment (one install, not three): cross-backend agreement and
+    `sigreg check`, the docstring examples, and a few steps of each LeJEPA digits example."""
+    _install_backends(session, CPU_BACKENDS)
+    session.install(*EXAMPLE_PACKAGES)
+    _run_agreement(session)
+    _run_doctests(session)
+    _run_examples_smoke(session)
+
+
+@nox.session(default=False)
+def doctests(session: nox.Session) -> None:
+    """The Examples sections of every public docstring, run as doctests."""
+    _install_backends(session, ["torch-cpu", "jax-cpu"])
+    _run_doctests(session)
+
+
+@nox.session(default=False)
 def agreement(session: nox.Session) -> None:
     """Every CPU backend in one environment: cross-backend agreement and `sigreg check`."""
     _install_backends(session, CPU_BACKENDS)
-    session.run("pytest", "tests/test_agreement.py", *session.posargs)
-    session.run("sigreg", "check")
+    _run_agreement(session)
 
 
 @nox.session(venv_backend="none")
@@ -75,12 +98,12 @@ def gpu(session: nox.Session) -> None:
     session.run("python", "-m", "sigreg", "check", env={**env, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
 
 
-@nox.session
+@nox.session(default=False)
 def examples_smoke(session: nox.Session) -> None:
     """A few steps of each LeJEPA digits example (tests/test_examples.py)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
     session.install(*EXAMPLE_PACKAGES)
-    session.run("pytest", "tests/test_examples.py", *session.posargs)
+    _run_examples_smoke(session)
 
 
 @nox.session(default=False)
