@@ -6,10 +6,12 @@ saying what to install and which environment variables to set.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import nox
 import tomllib
@@ -44,7 +46,7 @@ def tests(session: nox.Session, backend: str) -> None:
 
 
 def _run_doctests(session: nox.Session) -> None:
-    session.run("pytest", "--doctest-modules", "sigreg", "--ignore=sigreg/_kernels", *session.posargs)
+    session.run("pytest", "--doctest-modules", "sigreg", "--ignore=sigreg/_backend/kernels", *session.posargs)
 
 
 def _run_agreement(session: nox.Session) -> None:
@@ -155,19 +157,16 @@ def bench(session: nox.Session) -> None:
         session.run("python", "benchmarks/bench_statistics.py", "--output", output)
 
 
-# The modules that hold public names: their docstrings are validated by numpydoc.
-PUBLIC_MODULES = [f"sigreg/{name}.py" for name in ("__init__", "_api", "stats", "torch", "jax", "demo")] + [
-    "sigreg/_epps_pulley.py",
-    "sigreg/_statistic.py",
-    "sigreg/_hypothesis.py",
-    "sigreg/_normality.py",
-    "sigreg/_order.py",
-    "sigreg/_moments.py",
-    "sigreg/_bhep.py",
-    "sigreg/_accumulate.py",
-    "sigreg/lightning.py",
-    "sigreg/equinox.py",
-]
+def _layers() -> Any:
+    """tests/layers.py, the table of the package's floors (read by tests/test_layering.py too)."""
+    spec = importlib.util.spec_from_file_location("sigreg_layers", ROOT / "tests" / "layers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The files that define public names: their docstrings are validated by numpydoc.
+PUBLIC_MODULES = sorted({str(p.relative_to(ROOT)) for g in _layers().DOCUMENTED for p in ROOT.glob(g)})
 
 
 @nox.session

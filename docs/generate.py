@@ -194,16 +194,16 @@ def pvalue_accuracy(sizes=(8, 16, 32, 64, 128, 256, 512), samples: int = 20000, 
     """Markdown table: how far the asymptotic per-slice p-values are from uniform, by N."""
     import array_api_compat.numpy as xp
 
-    from sigreg import _null
+    from sigreg._pvalues import asymptotic
 
     statistic = sigreg.stats.EppsPulley()
-    table = _null.survival_table(tuple(_null.chi2_weights(*statistic.null_quadrature(np)).tolist()))
+    table = asymptotic.survival_table(tuple(asymptotic.chi2_weights(*statistic.null_quadrature(np)).tolist()))
     levels = np.linspace(0.001, 0.999, 999)
     noise = 1.36 / math.sqrt(samples)  # the KS distance that 95% of uniform samples stay below
     lines = ["| N | max over levels a of abs(P(p <= a) - a) | within 0.01 |", "|---|---|---|"]
     for n in sizes:
         x = np.random.default_rng(seed + n).standard_normal((n, samples))
-        p = np.sort(_null.survival(sigreg.stats.epps_pulley(x), table, xp))
+        p = np.sort(asymptotic.survival(sigreg.stats.epps_pulley(x), table, xp))
         distance = float(np.max(np.abs(np.searchsorted(p, levels, side="right") / samples - levels)))
         lines.append(f"| {n} | {distance:.4f} | {'yes' if distance <= 0.01 else 'no'} |")
     lines += [

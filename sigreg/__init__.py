@@ -8,9 +8,10 @@ array library; the framework adapters load when their arrays show up.
 """
 
 from . import stats
-from ._accumulate import Accumulator
-from ._api import directions, lejepa_loss, sigreg, value_and_grad
-from ._hypothesis import TestResult, test
+from ._api.accumulate import Accumulator
+from ._api.regulariser import directions, lejepa_loss, sigreg, value_and_grad
+from ._core.public import rehome as _rehome
+from ._pvalues.sliced import TestResult, test
 from .stats import epps_pulley
 
 __all__ = [
@@ -25,3 +26,4 @@ __all__ = [
     "value_and_grad",
 ]
 __version__ = "0.1.0"
+_rehome(globals(), __name__)

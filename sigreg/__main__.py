@@ -6,11 +6,12 @@ import argparse
 import json
 import sys
 
-from . import _cli_test
+from ._cli import files as _files
 
 
 def run_demo() -> int:
-    from . import _check, demo
+    from . import demo
+    from ._cli import check as _check
 
     print("A collapsed cloud (a thin line in 3-D) unfolds under gradient steps on SIGReg")
     print(f"({demo.NUM_POINTS} points, {demo.NUM_SLICES} fresh slices per step, NumPy, analytic gradient)\n")
@@ -40,7 +41,7 @@ def run_demo() -> int:
 
 
 def check(args: argparse.Namespace) -> int:
-    from . import _check
+    from ._cli import check as _check
 
     rows = _check.run()
     if args.json:
@@ -69,12 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         description="SIGReg's value and gradient on every installed backend against NumPy float64.",
     )
     check_parser.add_argument("--json", action="store_true", help="print the rows as JSON")
-    _cli_test.add_parser(sub)
+    _files.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "check":
         return check(args)
     if args.command == "test":
-        return _cli_test.run(args)
+        return _files.run(args)
     return run_demo()
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._api import sigreg, value_and_grad
+from ._api.regulariser import sigreg, value_and_grad
 
 NUM_POINTS = 300
 STEPS = 120
@@ -136,11 +136,11 @@ def null_mean(**options: Any) -> float:
     >>> round(demo.null_mean(), 4), round(demo.null_mean(integration="exact"), 4)
     (1.0525, 1.0594)
     """
-    from . import _null
-    from ._epps_pulley import EppsPulley
+    from ._pvalues import asymptotic as _asymptotic
+    from ._statistics.epps_pulley import EppsPulley
 
     knots, weights = EppsPulley(**options).null_quadrature(np)
-    return float(np.sum(_null.chi2_weights(knots, weights)))
+    return float(np.sum(_asymptotic.chi2_weights(knots, weights)))
 
 
 def null_range(

@@ -11,8 +11,9 @@ from typing import Any
 import equinox as eqx
 import jax
 
-from . import _api, _registry
-from . import _validate as check
+from ._api import regulariser as _regulariser
+from ._core import checks as _checks
+from ._statistics import registry as _registry
 from .jax import all_reduce as _all_reduce
 
 __all__ = ["SIGReg"]
@@ -70,9 +71,9 @@ class SIGReg(eqx.Module):
         axis_name: Any = None,
         **options: Any,
     ) -> None:
-        self.num_slices = check.integer("num_slices", num_slices, 1)
+        self.num_slices = _checks.integer("num_slices", num_slices, 1)
         self.statistic = _registry.resolve(statistic, options)
-        self.reduction = check.choice("reduction", reduction, check.REDUCTIONS)
+        self.reduction = _checks.choice("reduction", reduction, _checks.REDUCTIONS)
         self.axis_name = axis_name
 
     def __call__(self, z: jax.Array, *, step: int | jax.Array) -> jax.Array:
@@ -99,7 +100,7 @@ class SIGReg(eqx.Module):
         ()
         """
         reduce = None if self.axis_name is None else _all_reduce(self.axis_name)
-        out: jax.Array = _api.sigreg(
+        out: jax.Array = _regulariser.sigreg(
             z,
             statistic=self.statistic,
             num_slices=self.num_slices,

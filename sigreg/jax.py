@@ -1,7 +1,7 @@
 """JAX extras: the named-axis all-reduce for ``shard_map`` and ``pmap``.
 
 Plain ``sigreg.sigreg`` already works on JAX arrays (``jit``, ``grad``,
-``vmap``); the ``custom_vjp`` adapter lives in ``sigreg._adapters.jax_vjp``.
+``vmap``); the ``custom_vjp`` adapter lives in ``sigreg._backend.adapters.jax_vjp``.
 """
 
 from dataclasses import dataclass as _dataclass

@@ -11,8 +11,9 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from . import _api, _hypothesis
-from . import _validate as check
+from ._api import regulariser as _regulariser
+from ._core import checks as _checks
+from ._pvalues import sliced as _sliced
 
 __all__ = ["SIGRegMonitor", "effective_rank", "embedding_scale"]
 
@@ -122,13 +123,13 @@ class SIGRegMonitor(pl.Callback):
         prefix: str = "sigreg",
     ) -> None:
         super().__init__()
-        self.every_n_steps = check.integer("every_n_steps", every_n_steps, 1)
+        self.every_n_steps = _checks.integer("every_n_steps", every_n_steps, 1)
         if not isinstance(key, str) or not isinstance(prefix, str):
             raise TypeError("key and prefix must be strings")
         self.key = key
-        self.num_slices = check.integer("num_slices", num_slices, 1)
-        self.n_resamples = check.integer("n_resamples", n_resamples, 0)
-        self.seed = check.integer("seed", seed, 0)
+        self.num_slices = _checks.integer("num_slices", num_slices, 1)
+        self.n_resamples = _checks.integer("n_resamples", n_resamples, 0)
+        self.seed = _checks.integer("seed", seed, 0)
         self.prefix = prefix
 
     def metrics(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -155,14 +156,12 @@ class SIGRegMonitor(pl.Callback):
         z = z.detach().reshape(-1, z.shape[-1])
         z = z if z.dtype == torch.float64 else z.float()
         out = {
-            f"{self.prefix}/sigreg": _api.sigreg(z, num_slices=self.num_slices, seed=self.seed),
+            f"{self.prefix}/sigreg": _regulariser.sigreg(z, num_slices=self.num_slices, seed=self.seed),
             f"{self.prefix}/effective_rank": effective_rank(z),
             f"{self.prefix}/scale": embedding_scale(z),
         }
         if self.n_resamples:
-            result = _hypothesis.test(
-                z, num_slices=self.num_slices, seed=self.seed, n_resamples=self.n_resamples
-            )
+            result = _sliced.test(z, num_slices=self.num_slices, seed=self.seed, n_resamples=self.n_resamples)
             out[f"{self.prefix}/pvalue"] = result.pvalue
         return out
 

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _api, _ecf, _registry
-from . import _validate as check
-from ._bhep import BHEP, HenzeZirkler
-from ._epps_pulley import NUM_POINTS, T_MAX, EppsPulley
-from ._moments import JarqueBera, Moments
-from ._normality import (
+from ._api.along_axis import ecf, epps_pulley
+from ._api.normality import (
     anderson_darling,
     bhep,
     cramer_von_mises,
@@ -29,13 +25,20 @@ from ._normality import (
     wasserstein,
     watson,
 )
-from ._order import AndersonDarling, CramerVonMises, Entropy, ShapiroWilk, Wasserstein, Watson
-from ._statistic import Statistic, SumsStatistic
+from ._core.public import rehome as _rehome
+from ._core.statistic import EmbeddingStatistic, Statistic, SumsStatistic
+from ._statistics import registry as _registry
+from ._statistics.bhep import BHEP, HenzeZirkler
+from ._statistics.edf import AndersonDarling, CramerVonMises, Watson
+from ._statistics.epps_pulley import EppsPulley
+from ._statistics.moments import JarqueBera, Moments
+from ._statistics.order import Entropy, ShapiroWilk, Wasserstein
 
 __all__ = [
     "BHEP",
     "AndersonDarling",
     "CramerVonMises",
+    "EmbeddingStatistic",
     "Entropy",
     "EppsPulley",
     "HenzeZirkler",
@@ -150,105 +153,4 @@ def register(cls: type) -> type:
     return _registry.register(cls)
 
 
-def epps_pulley(
-    x: Array,
-    /,
-    *,
-    axis: int = 0,
-    t_max: float = T_MAX,
-    num_points: int = NUM_POINTS,
-    integration: str = "trapezoid",
-) -> Array:
-    """The Epps-Pulley statistic of the samples along ``axis`` against N(0, 1).
-
-    ``EP = N * integral |ecf(t) - exp(-t^2/2)|^2 exp(-t^2/2) dt`` over
-    ``[-t_max, t_max]``, by the trapezoid rule on ``num_points`` knots of the
-    half line (``integration="trapezoid"``), or over the whole real line in
-    closed form (``integration="exact"``: O(N^2) work, for validation and small
-    N). Under the null (samples exactly N(0, 1)) the exact statistic has mean
-    ``sqrt(2 pi) (1 - 1/sqrt(3)) = 1.0594`` for every N.
-
-    Parameters
-    ----------
-    x : array
-        Real floating samples along ``axis``.
-    axis : int, default 0
-        The sample axis.
-    t_max : float, default 3.0
-        The quadrature covers ``[-t_max, t_max]``.
-    num_points : int, default 17
-        Knots on the half line (odd for Simpson), or Gauss-Hermite nodes.
-    integration : {"trapezoid", "simpson", "gauss_hermite", "exact"}, default "trapezoid"
-        The quadrature rule (see :class:`EppsPulley`); ``"exact"``: the closed form
-        over the whole real line.
-
-    Returns
-    -------
-    array
-        One value per index of the remaining axes, in ``x``'s library and on its
-        device; float64 stays float64, other floating dtypes give float32.
-        Differentiable like :func:`sigreg.sigreg`, with O(N + P) memory per column.
-        Non-finite samples give a non-finite result (nothing is checked on the device).
-
-    Raises
-    ------
-    TypeError
-        If ``x`` is not a real floating array or an option has the wrong type.
-    ValueError
-        If ``x`` is 0-d, ``axis`` is out of range, there is no sample, or an
-        option is out of range.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sigreg.stats import epps_pulley
-    >>> x = np.random.default_rng(0).standard_normal((2000, 3))
-    >>> ep = epps_pulley(x)  # one value per column
-    >>> ep.shape, bool(np.all(ep < 5))
-    ((3,), True)
-    >>> bool(epps_pulley(x + 1.0)[0] > 50)  # a shifted sample is far from N(0, 1)
-    True
-    """
-    statistic = EppsPulley(t_max=t_max, num_points=num_points, integration=integration)
-    return _api._along_axis(statistic, x, axis)
-
-
-def ecf(x: Array, t: Any, /, *, axis: int = 0) -> tuple[Array, Array]:
-    """The empirical characteristic function of the samples along ``axis`` at knots ``t``.
-
-    Parameters
-    ----------
-    x : array
-        Real floating samples along ``axis``.
-    t : sequence of float
-        The knots (Python numbers, or a 1-D NumPy array), evaluated directly.
-    axis : int, default 0
-        The sample axis.
-
-    Returns
-    -------
-    real : array
-        ``mean(cos(t_j x))`` over the samples, of shape ``x.shape`` without
-        ``axis`` plus ``(len(t),)``.
-    imag : array
-        ``mean(sin(t_j x))``, of the same shape.
-
-    Raises
-    ------
-    TypeError
-        If ``x`` is not a real floating array or ``t`` holds no real numbers.
-    ValueError
-        If ``x`` has no sample along ``axis`` or ``t`` is empty or not finite.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sigreg.stats import ecf
-    >>> real, imag = ecf(np.array([0.0, np.pi]), [0.0, 1.0])
-    >>> np.round(real, 12), np.round(imag, 12)
-    (array([1., 0.]), array([0., 0.]))
-    """
-    knots = check.finite_reals("t", t)
-    xp, u = _api._samples_along("x", x, axis)
-    real, imag = _ecf.direct_ecf(u, knots, xp)
-    return real[..., 0, :], imag[..., 0, :]
+_rehome(globals(), __name__)

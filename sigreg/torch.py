@@ -2,7 +2,7 @@
 
 Plain ``sigreg.sigreg`` already works on tensors (autograd, ``torch.func``,
 ``torch.compile``); the autograd adapter itself lives in
-``sigreg._adapters.torch_autograd``.
+``sigreg._backend.adapters.torch_autograd``.
 """
 
 import typing as _typing
@@ -11,9 +11,10 @@ from typing import Any as _Any
 
 import torch as _torch
 
-from . import _api, _registry
-from . import _validate as _check
-from ._statistic import Statistic as _Statistic
+from ._api import regulariser as _regulariser
+from ._core import checks as _checks
+from ._core.statistic import Statistic as _Statistic
+from ._statistics import registry as _registry
 
 __all__ = ["SIGReg", "all_reduce"]
 
@@ -108,9 +109,9 @@ class SIGReg(_torch.nn.Module):
         **options: _Any,
     ) -> None:
         super().__init__()
-        self.num_slices = _check.integer("num_slices", num_slices, 1)
+        self.num_slices = _checks.integer("num_slices", num_slices, 1)
         self.statistic = _registry.resolve(statistic, options)
-        self.reduction = _check.choice("reduction", reduction, _check.REDUCTIONS)
+        self.reduction = _checks.choice("reduction", reduction, _checks.REDUCTIONS)
         self.distributed = distributed
         self.group = group
         self.register_buffer("step", _torch.zeros((), dtype=_torch.int64))
@@ -140,7 +141,7 @@ class SIGReg(_torch.nn.Module):
         reduce = None
         if self.distributed and _torch.distributed.is_available() and _torch.distributed.is_initialized():
             reduce = all_reduce(self.group)
-        out = _api.sigreg(
+        out = _regulariser.sigreg(
             z,
             statistic=self.statistic,
             num_slices=self.num_slices,

@@ -1,6 +1,6 @@
 """The ``xp`` fixture: every test runs on every installed backend.
 
-Backends: the rows of ``sigreg._backends.BACKENDS`` (numpy, array_api_strict,
+Backends: the rows of ``sigreg._core.backends.BACKENDS`` (numpy, array_api_strict,
 torch, jax with float32 only, jax_x64 with ``jax_enable_x64`` on, and cupy), the
 one table that ``sigreg check`` reads too. ``SIGREG_TEST_BACKENDS`` (a comma list)
 restricts them, as the nox sessions do; ``SIGREG_TEST_DEVICE=cuda`` puts torch

@@ -14,7 +14,9 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from sigreg._backends import BY_NAME as BACKENDS  # the backend table (private: shared with `sigreg check`)
+from sigreg._core.backends import (
+    BY_NAME as BACKENDS,  # the backend table (private: shared with `sigreg check`)
+)
 
 DEVICE = os.environ.get("SIGREG_TEST_DEVICE", "cpu")
 

@@ -66,12 +66,12 @@ def test_npy_equals_in_memory(tmp_path, capsys, dtype):
 
 
 def test_npy_chunks_that_do_not_divide_n(tmp_path, capsys, monkeypatch):
-    from sigreg import _cli_test
+    from sigreg._cli import files
 
     z = _data(np.float64)
     np.save(tmp_path / "z.npy", z)
     np.save(tmp_path / "f.npy", np.asfortranarray(z))
-    monkeypatch.setattr(_cli_test, "CHUNK_BYTES", 7 * D * 8 * 61)  # 427 rows a chunk: 4 chunks
+    monkeypatch.setattr(files, "CHUNK_BYTES", 7 * D * 8 * 61)  # 427 rows a chunk: 4 chunks
     for name in ("z.npy", "f.npy"):
         report = _report(capsys, tmp_path / name, "--num-slices", K, "--seed", 1)
         assert report["chunks"] == 4
@@ -249,11 +249,11 @@ def _has(module):
 
 def test_progress_bar_on_stderr(tmp_path, capsys, monkeypatch):
     pytest.importorskip("tqdm", reason="tqdm is not installed")
-    from sigreg import _cli_test
+    from sigreg._cli import files
 
     np.save(tmp_path / "z.npy", _data(np.float64))
-    monkeypatch.setattr(_cli_test, "CHUNK_BYTES", 500 * D * 8)  # 3 chunks
-    monkeypatch.setattr(_cli_test, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setattr(files, "CHUNK_BYTES", 500 * D * 8)  # 3 chunks
+    monkeypatch.setattr(files, "PROGRESS_DELAY", 0.0)
     status = main(["test", str(tmp_path / "z.npy"), "--num-slices", "4", "--json"])
     out, err = capsys.readouterr()
     assert status == 0 and json.loads(out)["chunks"] == 3

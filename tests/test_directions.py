@@ -149,7 +149,7 @@ def test_sobol_same_on_every_backend(xp):
 
 def _sobol_points(dims: int, n: int) -> np.ndarray:
     """Unshifted Sobol points (n, dims) in [0, 1) from the library's direction numbers."""
-    from sigreg._quasi import BITS, direction_numbers
+    from sigreg._core.quasi_random import BITS, direction_numbers
 
     v = np.array(direction_numbers(dims), dtype=np.int64)  # (dims, BITS)
     x = np.zeros((n, dims), dtype=np.int64)
@@ -174,7 +174,7 @@ def test_sobol_sequence_matches_scipy_and_is_stratified():
 
 
 def test_primitive_polynomials_are_primitive():
-    from sigreg._quasi import _primitive_polynomials
+    from sigreg._core.quasi_random import _primitive_polynomials
 
     polys = _primitive_polynomials(60)
     # Counts per degree: phi(2**s - 1) / s = 1, 1, 2, 2, 6, 6, 18, ... (OEIS A011260)

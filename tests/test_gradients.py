@@ -124,11 +124,11 @@ def test_float32_accuracy_at_every_grid_size(num_points, seed):
 
 def test_sample_blocks_with_a_remainder(xp, monkeypatch):
     """Blocks of 10 rows over N=47 (4 blocks and 7 rows): the same values and gradients."""
-    import sigreg._dispatch
+    import sigreg._backend.dispatch
 
-    monkeypatch.setattr(sigreg._dispatch, "BLOCK_ELEMENTS", 60)  # 60 // K=6 -> 10 rows
+    monkeypatch.setattr(sigreg._backend.dispatch, "BLOCK_ELEMENTS", 60)  # 60 // K=6 -> 10 rows
     z, a = _case(seed=5, n=47, d=4, k=6, batch=(2,))
-    assert sigreg._dispatch.plan(asarray(xp, z @ a), xp).block_rows == 10
+    assert sigreg._backend.dispatch.plan(asarray(xp, z @ a), xp).block_rows == 10
     expected = oracle.sigreg(z, a).mean()
     numeric = oracle.numerical_grad(lambda x: oracle.sigreg(x, a).mean(), z)
     for dtype in float_dtypes(xp):
@@ -143,12 +143,12 @@ def test_sample_blocks_with_a_remainder(xp, monkeypatch):
 
 def test_blocked_autodiff_paths():
     """torch autograd and jax.grad through the blocked sums equal the oracle gradient."""
-    import sigreg._dispatch
+    import sigreg._backend.dispatch
 
     z, a = _case(seed=6, n=47, d=4, k=6, batch=(2,))
     numeric = oracle.numerical_grad(lambda x: oracle.sigreg(x, a).mean(), z)
-    original = sigreg._dispatch.BLOCK_ELEMENTS
-    sigreg._dispatch.BLOCK_ELEMENTS = 60
+    original = sigreg._backend.dispatch.BLOCK_ELEMENTS
+    sigreg._backend.dispatch.BLOCK_ELEMENTS = 60
     try:
         if importlib.util.find_spec("torch"):
             import torch
@@ -163,4 +163,4 @@ def test_blocked_autodiff_paths():
                 grad = jax.grad(lambda x: sigreg.sigreg(x, directions=jnp.asarray(a)))(jnp.asarray(z))
                 assert max_rel(grad, numeric) <= 1e-7
     finally:
-        sigreg._dispatch.BLOCK_ELEMENTS = original
+        sigreg._backend.dispatch.BLOCK_ELEMENTS = original

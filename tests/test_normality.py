@@ -259,12 +259,12 @@ def test_henze_zirkler_agrees_with_pingouin():
 
 
 def test_bhep_is_blocked(monkeypatch):
-    from sigreg import _bhep
+    from sigreg._statistics import bhep
 
     z = _sample(50, 10, shape=(3,))
     whole = stats.henze_zirkler(z)
-    monkeypatch.setattr(_bhep, "BLOCK_ELEMENTS", 7 * 50)  # blocks of 7 rows, the last one short
-    assert len(_bhep._blocks(50)) == 8
+    monkeypatch.setattr(bhep, "BLOCK_ELEMENTS", 7 * 50)  # blocks of 7 rows, the last one short
+    assert len(bhep._blocks(50)) == 8
     np.testing.assert_allclose(stats.henze_zirkler(z), whole, rtol=1e-13)
 
 
@@ -321,12 +321,12 @@ def test_multivariate_gradients(xp, function):
 def test_normal_cdf_and_its_logs_match_scipy_to_the_far_tails():
     # The CDF under every statistic: Cody's erfc in array-API operations against
     # scipy.special, float64, through the small-argument, middle and asymptotic regions.
-    from sigreg import _normal
+    from sigreg._core import normal_cdf
 
     region_edges = [-0.0, 0.0, 0.46875 * math.sqrt(2), 4 * math.sqrt(2)]
     x = np.concatenate([np.linspace(-38.0, 38.0, 20001), region_edges])
-    np.testing.assert_allclose(_normal.ndtr(x, np), scipy.special.ndtr(x), rtol=1e-14, atol=1e-300)
-    log_cdf, log_survival = _normal.log_ndtr_pair(x, np)
+    np.testing.assert_allclose(normal_cdf.ndtr(x, np), scipy.special.ndtr(x), rtol=1e-14, atol=1e-300)
+    log_cdf, log_survival = normal_cdf.log_ndtr_pair(x, np)
     np.testing.assert_allclose(log_cdf, scipy.special.log_ndtr(x), rtol=1e-13, atol=1e-300)
     np.testing.assert_allclose(log_survival, scipy.special.log_ndtr(-x), rtol=1e-13, atol=1e-300)
-    np.testing.assert_array_equal(_normal.log_ndtr(x, np), log_cdf)
+    np.testing.assert_array_equal(normal_cdf.log_ndtr(x, np), log_cdf)

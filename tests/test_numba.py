@@ -1,4 +1,4 @@
-"""The fused Numba ECF kernels (``sigreg._kernels.numba_ecf``) against a float64 NumPy oracle.
+"""The fused Numba ECF kernels (``sigreg._backend.kernels.numba_ecf``) against a float64 NumPy oracle.
 
 The oracle evaluates ``cos`` and ``sin`` of the whole ``N x K x J`` tensor of angles directly
 in float64, so it shares neither the rotation, nor the re-anchoring, nor the kernel's own
@@ -16,7 +16,7 @@ import pytest
 
 numba = pytest.importorskip("numba", reason="the fused CPU kernels need numba, which is not installed")
 
-from sigreg._kernels import numba_ecf  # noqa: E402
+from sigreg._backend.kernels import numba_ecf  # noqa: E402
 
 DT = 3.0 / 16  # the default grid: t_max = 3, 17 points
 # Agreement with the oracle, relative to the largest magnitude of the result.
@@ -214,12 +214,12 @@ def test_results_do_not_depend_on_thread_count(dtype):
 
 
 def test_agrees_with_array_api_path():
-    """Same knots and layout as ``sigreg._ecf`` (the kernel interface of ``Plan.kernel``)."""
+    """Same knots and layout as ``sigreg._statistics.ecf`` (the kernel interface of ``Plan.kernel``)."""
     import array_api_compat.numpy as xp
 
-    from sigreg._ecf import ecf_sums, ecf_sums_vjp
-    from sigreg._grid import trapezoid_grid
-    from sigreg._plan import Plan
+    from sigreg._core.plan import Plan
+    from sigreg._statistics.ecf import ecf_sums, ecf_sums_vjp
+    from sigreg._statistics.quadrature import trapezoid_grid
 
     grid = trapezoid_grid(3.0, 17)
     u = _random((2, 200, 9), np.float64, seed=14)
@@ -272,7 +272,7 @@ def test_import_is_lazy_and_survives_missing_numba():
         "import sys\n"
         "import sigreg\n"
         "before = 'numba' in sys.modules\n"
-        "import sigreg._kernels.numba_ecf as m\n"
+        "import sigreg._backend.kernels.numba_ecf as m\n"
         "assert ('numba' in sys.modules) == before\n"
         "sys.modules['numba'] = None\n"
         "assert not m.available()\n"

@@ -1,6 +1,6 @@
 """Execution plans: every plan gives the same numbers; the accelerator plan is launch-lean.
 
-A plan (``sigreg._plan.Plan``) never changes a result beyond float rounding. These
+A plan (``sigreg._core.plan.Plan``) never changes a result beyond float rounding. These
 tests force each plan on NumPy float64 and compare, count the aten operations of
 PyTorch's accelerator plan on ``meta`` tensors (a count, not a timing), and read
 XLA's memory analysis of the compiled JAX gradient.
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import sigreg
-import sigreg._dispatch
-from sigreg._plan import Plan
+import sigreg._backend.dispatch
+from sigreg._core.plan import Plan
 
 from . import oracle
 
@@ -39,7 +39,7 @@ def _case(seed=0, n=23, d=4, k=6, batch=(2,)):
 @pytest.mark.parametrize("plan", PLANS.values(), ids=PLANS.keys())
 @pytest.mark.parametrize("num_points", [2, 17, 18, 50])  # one chunk of knots, a chunk and a remainder, ...
 def test_every_plan_matches_the_oracle(monkeypatch, plan, num_points):
-    monkeypatch.setattr(sigreg._dispatch, "plan", lambda u, xp: plan)
+    monkeypatch.setattr(sigreg._backend.dispatch, "plan", lambda u, xp: plan)
     z, a = _case()
     value, grad = sigreg.value_and_grad(z, directions=a, num_points=num_points)
     expected = oracle.sigreg(z, a, num_points=num_points).mean()
@@ -132,9 +132,9 @@ def test_jax_gradient_allocates_nothing_of_size_n_k_p():
 def test_cpu_plan_blocks_rows_and_accelerator_plan_does_not():
     import torch
 
-    cpu = sigreg._dispatch.plan(torch.zeros(4096, 256), _torch_xp())
-    meta = sigreg._dispatch.plan(torch.zeros(4096, 256, device="meta"), _torch_xp())
-    assert cpu.block_rows == sigreg._dispatch.BLOCK_ELEMENTS // 256 and meta.block_rows is None
+    cpu = sigreg._backend.dispatch.plan(torch.zeros(4096, 256), _torch_xp())
+    meta = sigreg._backend.dispatch.plan(torch.zeros(4096, 256, device="meta"), _torch_xp())
+    assert cpu.block_rows == sigreg._backend.dispatch.BLOCK_ELEMENTS // 256 and meta.block_rows is None
     assert math.isfinite(float(sigreg.sigreg(torch.randn(40, 3), num_slices=4)))
 
 
@@ -151,7 +151,7 @@ def test_numba_plan_is_chosen_on_cpu_and_equals_the_array_api_plan(monkeypatch, 
     """CPU arrays of NumPy, eager PyTorch and JAX go through the Numba kernels; same numbers."""
     if importlib.util.find_spec(library) is None:
         pytest.skip(f"{library} is not installed")
-    from sigreg._kernels import numba_bridge
+    from sigreg._backend.kernels import numba_bridge
 
     z, a = _case(seed=7, n=37)
     z, a = z.astype(dtype), a.astype(dtype)
@@ -165,20 +165,23 @@ def test_numba_plan_is_chosen_on_cpu_and_equals_the_array_api_plan(monkeypatch, 
 
         with backend("jax_x64") as xp:
             z, a = xp.asarray(z), xp.asarray(a)
-            from sigreg._kernels import numba_jax
+            from sigreg._backend.kernels import numba_jax
 
-            assert sigreg._dispatch.plan(z @ a, xp).kernel is numba_jax
+            assert sigreg._backend.dispatch.plan(z @ a, xp).kernel is numba_jax
             _compare_with_array_api_plan(monkeypatch, z, a, dtype)
         return
     else:
         import array_api_compat.numpy as xp
-    assert sigreg._dispatch.plan(z @ a if library == "numpy" else (z @ a).detach(), xp).kernel is numba_bridge
+    assert (
+        sigreg._backend.dispatch.plan(z @ a if library == "numpy" else (z @ a).detach(), xp).kernel
+        is numba_bridge
+    )
     _compare_with_array_api_plan(monkeypatch, z, a, dtype)
 
 
 def _compare_with_array_api_plan(monkeypatch, z, a, dtype):
     with_kernel = sigreg.value_and_grad(z, directions=a)
-    monkeypatch.setattr(sigreg._dispatch, "plan", lambda u, xp: Plan(block_rows=16))
+    monkeypatch.setattr(sigreg._backend.dispatch, "plan", lambda u, xp: Plan(block_rows=16))
     without = sigreg.value_and_grad(z, directions=a)
     rtol = 1e-12 if dtype == "float64" else 2e-5
     for got, want in zip(with_kernel, without, strict=True):

@@ -1,4 +1,4 @@
-"""The fused Triton ECF kernels (``sigreg._kernels.triton_ecf``) against a float64 NumPy oracle.
+"""The fused Triton ECF kernels (``sigreg._backend.kernels.triton_ecf``) against a float64 NumPy oracle.
 
 The kernels run on a CUDA device when there is one, else on CPU tensors under Triton's
 interpreter, which needs ``TRITON_INTERPRET=1`` in the environment before the kernels are
@@ -22,7 +22,7 @@ if not (os.environ.get("TRITON_INTERPRET") == "1" or torch.cuda.is_available()):
         allow_module_level=True,
     )
 
-from sigreg._kernels import triton_ecf  # noqa: E402
+from sigreg._backend.kernels import triton_ecf  # noqa: E402
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 # Agreement with the float64 oracle, relative to the largest magnitude of the result.
@@ -259,7 +259,7 @@ def test_torch_compile_fullgraph():
 
 
 def _plans(kernel):
-    from sigreg._plan import Plan
+    from sigreg._core.plan import Plan
 
     return Plan(kernel=kernel), Plan()
 
@@ -268,13 +268,13 @@ def _plans(kernel):
 @pytest.mark.parametrize(("batch", "n", "num_points"), [((), 37, 17), ((2,), 20, 5), ((), 9, 40)])
 def test_sigreg_through_the_kernels_equals_the_array_api_plan(monkeypatch, dtype, batch, n, num_points):
     import sigreg
-    import sigreg._dispatch
+    import sigreg._backend.dispatch
 
     gen = torch.Generator().manual_seed(n)
     z = torch.randn((*batch, n, 6), generator=gen, dtype=torch.float64).to(dtype=dtype, device=DEVICE)
     results = []
     for plan in _plans(triton_ecf):
-        monkeypatch.setattr(sigreg._dispatch, "plan", lambda u, xp, plan=plan: plan)
+        monkeypatch.setattr(sigreg._backend.dispatch, "plan", lambda u, xp, plan=plan: plan)
         x = z.clone().requires_grad_(True)
         value = sigreg.sigreg(x, num_slices=11, seed=3, num_points=num_points)
         value.backward()
@@ -289,7 +289,7 @@ def test_numpy_arrays_reach_the_kernels_through_dlpack():
     """The bridge CuPy uses, exercised with NumPy arrays on the CPU (interpreter only)."""
     if DEVICE.type != "cpu":
         pytest.skip("the NumPy bridge runs on CPU tensors, under the interpreter")
-    from sigreg._kernels import dlpack
+    from sigreg._backend.kernels import dlpack
 
     u = np.random.default_rng(0).standard_normal((13, 5))
     sums = dlpack.ecf_sums(u, 0.25, 4)

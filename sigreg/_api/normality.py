@@ -1,0 +1,446 @@
+"""The normality statistics of the literature as functions of samples along an axis.
+
+Re-exported by :mod:`sigreg.stats`. Each function checks its arguments, then
+evaluates its statistic class (:mod:`sigreg._statistics.edf`, :mod:`sigreg._statistics.order`,
+:mod:`sigreg._statistics.moments`,
+:mod:`sigreg._statistics.bhep`) through the framework adapters, so it is differentiable
+under PyTorch autograd and JAX by the class's analytic gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._backend import dispatch
+from .._core import checks, dtypes, normal_cdf
+from .._statistics.bhep import BHEP, HenzeZirkler
+from .._statistics.edf import AndersonDarling, CramerVonMises, Watson
+from .._statistics.moments import JarqueBera, Moments
+from .._statistics.order import Entropy, ShapiroWilk, Wasserstein
+from .along_axis import along_axis, samples_along
+
+Array = Any
+
+
+def anderson_darling(x: Array, /, *, axis: int = 0) -> Array:
+    """Compute Anderson-Darling's A-squared of the samples along ``axis`` against N(0, 1).
+
+    ``A^2 = -N - 1/N sum_i (2i - 1) [log Phi(x_(i)) + log(1 - Phi(x_(N+1-i)))]``
+    with the known N(0, 1) CDF ``Phi``, computed in the log domain (finite for
+    any finite sample). As ``scipy.stats.goodness_of_fit(norm, x, known_params=
+    {"loc": 0, "scale": 1}, statistic="ad").statistic``.
+
+    Parameters
+    ----------
+    x : array
+        Real floating samples along ``axis``.
+    axis : int, default 0
+        The sample axis.
+
+    Returns
+    -------
+    array
+        One value per index of the other axes, in ``x``'s library and on its
+        device (float64 stays float64, other dtypes give float32). Differentiable
+        (almost everywhere) under PyTorch autograd and JAX.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a real floating array.
+    ValueError
+        If ``x`` is 0-d, ``axis`` is out of range, or there is no sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigreg.stats import anderson_darling
+    >>> x = np.random.default_rng(0).standard_normal((500, 2))
+    >>> bool(np.all(anderson_darling(x) < 3)), bool(anderson_darling(x + 1)[0] > 50)
+    (True, True)
+    """
+    return along_axis(AndersonDarling(), x, axis)
+
+
+def cramer_von_mises(x: Array, /, *, axis: int = 0) -> Array:
+    """Compute Cramér-von Mises' W-squared of the samples along ``axis`` against N(0, 1).
+
+    ``W^2 = 1/(12 N) + sum_i (Phi(x_(i)) - (2i - 1)/(2N))^2``, as
+    ``scipy.stats.cramervonmises(x, "norm").statistic``.
+
+    Parameters
+    ----------
+    x : array
+        Real floating samples along ``axis``.
+    axis : int, default 0
+        The sample axis.
+
+    Returns
+    -------
+    array
+        One value per index of the other axes, in ``x``'s library and on its
+        device (float64 stays float64, other dtypes give float32). Differentiable
+        (almost everywhere) under PyTorch autograd and JAX.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a real floating array.
+    ValueError
+        If ``x`` is 0-d, ``axis`` is out of range, or there is no sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigreg.stats import cramer_von_mises
+    >>> x = np.random.default_rng(0).standard_normal(500)
+    >>> bool(cramer_von_mises(x) < 0.5), bool(cramer_von_mises(2 * x) > 2)
+    (True, True)
+    """
+    return along_axis(CramerVonMises(), x, axis)
+
+
+def watson(x: Array, /, *, axis: int = 0) -> Array:
+    """Compute Watson's U-squared of the samples along ``axis`` against N(0, 1).
+
+    ``U^2 = W^2 - N (mean_i Phi(x_i) - 1/2)^2`` with Cramér-von Mises' ``W^2``:
+    invariant to where the circle of probabilities is cut.
+
+    Parameters
+    ----------
+    x : array
+        Real floating samples along ``axis``.
+    axis : int, default 0
+        The sample axis.
+
+    Returns
+    -------
+    array
+        One value per index of the other axes, in ``x``'s library and on its
+        device (float64 stays float64, other dtypes give float32). Differentiable
+        (almost everywhere) under PyTorch autograd and JAX.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a real floating array.
+    ValueError
+        If ``x`` is 0-d, ``axis`` is out of range, or there is no sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigreg.stats import watson
+    >>> x = np.random.default_rng(0).standard_normal(500)
+    >>> bool(watson(x) < 0.5), bool(watson(3 * x) > 2)
+    (True, True)
+    """
+    return along_axis(Watson(), x, axis)
+
+
+def shapiro_wilk(x: Array, /, *, axis: int = 0) -> Array:
+    """Compute Shapiro-Wilk's W of the samples along ``axis``, with Royston's coefficients.
+
+    ``W = (sum_i a_i x_(i))^2 / sum_i (x_i - mean x)^2`` with the coefficients of
+    Royston (1995, AS R94), as ``scipy.stats.shapiro(x).statistic``. W is at most
+    1 and does not depend on location or scale. As a per-slice score of
+    :func:`sigreg.sigreg` (``statistic="shapiro_wilk"``) it is ``1 - W``.
+
+    Parameters
+    ----------
+    x : array
+        Real floating samples along ``axis``, at least 3.
+    axis : int, default 0
+        The sample axis.
+
+    Returns
+    -------
+    array
+        One value per index of the other axes, in ``x``'s library and on its
+        device (float64 stays float64, other dtypes give float32). Differentiable
+        (almost everywhere) under PyTorch autograd and JAX.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a real floating array.
+    ValueError
+        If ``x`` is 0-d, ``axis`` is out of range, or there are fewer than 3 samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigreg.stats import shapiro_wilk
+    >>> x = np.random.default_rng(0).standard_normal(500)
+    >>> bool(shapiro_wilk(x) > 0.99), bool(shapiro_wilk(np.exp(x)) < 0.8)
+    (True, True)
+    """
+    return 1.0 - along_axis(ShapiroWilk(), x, axis)
+
+
+def jarque_bera(x: Array, /, *, axis: int = 0) -> Array:
+    """Compute Jarque-Bera's statistic of the samples along ``axis``.
+
+    ``JB = N/6 (S^2 + (K - 3)^2 / 4)`` with the biased sample skewness ``S`` and
+    kurtosis ``K``, as ``scipy.stats.jarque_bera(x).statistic``. A function of
+    sums over samples: usable with ``all_reduce`` in :func:`sigreg.sigreg`.
+
+    Parameters
+    ----------
+    x : array
+        Real floating samples along ``axis``, at least 2.
+    axis : int, default 0
+        The sample axis.
+
+    Returns
+    -------
+    array
+        One value per index of the other axes, in ``x``'s library and on its
+        device (float64 stays float64, other dtypes give float32). Differentiable
+        under PyTorch autograd and JAX.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a real floating array.
+    ValueError
+        If ``x`` is 0-d, ``axis`` is out of range, or there are fewer than 2 samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigreg.stats import jarque_bera
+    >>> x = np.random.default_rng(0).standard_normal(500)
+    >>> bool(jarque_bera(x) < 10), bool(jarque_bera(x**3) > 100)
+    (True, True)
+    """
+    return along_axis(JarqueBera(), x, axis)
+
+
+def moments(x: Array, /, *, axis: int = 0, order: int = 4) -> Array:
+    """Compute the misfit of the first ``order`` raw sample moments from those of N(0, 1).
+
+    ``N sum_{k=1..order} (m_k - mu_k)^2 / (mu_2k - mu_k^2)`` with ``m_k = mean(x^k)``
+    and ``mu_k = E[X^k]`` (0 for odd k, ``(k-1)!!`` for even k). Each term is
+    weighted by the inverse null variance of ``x^k``, so each has null mean 1 and
+    the statistic has null mean ``order``. A function of sums over samples.
+
+    Parameters
+    ----------
+    x : array
+        Real floating samples along ``axis``.
+    axis : int, default 0
+        The sample axis.
+    order : int, default 4
+        How many moments, 1 to 8.
+
+    Returns
+    -------
+    array
+        One value per index of the other axes, in ``x``'s library and on its
+        device (float64 stays float64, other dtypes give float32). Differentiable
+        under PyTorch autograd and JAX.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a real floating array or ``order`` not an integer.
+    ValueError
+        If ``x`` is 0-d, ``axis`` is out of range, there is no sample, or
+        ``order`` is not in 1..8.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigreg.stats import moments
+    >>> x = np.random.default_rng(0).standard_normal(5000)
+    >>> bool(moments(x, order=2) < 15), bool(moments(x + 0.5, order=2) > 1000)
+    (True, True)
+    """
+    return along_axis(Moments(order=order), x, axis)
+
+
+def entropy(x: Array, /, *, axis: int = 0, window_length: int | None = None) -> Array:
+    """Estimate the differential entropy of the samples along ``axis`` by Vasicek's spacings.
+
+    ``H = 1/N sum_i log(N / (2m) (x_(i+m) - x_(i-m)))`` with order statistics
+    clamped at the ends, as ``scipy.stats.differential_entropy(x,
+    method="vasicek")``. N(0, 1) has the largest entropy of all laws of unit
+    variance, ``log(2 pi e) / 2 = 1.4189``. As a per-slice score of
+    :func:`sigreg.sigreg` (``statistic="entropy"``) it is ``mean(x^2)/2 +
+    log(2 pi)/2 - H``, the estimated Kullback-Leibler divergence from N(0, 1).
+
+    Parameters
+    ----------
+    x : array
+        Real floating samples along ``axis``, at least 3.
+    axis : int, default 0
+        The sample axis.
+    window_length : int, optional
+        The spacing m, from 1 to below N/2; default ``floor(sqrt(N) + 1/2)``.
+
+    Returns
+    -------
+    array
+        One value per index of the other axes, in ``x``'s library and on its
+        device (float64 stays float64, other dtypes give float32). Differentiable
+        (almost everywhere) under PyTorch autograd and JAX. Tied samples spanning
+        a whole window give ``-inf``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a real floating array or ``window_length`` not an integer.
+    ValueError
+        If ``x`` is 0-d, ``axis`` is out of range, or ``window_length`` is not
+        in 1 .. N/2 (exclusive).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigreg.stats import entropy
+    >>> x = np.random.default_rng(0).standard_normal(5000)
+    >>> round(float(entropy(x)), 1)
+    1.4
+    """
+    statistic = Entropy(window_length=window_length)
+    xp, u = samples_along("x", x, axis)
+    score = along_axis(statistic, x, axis)
+    energy = 0.5 * xp.mean(u * u, axis=-2)[..., 0] + normal_cdf.LOG_2PI_HALF
+    return energy - score
+
+
+def wasserstein(x: Array, /, *, axis: int = 0, p: float = 2.0) -> Array:
+    """Compute the p-Wasserstein distance between the samples along ``axis`` and N(0, 1).
+
+    ``W_p = (1/N sum_i |x_(i) - Phi^-1((i - 1/2) / N)|^p)^(1/p)``: the i-th order
+    statistic is paired with the normal quantile at the middle of its
+    probability cell (the midpoint quantile rule), whose error against the exact
+    coupling of the empirical law vanishes as N grows. As a per-slice score of
+    :func:`sigreg.sigreg` (``statistic="wasserstein"``) it is ``W_p^p``, whose
+    gradient does not vanish when the samples collapse.
+
+    Parameters
+    ----------
+    x : array
+        Real floating samples along ``axis``.
+    axis : int, default 0
+        The sample axis.
+    p : float, default 2.0
+        The order, at least 1.
+
+    Returns
+    -------
+    array
+        One value per index of the other axes, in ``x``'s library and on its
+        device (float64 stays float64, other dtypes give float32). Differentiable
+        (almost everywhere) under PyTorch autograd and JAX.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a real floating array or ``p`` not a real number.
+    ValueError
+        If ``x`` is 0-d, ``axis`` is out of range, there is no sample, or ``p < 1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigreg.stats import wasserstein
+    >>> x = np.random.default_rng(0).standard_normal(5000)
+    >>> bool(wasserstein(x) < 0.05), round(float(wasserstein(x + 1.0)), 1)
+    (True, 1.0)
+    """
+    statistic = Wasserstein(p=p)
+    return along_axis(statistic, x, axis) ** (1.0 / statistic.p)
+
+
+def bhep(z: Array, /, *, beta: float = 1.0, standardize: bool = False) -> Array:
+    """Compute the BHEP statistic of the samples ``z`` (..., N, D) against N(0, I).
+
+    ``T = N integral |ecf(t) - exp(-|t|^2/2)|^2 phi_beta(t) dt`` over R^D, with
+    the N(0, beta^2 I) density ``phi_beta`` as weight, in closed form over pairs
+    of samples (Baringhaus and Henze 1988), evaluated in blocks of rows so that
+    memory stays O(N * block). Not sliced: the multivariate characteristic
+    function itself is compared.
+
+    Parameters
+    ----------
+    z : array of shape (..., N, D)
+        N samples of dimension D; leading axes are independent batches.
+    beta : float, default 1.0
+        The scale of the Gaussian weight, positive and finite.
+    standardize : bool, default False
+        Whiten ``z`` by its sample mean and (biased) covariance first: then a
+        test of multivariate normality, not of N(0, I). Needs N > D.
+
+    Returns
+    -------
+    array of shape (...)
+        In ``z``'s library and on its device (float64 stays float64, other dtypes
+        give float32). Differentiable under PyTorch autograd and JAX.
+
+    Raises
+    ------
+    TypeError
+        If ``z`` is not a real floating array, or an option has the wrong type.
+    ValueError
+        If ``z`` has fewer than 2 dimensions or an empty axis, ``beta`` is not
+        positive and finite, or ``standardize`` with N <= D.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigreg.stats import bhep
+    >>> z = np.random.default_rng(0).standard_normal((400, 3))
+    >>> bool(bhep(z) < 3.0), bool(bhep(0.2 * z) > 100.0)
+    (True, True)
+    """
+    return _multivariate(BHEP(beta=beta, standardize=standardize), z)
+
+
+def henze_zirkler(z: Array, /, *, standardize: bool = True) -> Array:
+    """Compute Henze and Zirkler's statistic of the samples ``z`` (..., N, D).
+
+    BHEP (:func:`bhep`) with ``beta = ((2D + 1) / 4)^(1/(D+4)) N^(1/(D+4)) / sqrt(2)``
+    on ``z`` whitened by its sample mean and (biased) covariance, as
+    ``pingouin.multivariate_normality`` and R's MVN compute it.
+
+    Parameters
+    ----------
+    z : array of shape (..., N, D)
+        N samples of dimension D; leading axes are independent batches.
+    standardize : bool, default True
+        False: test N(0, I) itself, with no whitening.
+
+    Returns
+    -------
+    array of shape (...)
+        In ``z``'s library and on its device (float64 stays float64, other dtypes
+        give float32). Differentiable under PyTorch autograd and JAX.
+
+    Raises
+    ------
+    TypeError
+        If ``z`` is not a real floating array or ``standardize`` not a bool.
+    ValueError
+        If ``z`` has fewer than 2 dimensions or an empty axis, or
+        ``standardize`` with N <= D (a singular covariance).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigreg.stats import henze_zirkler
+    >>> z = np.random.default_rng(0).standard_normal((400, 3)) @ np.diag([1.0, 5.0, 0.1])
+    >>> bool(henze_zirkler(z) < 1.0), bool(henze_zirkler(np.exp(z)) > 5.0)
+    (True, True)
+    """
+    return _multivariate(HenzeZirkler(standardize=standardize), z)
+
+
+def _multivariate(statistic: BHEP, z: Array) -> Array:
+    xp = checks.namespace("z", z)
+    checks.embeddings("z", z, xp)
+    statistic.check_sizes(z.shape[-2], z.shape[-1], "z")
+    zc = dtypes.as_compute_dtype(z, xp)
+    return dispatch.embedding_statistic(zc, statistic, xp)

@@ -1,0 +1,153 @@
+"""JAX adapter: ``jax.custom_vjp`` for every Statistic, and ``lax.scan`` as the loop.
+
+Statistics that are functions of sums get the custom VJP on the sums alone:
+the all-reduce (``psum``) and the statistic on top of the sums are plain JAX
+operations, so JAX differentiates ``psum`` itself, which gives the right
+gradient inside ``shard_map`` with replication checking on or off. The
+statistic and plan are static (part of the cache key), so everything traces
+cleanly under ``jit``, ``grad``, ``value_and_grad`` and ``vmap``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ..._core import draws, slicing
+from ..._core.plan import Plan
+from ..._core.statistic import Statistic
+
+Array = Any  # a jax.Array; Any because jax.numpy functions are typed as returning Any
+
+# The knot and row-block loops as lax.scan: XLA sees one loop body instead of an
+# unrolled chain (unrolled, it fused each knot's reduction with its own copy of
+# the recurrence before it, and compile time grew with the knots).
+scan = jax.lax.scan
+
+
+def on_cpu(u: jax.Array) -> bool:
+    devices = getattr(u, "devices", None)
+    if devices is not None and not isinstance(u, jax.core.Tracer):
+        return all(d.platform == "cpu" for d in devices())
+    return jax.default_backend() == "cpu"
+
+
+def _varies_over_mapped_axes(u: jax.Array) -> bool:
+    """Inside shard_map (with checking on) the data varies over mapped axes, which a host
+    callback's result cannot declare on every JAX version: the array-API plan serves there."""
+    aval = jax.typeof(u)
+    manual = getattr(aval, "manual_axis_type", None)
+    return bool(getattr(manual, "varying", None) or getattr(aval, "vma", None))
+
+
+def kernel_for(u: jax.Array) -> Any | None:
+    """Numba's fused CPU kernels as host callbacks on the CPU, when Numba is installed; else None
+    (XLA then fuses the array-API loops itself, as on accelerators)."""
+    if not on_cpu(u) or _varies_over_mapped_axes(u):
+        return None
+    from ..kernels import numba_kernels
+
+    if numba_kernels() is None:
+        return None
+    from ..kernels import numba_jax
+
+    return numba_jax
+
+
+@functools.cache
+def _sums_fn(statistic: Any, plan: Plan) -> Any:
+    @jax.custom_vjp
+    def sums(u: jax.Array) -> Array:
+        return statistic.local_sums(u, jnp, plan)
+
+    def fwd(u: jax.Array) -> Any:
+        return statistic.local_sums(u, jnp, plan), u
+
+    def bwd(u: jax.Array, sums_bar: jax.Array) -> tuple[jax.Array]:
+        return (statistic.local_sums_vjp(u, sums_bar, jnp, plan),)
+
+    sums.defvjp(fwd, bwd)
+    return sums
+
+
+@functools.cache
+def _values_fn(statistic: Any, plan: Plan) -> Any:
+    @jax.custom_vjp
+    def values(u: jax.Array) -> Array:
+        return statistic.forward(u, jnp, plan)[0]
+
+    def fwd(u: jax.Array) -> Any:
+        out, residuals = statistic.forward(u, jnp, plan)
+        return out, (u, residuals)
+
+    def bwd(saved: Any, values_bar: jax.Array) -> tuple[jax.Array]:
+        u, residuals = saved
+        return (statistic.backward(u, residuals, values_bar, jnp, plan),)
+
+    values.defvjp(fwd, bwd)
+    return values
+
+
+def column_statistics(
+    u: jax.Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
+) -> Array:
+    if getattr(all_reduce, "holds_arrays", False):
+        # An all-reduce that holds arrays (sigreg.Accumulator's) cannot be a static jit
+        # argument: it would be baked in as a constant, or leak an outer trace's values.
+        return _column_statistics(u, statistic, plan, all_reduce)
+    return _column_statistics_jit(u, statistic, plan, all_reduce)
+
+
+def _column_statistics(
+    u: jax.Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
+) -> Array:
+    stat: Any = statistic  # hashable: a frozen dataclass
+    if not stat.has_sums:
+        return _values_fn(stat, plan)(u)
+    sums = _sums_fn(stat, plan)(u)
+    n: Any = u.shape[-2]
+    if all_reduce is not None:
+        sums, n, _ = slicing.global_sums(sums, n, all_reduce, jnp)
+    return stat.from_sums(sums, n, jnp)
+
+
+# Eager callers get one compiled kernel instead of a dispatch per array operation;
+# inside a caller's jit this is inlined.
+_column_statistics_jit = functools.partial(jax.jit, static_argnums=(1, 2, 3))(_column_statistics)
+
+
+def value_and_grad(
+    u: jax.Array, statistic: Any, plan: Plan, all_reduce: Callable[[Any], Any] | None, reduction: str
+) -> tuple[Array, Array]:
+    """The explicit analytic gradient of :func:`sigreg.value_and_grad`, compiled once per shape
+    (unless ``all_reduce`` holds arrays, as in :func:`column_statistics`)."""
+    if getattr(all_reduce, "holds_arrays", False):
+        return slicing.value_and_grad(u, statistic, jnp, plan, all_reduce, reduction)
+    value, grad = _value_and_grad_jit(u, statistic, plan, all_reduce, reduction)
+    return value, grad
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _value_and_grad_jit(
+    u: jax.Array, statistic: Any, plan: Plan, all_reduce: Callable[[Any], Any] | None, reduction: str
+) -> tuple[Array, Array]:
+    return slicing.value_and_grad(u, statistic, jnp, plan, all_reduce, reduction)
+
+
+def directions(dim: int, num_slices: int, keys: list[Any], device: Any, dtype: Any) -> Array:
+    keys = [jnp.asarray(k, dtype=jnp.int32) for k in keys]
+    out = _directions_jit(dim, num_slices, keys, jnp.dtype(dtype))
+    return out if device is None else jax.device_put(out, device)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 3))
+def _directions_jit(dim: int, num_slices: int, keys: list[jax.Array], dtype: Any) -> Array:
+    return draws.from_keys(dim, num_slices, keys, jnp, None, dtype)
+
+
+def constant(x: jax.Array) -> Array:
+    return jax.lax.stop_gradient(x)

@@ -1,0 +1,226 @@
+"""Dask arrays: statistics that are functions of sums, reduced chunk by chunk.
+
+A dask array of embeddings (..., N, D) is chunked along the samples. Each chunk
+is projected and summed on its own, in NumPy, by the statistic's
+``local_sums`` (the sums of several chunks add up to those of their union, as the
+sums of several workers do for ``all_reduce``); the per-chunk sums, K x S numbers
+each, are added in a tree (``split_every``), and the statistic follows from the
+total. No task concatenates chunks of samples or holds more than one chunk of
+``z``, so the threaded scheduler and ``dask.distributed`` both evaluate data larger
+than memory. The directions are drawn on the host, exactly as for NumPy.
+
+Within a chunk, rows are projected a slab at a time, so that the projections
+(rows x K) stay small even for large chunks and many slices. Fused CPU kernels
+(Numba) serve the slabs only for evaluations of at least 2**26 projections: every
+worker process compiles them once.
+
+Sort-based and pairwise statistics need every sample of a slice at once: they
+are refused with a message naming them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import warnings
+from typing import Any
+
+from .._core import checks, dtypes, slicing
+from .._statistics import registry
+
+Array = Any
+
+# Elements of one slab of projections (rows x K) inside a chunk: a few MB.
+SLAB_ELEMENTS = 1 << 19
+# Per-chunk sums added per task of the tree reduction.
+SPLIT_EVERY = 8
+# Projections (N x K) from which fused kernels (Numba) serve the chunks: each worker process
+# compiles them once (seconds), which smaller evaluations do not win back.
+KERNEL_MIN_PROJECTIONS = 1 << 26
+
+
+def is_dask_array(x: Any) -> bool:
+    """Whether ``x`` is a ``dask.array.Array`` (without importing dask)."""
+    return type(x).__module__.partition(".")[0] == "dask" and hasattr(x, "chunks")
+
+
+def _dask_array() -> Any:
+    # Typed Any: dask is untyped, and absent where mypy runs in CI.
+    import dask.array
+
+    return dask.array
+
+
+def _np_xp() -> Any:
+    import array_api_compat.numpy as xp
+
+    return xp
+
+
+def check_embeddings(name: str, z: Array) -> Array:
+    """``z`` checked (shape, dtype, known chunks), with one chunk along the features.
+
+    Chunks along the feature axis are merged (a UserWarning says so): a
+    projection needs every feature of a sample.
+    """
+    checks.embeddings(name, z, _np_xp())  # reads only the shape and the (NumPy) dtype
+    if any(math.isnan(c) for chunks in z.chunks for c in chunks):
+        raise ValueError(
+            f"{name} must have known chunk sizes, got unknown ones (NaN): call {name}.compute_chunk_sizes()"
+        )
+    if len(z.chunks[-1]) > 1:
+        warnings.warn(
+            f"{name} is chunked along its feature axis ({len(z.chunks[-1])} chunks of "
+            f"{z.chunks[-1][0]} features); it is rechunked to one chunk of {z.shape[-1]} features, "
+            "since a projection needs every feature of a sample: chunk along the samples only",
+            UserWarning,
+            stacklevel=4,  # the caller of sigreg.sigreg
+        )
+        z = z.rechunk({z.ndim - 1: -1})
+    return z
+
+
+def sums_statistic(statistic: Any, options: dict[str, Any], n: int, name: str) -> Any:
+    """The resolved statistic, refused unless it is a function of sums over samples."""
+    stat = registry.resolve(statistic, options)
+    if not stat.has_sums:
+        raise ValueError(
+            f"statistic {stat.name!r} ({stat!r}) is not a function of sums over samples: it needs every "
+            f"sample of a slice at once, so it cannot reduce a dask array chunk by chunk. Use a statistic "
+            "with sums (epps_pulley with integration='trapezoid', moments, jarque_bera), or compute "
+            f"{name} into memory first"
+        )
+    checks.samples(stat, n, name)
+    return stat
+
+
+def host_directions(
+    shape: tuple[int, ...], num_slices: Any, seed: Any, directions: Any, dtype: Any, name: str
+) -> Any:
+    """The (D, K) NumPy directions for embeddings ``name`` of ``shape`` (..., N, D): drawn as for
+    NumPy, or the given ones (NumPy or dask) in ``dtype``."""
+    import numpy as np
+
+    from . import dispatch
+
+    dim = shape[-1]
+    if directions is None:
+        num_slices = checks.integer("num_slices", num_slices, 1)
+        checks.counter_fits("D * num_slices", dim, num_slices)
+        seed = checks.seed(seed, None)  # NumPy integers become Python ints
+        if not isinstance(seed, int):
+            raise TypeError(f"seed must be a Python int for a dask array, got {type(seed).__name__}")
+        # As sigreg.sigreg draws them for a NumPy array of this dtype.
+        return dispatch.directions(dim, num_slices, seed, _np_xp(), "cpu", dtype)
+    if is_dask_array(directions):
+        directions = directions.compute()
+    if not isinstance(directions, np.ndarray):
+        raise TypeError(
+            f"directions must be a NumPy or dask array for a dask {name}, got {type(directions).__name__}"
+        )
+    if not np.issubdtype(directions.dtype, np.floating):
+        raise TypeError(f"directions must have a real floating-point dtype, got {directions.dtype}")
+    checks.directions_shape(name, shape, directions)
+    return np.asarray(directions, dtype=dtype)
+
+
+def _chunk_sums(block: Array, directions: Array, statistic: Any, kernels: bool) -> Array:
+    """The statistic's sums over the rows of one chunk (..., n, D): shape (..., 1, K, S), float64.
+
+    Runs on a worker, in NumPy; slabs of rows keep the projections small.
+    """
+    import numpy as np
+
+    from . import dispatch
+
+    xp = _np_xp()
+    n, k = block.shape[-2], directions.shape[1]
+    rows = max(1, SLAB_ELEMENTS // k)
+    total = None
+    # NaN and inf entries give a non-finite result by design (as for NumPy arrays), silently.
+    with np.errstate(invalid="ignore", over="ignore"):
+        for start in range(0, n, rows):
+            slab = np.asarray(block[..., start : start + rows, :], dtype=directions.dtype)
+            u = slicing.clamp_to_projectable(slab, xp) @ directions
+            plan = dispatch.plan(u, xp)
+            if not kernels:
+                plan = dataclasses.replace(plan, kernel=None)
+            sums = np.asarray(statistic.local_sums(u, xp, plan), dtype=np.float64)
+            total = sums if total is None else total + sums
+    assert total is not None  # a chunk has at least one row
+    return total[..., None, :, :]
+
+
+def _values_from_sums(sums: Array, statistic: Any, n: int, dtype: Any) -> Array:
+    import numpy as np
+
+    return np.asarray(statistic.from_sums(sums, n, _np_xp()), dtype=dtype)
+
+
+def column_statistics(z: Array, statistic: Any, directions: Array) -> Array:
+    """The lazy per-slice values (..., K) of a checked dask ``z`` (one chunk along features)."""
+    import numpy as np
+
+    da = _dask_array()
+
+    k = directions.shape[1]
+    probe = statistic.local_sums(np.zeros((1, k), dtype=directions.dtype), _np_xp())
+    s = probe.shape[-1]
+    num_blocks = len(z.chunks[-2])
+    batch = z.ndim - 2
+    blocks = da.map_blocks(
+        functools.partial(
+            _chunk_sums,
+            directions=directions,
+            statistic=statistic,
+            kernels=math.prod(z.shape[:-1]) * k >= KERNEL_MIN_PROJECTIONS,
+        ),
+        z,
+        chunks=(*z.chunks[:-2], (1,) * num_blocks, (k,), (s,)),
+        new_axis=[z.ndim],
+        dtype=np.float64,
+        meta=np.empty((0,) * (z.ndim + 1), dtype=np.float64),
+        token="sigreg-chunk-sums",  # a prefix: dask adds a hash of the inputs (unique keys)
+    )
+    # A tree of partial sums: SPLIT_EVERY blocks of K x S numbers per task.
+    sums = da.sum(blocks, axis=batch, split_every=SPLIT_EVERY)
+    return da.map_blocks(
+        functools.partial(_values_from_sums, statistic=statistic, n=z.shape[-2], dtype=directions.dtype),
+        sums,
+        drop_axis=[sums.ndim - 1],
+        dtype=directions.dtype,
+        meta=np.empty((0,) * (sums.ndim - 1), dtype=directions.dtype),
+        token="sigreg-values",
+    )
+
+
+def sigreg(
+    z: Array,
+    statistic: Any,
+    num_slices: Any,
+    seed: Any,
+    directions: Any,
+    reduction: Any,
+    all_reduce: Any,
+    options: dict[str, Any],
+) -> Array:
+    """:func:`sigreg.sigreg` of a dask array: a lazy dask array (0-d, or (..., K) for ``"none"``)."""
+    da = _dask_array()
+    z = check_embeddings("z", z)
+    reduction = checks.choice("reduction", reduction, checks.REDUCTIONS)
+    if all_reduce is not None:
+        raise ValueError(
+            "all_reduce must be None for a dask array: dask already reduces the sums over its chunks "
+            "(and over the workers of dask.distributed)"
+        )
+    stat = sums_statistic(statistic, options, z.shape[-2], "z")
+    import numpy as np
+
+    a = host_directions(z.shape, num_slices, seed, directions, dtypes.compute_dtype(z.dtype, np), "z")
+    values = column_statistics(z, stat, a)
+    if reduction == "mean":
+        return da.mean(values)
+    if reduction == "sum":
+        return da.sum(values)
+    return values

@@ -1,0 +1,141 @@
+"""Which adapter and which execution plan serve an array; adapters load lazily.
+
+The framework adapters (``sigreg._backend.adapters``) are imported only when their
+arrays show up, so ``import sigreg`` imports no framework. The plan is chosen
+per array: see :class:`sigreg._core.plan.Plan`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from .._core import draws, slicing
+from .._core.plan import Plan
+from .._core.statistic import EmbeddingStatistic, Statistic
+
+Array = Any
+
+# Elements of one (rows x K) block of the knot loop on CPUs: the arrays it
+# touches then stay in cache (measured best on NumPy, PyTorch and JAX).
+BLOCK_ELEMENTS = 1 << 16
+
+
+def adapter(xp: Any) -> Any | None:
+    """The autodiff adapter module for namespace ``xp``, or None (NumPy, CuPy, array-api-strict)."""
+    # Import statements, not importlib: torch.compile traces these on a first call.
+    if xp.__name__ == "array_api_compat.torch":
+        from .adapters import torch_autograd
+
+        return torch_autograd
+    if xp.__name__ == "jax.numpy":
+        from .adapters import jax_vjp
+
+        return jax_vjp
+    return None
+
+
+def plan(u: Array, xp: Any) -> Plan:
+    """The plan for projections like ``u`` (..., N, K): fused kernels where available, else the
+    array-API code, blocked on CPUs and whole on accelerators."""
+    module = adapter(xp)
+    on_cpu = module.on_cpu(u) if module is not None else not _is_cupy(xp)
+    block_rows = max(8, BLOCK_ELEMENTS // u.shape[-1]) if on_cpu else None
+    kernel = kernel_for(u, xp)
+    real_pairs = bool(getattr(module, "compiling", lambda: False)())
+    plan = Plan(block_rows, kernel=kernel, real_pairs=real_pairs)
+    scan = getattr(module, "scan", None)
+    return plan if scan is None else dataclasses.replace(plan, scan=scan)
+
+
+def kernel_for(u: Array, xp: Any) -> Any | None:
+    """Fused kernels for ``u``, or None: the array-API code then runs.
+
+    CUDA: Triton's (torch tensors, and CuPy arrays through DLPack). CPU: Numba's, when
+    installed (the ``numba`` extra), for NumPy arrays, eager torch tensors and JAX (as host
+    callbacks); JAX on accelerators has XLA's fusion, and array-api-strict stays the proof
+    that the array-API code suffices.
+    """
+    module = adapter(xp)
+    if module is not None:
+        return getattr(module, "kernel_for", lambda _: None)(u)
+    from .kernels import numba_kernels, triton_dlpack_kernels
+
+    if _is_cupy(xp):
+        return triton_dlpack_kernels()
+    if xp.__name__ == "array_api_compat.numpy":
+        return numba_kernels()
+    return None
+
+
+def _is_cupy(xp: Any) -> bool:
+    return "cupy" in xp.__name__
+
+
+def column_statistics(
+    u: Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Array], Array] | None, xp: Any
+) -> Array:
+    """Per-column values of ``u`` (..., N, K), differentiable in the framework's own autodiff."""
+    module = adapter(xp)
+    if module is not None:
+        return module.column_statistics(u, statistic, plan, all_reduce)
+    return slicing.forward(u, statistic, xp, plan, all_reduce)[0]
+
+
+class _AsColumnsStatistic:
+    """An EmbeddingStatistic seen through the Statistic protocol (its ``forward`` and
+    ``backward`` on one array), so that each adapter's one differentiable call serves both."""
+
+    def __init__(self, statistic: EmbeddingStatistic) -> None:
+        self.statistic = statistic
+        self.name = statistic.name
+        self.has_sums = False
+
+    def __eq__(self, other: object) -> bool:  # a static argument of JAX's cached jit
+        return isinstance(other, _AsColumnsStatistic) and other.statistic == self.statistic
+
+    def __hash__(self) -> int:
+        return hash((_AsColumnsStatistic, self.statistic))
+
+    def forward(self, z: Array, xp: Any, plan: Plan) -> tuple[Array, tuple[Any, ...]]:
+        return self.statistic.forward_embeddings(z, xp, plan)
+
+    def backward(self, z: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan) -> Array:
+        return self.statistic.backward_embeddings(z, residuals, cotangent, xp, plan)
+
+
+def embedding_statistic(z: Array, statistic: EmbeddingStatistic, xp: Any) -> Array:
+    """Values (...,) of a whole-embedding statistic of ``z`` (..., N, D), differentiable like
+    :func:`column_statistics`."""
+    return column_statistics(z, _AsColumnsStatistic(statistic), plan(z, xp), None, xp)  # type: ignore[arg-type]
+
+
+def value_and_grad(
+    u: Array,
+    statistic: Statistic,
+    plan: Plan,
+    all_reduce: Callable[[Array], Array] | None,
+    reduction: str,
+    xp: Any,
+) -> tuple[Array, Array]:
+    """The reduced value and its analytic gradient with respect to ``u``, outside any autodiff."""
+    module = adapter(xp)
+    if module is not None and hasattr(module, "value_and_grad"):
+        value, grad = module.value_and_grad(u, statistic, plan, all_reduce, reduction)
+        return value, grad
+    return slicing.value_and_grad(u, statistic, xp, plan, all_reduce, reduction)
+
+
+def constant(x: Array, xp: Any) -> Array:
+    """``x`` cut off from the framework's autodiff graph (for explicit gradients)."""
+    module = adapter(xp)
+    return x if module is None else module.constant(x)
+
+
+def directions(dim: int, num_slices: int, seed: Any, xp: Any, device: Any, dtype: Any) -> Array:
+    keys = draws.seed_keys(seed, xp, device)
+    module = adapter(xp)
+    if module is not None and hasattr(module, "directions"):
+        return module.directions(dim, num_slices, keys, device, dtype)
+    return draws.from_keys(dim, num_slices, keys, xp, device, dtype)

@@ -1,0 +1,1 @@
+"""The command line's subcommands: ``sigreg check`` and ``sigreg test PATH``."""

@@ -1,0 +1,52 @@
+"""Namespace and device of an array, found from its type.
+
+Equivalent to ``array_api_compat.array_namespace`` and ``device`` for the
+libraries in :mod:`sigreg._core.backends`, but without their cached helpers, which
+``torch.compile`` warns about when it traces them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import array_api_compat
+
+from .backends import NAMESPACE_OF_LIBRARY
+
+
+def load(module: str) -> Any:
+    """``importlib.import_module`` that ``torch.compile`` can trace."""
+    loaded = sys.modules.get(module)
+    if loaded is not None:
+        return loaded
+    # torch.compile (dynamo) refuses to trace importlib.import_module but does
+    # trace import statements: a compiled function may be the first to see a tensor.
+    if module == "array_api_compat.torch":
+        import array_api_compat.torch as loaded
+    else:
+        loaded = importlib.import_module(module)
+    return loaded
+
+
+def library(x: Any) -> str:
+    return type(x).__module__.partition(".")[0]
+
+
+def namespace(x: Any) -> Any | None:
+    """The array-API namespace of array ``x``, or None if ``x`` is no array."""
+    name = NAMESPACE_OF_LIBRARY.get(library(x))
+    if name is not None:
+        if name == "array_api_compat.numpy" and not hasattr(x, "dtype"):
+            return None
+        return load(name)
+    if library(x) == "builtins" or not array_api_compat.is_array_api_obj(x):
+        return None
+    return array_api_compat.array_namespace(x)
+
+
+def device(x: Any) -> Any:
+    if library(x) == "torch":
+        return x.device
+    return array_api_compat.device(x)

@@ -1,0 +1,193 @@
+"""Argument checks: every bad input raises before any work, naming the argument."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from typing import Any
+
+from . import arrays
+
+REDUCTIONS = ("mean", "sum", "none")
+# Counter-based draws index entries by one int32 counter (sigreg._core.draws).
+MAX_COUNTER = 2**31 - 1
+_NUMPY_SUBCLASSES = ("matrix", "MaskedArray")
+
+
+def namespace(name: str, x: Any) -> Any:
+    """The array-API namespace of ``x``; a TypeError naming ``name`` if it is no array."""
+    xp = arrays.namespace(x)
+    if xp is None:
+        raise TypeError(
+            f"{name} must be an array (NumPy, CuPy, PyTorch, JAX or array-api-strict), got {type(x).__name__}"
+        )
+    if arrays.library(x) == "numpy" and type(x).__name__ in _NUMPY_SUBCLASSES:
+        # np.matrix multiplies with *, and masked arrays would be computed with their masked values.
+        raise TypeError(
+            f"{name} must be a plain NumPy array, got {type(x).__module__}.{type(x).__name__} "
+            "(convert it with numpy.asarray, after filling or dropping masked values)"
+        )
+    return xp
+
+
+def array_namespace(name: str, xp: Any) -> Any:
+    """The array-API-compatible namespace for a namespace ``xp`` given by the user."""
+    empty = getattr(xp, "empty", None)
+    found = arrays.namespace(empty(0)) if callable(empty) and hasattr(xp, "__name__") else None
+    if found is None:
+        raise TypeError(
+            f"{name} must be an array namespace (a module such as numpy, torch, jax.numpy, cupy or "
+            f"array_api_strict), got {xp!r}"
+        )
+    return found
+
+
+def is_real_floating_dtype(dtype: Any, xp: Any) -> bool:
+    try:
+        return bool(xp.isdtype(dtype, "real floating"))
+    except (TypeError, ValueError):  # not a dtype of this library
+        return False
+
+
+def same_library(names: tuple[str, str], a: Any, b: Any) -> Any:
+    xp = namespace(names[0], a)
+    if namespace(names[1], b) is not xp:
+        raise TypeError(
+            f"{names[0]} and {names[1]} must come from the same array library, got "
+            f"{type(a).__module__}.{type(a).__name__} and {type(b).__module__}.{type(b).__name__}"
+        )
+    return xp
+
+
+def same_device(names: tuple[str, str], a: Any, b: Any) -> None:
+    da, db = arrays.device(a), arrays.device(b)
+    if da is not None and db is not None and da != db:  # None: traced, no fixed device
+        raise ValueError(f"{names[0]} and {names[1]} must be on the same device, got {da} and {db}")
+
+
+def real_floating(name: str, x: Any, xp: Any) -> None:
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise TypeError(f"{name} must have a real floating-point dtype, got {x.dtype}")
+
+
+def embeddings(name: str, z: Any, xp: Any) -> None:
+    """``z`` of shape (..., N, D) with N >= 1 and D >= 1 and a real floating dtype."""
+    if z.ndim < 2:
+        raise ValueError(
+            f"{name} must have shape (..., N, D) with at least 2 dimensions, got shape {tuple(z.shape)}"
+        )
+    if z.shape[-2] == 0 or z.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one sample and one feature, got shape {tuple(z.shape)}")
+    if any(s == 0 for s in z.shape[:-2]):
+        raise ValueError(f"{name} must have non-empty batch axes, got shape {tuple(z.shape)}")
+    real_floating(name, z, xp)
+
+
+def samples(statistic: Any, n: int, name: str) -> None:
+    """Enough samples for ``statistic`` (its optional ``check_samples``), naming ``name``."""
+    check_samples = getattr(statistic, "check_samples", None)
+    if check_samples is not None:
+        check_samples(n, name)
+
+
+def integer(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    number = operator.index(value)
+    if number < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {number}")
+    return number
+
+
+def positive_finite(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be positive and finite, got {number}")
+    return number
+
+
+def choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def unit_interval(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {number}")
+    return number
+
+
+def callable_or_none(name: str, value: Any) -> Any:
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be a callable or None, got {type(value).__name__}")
+    return value
+
+
+def seed(value: Any, xp: Any | None) -> Any:
+    """A non-negative Python int below 2**64, or a 0-d integer array of ``xp``'s library.
+
+    NumPy integer scalars and 0-d NumPy arrays given for another library are read
+    on the host (no device sync). Negative values inside arrays cannot be checked
+    without a sync; they are taken modulo 2**64.
+    """
+    sxp = None if isinstance(value, numbers.Integral) else arrays.namespace(value)
+    if sxp is not None:
+        if arrays.library(value) == "numpy" and (xp is None or arrays.library(xp.empty(0)) != "numpy"):
+            if value.ndim == 0 and value.dtype.kind in "iu":
+                return seed(int(value), xp)
+        else:
+            if value.ndim != 0:
+                raise ValueError(f"seed must be a 0-d array, got shape {tuple(value.shape)}")
+            if not sxp.isdtype(value.dtype, "integral"):
+                raise TypeError(f"seed must have an integer dtype, got {value.dtype}")
+            if xp is not None and sxp is not xp:
+                raise TypeError("seed must be a Python int or an array of the same library as z")
+            return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"seed must be a Python int or a 0-d integer array, got {type(value).__name__}")
+    value = operator.index(value)
+    if not 0 <= value < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {value}")
+    return value
+
+
+def finite_reals(name: str, values: Any) -> tuple[float, ...]:
+    """A non-empty sequence of finite real numbers (or a 1-D NumPy array) as floats."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise TypeError(f"{name} must be a sequence of real numbers, got {type(values).__name__}")
+    if getattr(values, "ndim", 1) != 1 or len(values) == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence, got {values!r}")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{name} must hold real numbers, got {type(v).__name__}")
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must hold finite numbers, got {v}")
+        out.append(float(v))
+    return tuple(out)
+
+
+def counter_fits(label: str, *factors: int) -> None:
+    """The draws indexed by ``product(factors)`` counters fit in int32 (``label`` names the product)."""
+    total = 1
+    for f in factors:
+        total *= f
+    if total > MAX_COUNTER:
+        raise ValueError(f"{label} must be below 2**31, got {' * '.join(str(f) for f in factors)}")
+
+
+def directions_shape(name: str, shape: tuple[int, ...], directions: Any) -> None:
+    """``directions`` is (D, K) with K >= 1 for embeddings ``name`` of ``shape`` (..., N, D)."""
+    dim = shape[-1]
+    if directions.ndim != 2 or directions.shape[0] != dim or directions.shape[1] == 0:
+        raise ValueError(
+            f"directions must have shape (D, K) = ({dim}, K) with K >= 1 to match {name} of "
+            f"shape {tuple(shape)}, got shape {tuple(directions.shape)}"
+        )

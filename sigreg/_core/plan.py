@@ -1,0 +1,80 @@
+"""How a statistic is executed: row blocks, the loop primitive, fused kernels.
+
+A :class:`Plan` never changes a result beyond float rounding; it only decides
+how the work is laid out for the device. ``sigreg._backend.dispatch.plan`` picks one per
+array: blocks of rows on CPUs (the per-knot loop then works in cache), all rows
+at once on accelerators (fewest kernel launches), a fused kernel where one is
+available, and ``lax.scan`` as the loop under JAX (one loop body for XLA
+instead of an unrolled chain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import arrays
+
+Array = Any
+
+
+def python_scan(
+    body: Callable[[Any, Any], tuple[Any, Any]], carry: Any, xs: Any = None, length: int | None = None
+) -> tuple[Any, Any]:
+    """``jax.lax.scan`` semantics as a Python loop, for eager array libraries.
+
+    ``xs`` is None, an array or a (nested) tuple of arrays, scanned along axis 0;
+    the outputs of ``body`` (None, an array or a tuple of arrays) are stacked
+    along a new axis 0.
+    """
+    steps = length if xs is None else _leading(xs)
+    outputs = []
+    for i in range(steps or 0):
+        carry, y = body(carry, None if xs is None else _index(xs, i))
+        outputs.append(y)
+    return carry, _stack(outputs)
+
+
+def _leading(xs: Any) -> int:
+    return _leading(xs[0]) if isinstance(xs, tuple) else int(xs.shape[0])
+
+
+def _index(xs: Any, i: int) -> Any:
+    return tuple(_index(x, i) for x in xs) if isinstance(xs, tuple) else xs[i, ...]
+
+
+def _stack(outputs: list[Any]) -> Any:
+    if not outputs or outputs[0] is None:
+        return None
+    if isinstance(outputs[0], tuple):
+        return tuple(_stack([o[i] for o in outputs]) for i in range(len(outputs[0])))
+    xp: Any = arrays.namespace(outputs[0])
+    return xp.stack(outputs, axis=0)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The execution plan of one evaluation (hashable: part of a jit cache key).
+
+    Attributes
+    ----------
+    block_rows : int or None
+        Rows of the sample axis per block of the knot loop; None: all at once.
+    scan : callable
+        The loop primitive, with ``jax.lax.scan``'s signature.
+    kernel : object or None
+        Fused kernels with ``ecf_sums(u, dt, num_knots)`` and
+        ``ecf_sums_vjp(u, sums_bar, dt, num_knots)``, or None for the array-API code.
+    real_pairs : bool
+        Complex numbers as pairs of real arrays instead of complex arrays: for
+        compilers that generate no code for complex operations (TorchInductor).
+    """
+
+    block_rows: int | None = None
+    scan: Callable[..., tuple[Any, Any]] = python_scan
+    kernel: Any = None
+    real_pairs: bool = False
+
+
+DEFAULT = Plan()

@@ -1,0 +1,1 @@
+"""P-values: ``sigreg.test`` and the null laws it reads."""

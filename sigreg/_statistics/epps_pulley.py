@@ -1,0 +1,232 @@
+"""The Epps-Pulley statistic: the first entry of the statistics registry.
+
+``EP = N * integral |ecf(t) - exp(-t^2/2)|^2 exp(-t^2/2) dt`` over
+``[-t_max, t_max]`` by the folded trapezoid rule (a function of the sums of
+``cos(t_j u)`` and ``sin(t_j u)`` over samples, see :mod:`sigreg._statistics.ecf`), or over
+the whole real line in closed form (:mod:`sigreg._statistics.closed_form`, O(N^2), no sums).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from .._core import checks
+from .._core.plan import DEFAULT, Plan
+from .._core.statistic import SumsStatistic
+from . import closed_form, ecf
+from .quadrature import Grid, gauss_hermite_grid, simpson_grid, trapezoid_grid
+
+Array = Any
+
+T_MAX = 3.0  # the LeJEPA reference code's knot range
+NUM_POINTS = 17  # and its number of knots on the half line
+INTEGRATIONS = ("trapezoid", "simpson", "gauss_hermite", "exact")
+# More knots than this is never useful (the trapezoid error is below float64
+# rounding long before) and would only build a huge grid.
+MAX_POINTS = 1 << 16
+# Gauss-Hermite nodes come from Newton's method (sigreg._statistics.quadrature), whose starting points
+# hold to about 180 nodes; far fewer suffice.
+MAX_GAUSS_HERMITE = 128
+
+
+# The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
+@dataclass(frozen=True)
+class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
+    """The Epps-Pulley statistic against N(0, 1), per column.
+
+    Parameters
+    ----------
+    t_max : float, default 3.0
+        The quadrature covers ``[-t_max, t_max]`` (not used by ``"gauss_hermite"``).
+    num_points : int, default 17
+        Knots on the half line ``[0, t_max]`` (2 to 65536; odd for ``"simpson"``),
+        or Gauss-Hermite nodes on the whole line (2 to 128). The paper's symmetric
+        grid ``linspace(-T, T, 2P - 1)`` is the half-line grid ``t_max=T,
+        num_points=P``: the integrand is even, so the rule folds onto ``[0, T]``
+        with the same value (``[-5, 5]`` with 17 knots is ``t_max=5, num_points=9``;
+        see :meth:`from_symmetric_grid`).
+    integration : {"trapezoid", "simpson", "gauss_hermite", "exact"}, default "trapezoid"
+        ``"trapezoid"`` and ``"simpson"``: those rules on the uniform knots.
+        ``"gauss_hermite"``: ``num_points`` Gauss-Hermite nodes of the Gaussian
+        window over the whole line (no truncation; knots evaluated directly, no
+        fused kernels). ``"exact"``: the closed form over the whole real line
+        (O(N^2) work per column, for validation and small N; no ``all_reduce``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an option has the wrong type or value (checked at construction).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sigreg.stats import EppsPulley
+    >>> statistic = EppsPulley(t_max=5.0, num_points=9)  # the paper's grid
+    >>> statistic.has_sums
+    True
+    >>> statistic.knots[:3]
+    (0.625, 1.25, 1.875)
+    """
+
+    name: ClassVar[str] = "epps_pulley"
+
+    t_max: float = T_MAX
+    num_points: int = NUM_POINTS
+    integration: str = "trapezoid"
+    grid: Grid = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "t_max", checks.positive_finite("t_max", self.t_max))
+        num_points = checks.integer("num_points", self.num_points, 2)
+        if num_points > MAX_POINTS:
+            raise ValueError(f"num_points must be <= {MAX_POINTS}, got {num_points}")
+        object.__setattr__(self, "num_points", num_points)
+        integration = checks.choice("integration", self.integration, INTEGRATIONS)
+        # Built once here (a plain attribute: torch.compile traces attribute reads).
+        if integration == "simpson":
+            if num_points % 2 == 0:
+                raise ValueError(
+                    f"num_points must be odd for integration='simpson' (an even number of "
+                    f"intervals on [0, t_max]), got {num_points}"
+                )
+            grid = simpson_grid(self.t_max, num_points)
+        elif integration == "gauss_hermite":
+            if num_points > MAX_GAUSS_HERMITE:
+                raise ValueError(
+                    f"num_points must be <= {MAX_GAUSS_HERMITE} for integration='gauss_hermite', "
+                    f"got {num_points}"
+                )
+            grid = gauss_hermite_grid(num_points)
+        else:
+            grid = trapezoid_grid(self.t_max, num_points)
+        object.__setattr__(self, "grid", grid)
+
+    @classmethod
+    def from_symmetric_grid(
+        cls, t_min: float, t_max: float, num_knots: int, integration: str = "trapezoid"
+    ) -> EppsPulley:
+        """The statistic on the paper's full grid ``linspace(t_min, t_max, num_knots)``.
+
+        Parameters
+        ----------
+        t_min : float
+            First knot; must be ``-t_max`` (the grid is symmetric about 0).
+        t_max : float
+            Last knot, positive.
+        num_knots : int
+            Knots of the full grid, odd (so that 0 is one of them), at least 3.
+        integration : {"trapezoid", "simpson"}, default "trapezoid"
+            The rule on the full grid (Simpson: ``num_knots - 1`` a multiple of 4, so
+            that the half line has an even number of intervals).
+
+        Returns
+        -------
+        EppsPulley
+            ``EppsPulley(t_max=t_max, num_points=(num_knots + 1) // 2, integration=...)``,
+            the same value as the rule on the full grid.
+
+        Raises
+        ------
+        ValueError
+            If the grid is not symmetric, ``num_knots`` is even or below 3, or the
+            rule is not one of the two.
+
+        Examples
+        --------
+        >>> from sigreg.stats import EppsPulley
+        >>> EppsPulley.from_symmetric_grid(-5.0, 5.0, 17)  # LeJEPA's Algorithm 1
+        EppsPulley(t_max=5.0, num_points=9, integration='trapezoid')
+        """
+        t_max = checks.positive_finite("t_max", t_max)
+        if isinstance(t_min, bool) or not isinstance(t_min, (int, float)) or float(t_min) != -t_max:
+            raise ValueError(f"t_min must be -t_max = {-t_max} (a grid symmetric about 0), got {t_min!r}")
+        num_knots = checks.integer("num_knots", num_knots, 3)
+        if num_knots % 2 == 0:
+            raise ValueError(f"num_knots must be odd (0 is a knot of a symmetric grid), got {num_knots}")
+        integration = checks.choice("integration", integration, ("trapezoid", "simpson"))
+        return cls(t_max=t_max, num_points=(num_knots + 1) // 2, integration=integration)
+
+    @property
+    def knots(self) -> tuple[float, ...]:
+        """The positive knots of the quadrature rule.
+
+        Returns
+        -------
+        tuple of float
+            ``t_1 .. t_{P-1}`` (``t_0 = 0`` adds nothing to the statistic).
+
+        Examples
+        --------
+        >>> from sigreg.stats import EppsPulley
+        >>> EppsPulley(t_max=1.0, num_points=3).knots
+        (0.5, 1.0)
+        """
+        return self.grid.t
+
+    def null_quadrature(self, np: Any) -> tuple[Any, Any]:
+        """Return the knots and weights of the statistic as ``N * sum_j w_j |ecf(t_j) - phi(t_j)|^2``.
+
+        Its asymptotic null law follows from them (:mod:`sigreg._pvalues.asymptotic`). The
+        trapezoid rule gives its own knots; the whole line, Gauss-Hermite nodes of
+        the Gaussian window (64, folded onto the half line: the integrand is even).
+
+        Parameters
+        ----------
+        np : module
+            NumPy (passed in: this module imports no array library).
+
+        Returns
+        -------
+        knots : numpy.ndarray
+            The positive knots.
+        weights : numpy.ndarray
+            Their weights, Gaussian window included.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sigreg.stats import EppsPulley
+        >>> knots, weights = EppsPulley(t_max=1.0, num_points=3).null_quadrature(np)
+        >>> knots.tolist(), bool(weights[0] > weights[1])
+        ([0.5, 1.0], True)
+        """
+        if self.has_sums:
+            return np.asarray(self.grid.t), np.asarray(self.grid.weight)
+        nodes, weights = np.polynomial.hermite_e.hermegauss(64)
+        positive = nodes > 0
+        return nodes[positive], 2.0 * weights[positive]
+
+    # The methods of the Statistic protocol: their docstrings are the protocol's (inherited).
+
+    @property
+    def has_sums(self) -> bool:  # numpydoc ignore=GL08
+        return self.integration != "exact"
+
+    def forward(  # numpydoc ignore=GL08
+        self, u: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> tuple[Array, tuple[Any, ...]]:
+        if not self.has_sums:
+            return closed_form.exact_statistic(u, xp), ()
+        return super().forward(u, xp, plan)
+
+    def backward(  # numpydoc ignore=GL08
+        self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> Array:
+        if not self.has_sums:
+            return closed_form.exact_vjp(u, cotangent, xp)
+        return super().backward(u, residuals, cotangent, xp, plan)
+
+    def local_sums(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> Array:  # numpydoc ignore=GL08
+        return ecf.ecf_sums(u, self.grid, xp, plan)
+
+    def from_sums(self, sums: Array, n: Any, xp: Any) -> Array:  # numpydoc ignore=GL08
+        return ecf.statistic_from_sums(sums, n, self.grid, xp)
+
+    def from_sums_vjp(self, sums: Array, n: Any, cotangent: Array, xp: Any) -> Array:  # numpydoc ignore=GL08
+        return ecf.statistic_from_sums_vjp(sums, n, cotangent, self.grid, xp)
+
+    def local_sums_vjp(
+        self, u: Array, sums_bar: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> Array:  # numpydoc ignore=GL08
+        return ecf.ecf_sums_vjp(u, sums_bar, self.grid, xp, plan)
