@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import importlib
 import inspect
 from pathlib import Path
@@ -30,9 +31,16 @@ def _module_name(path: Path) -> str:
 
 
 def _sources() -> dict[str, Path]:
-    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+    return dict(_sources_of(PACKAGE))
 
 
+@functools.cache
+def _sources_of(package: Path) -> tuple[tuple[str, Path], ...]:
+    # Parsing every module once per test run, not once per test: the tests are parametrised by module.
+    return tuple((_module_name(p), p) for p in sorted(package.rglob("*.py")))
+
+
+@functools.cache
 def _bindings(path: Path) -> list[tuple[str, str | None, str]]:
     """Every import of ``path`` as (module, name or None, bound name), relative ones made absolute."""
     modules = _sources()
@@ -61,6 +69,11 @@ def _imports(path: Path) -> set[str]:
 
 
 def _graph() -> dict[str, set[str]]:
+    return _graph_of(PACKAGE)
+
+
+@functools.cache
+def _graph_of(package: Path) -> dict[str, set[str]]:
     modules = _sources()
     return {name: {m for m in _imports(path) if m in modules and m != name} for name, path in modules.items()}
 
@@ -175,3 +188,15 @@ def test_a_forbidden_edge_is_detected(tmp_path):
             test_no_import_reaches_a_higher_floor("sigreg._core.ecf")
     finally:
         PACKAGE = saved
+
+
+def test_the_design_map_names_every_module():
+    """docs/design.md opens with the tree of the package: a new module must appear in it."""
+    design = (PACKAGE.parent / "docs" / "design.md").read_text()
+    tree = design.split("```")[1]
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE)
+        if path.name == "__init__.py" and relative.parent != Path("."):
+            assert f"{relative.parent.name}/" in tree, relative.parent
+            continue
+        assert path.name in tree, relative

@@ -289,7 +289,11 @@ def test_numpy_arrays_reach_the_kernels_through_dlpack():
     """The bridge CuPy uses, exercised with NumPy arrays on the CPU (interpreter only)."""
     if DEVICE.type != "cpu":
         pytest.skip("the NumPy bridge runs on CPU tensors, under the interpreter")
-    from sigreg._backend.kernels import dlpack
+    from torch.utils.dlpack import from_dlpack
+
+    from sigreg._backend.kernels import bridge
+
+    dlpack = bridge.Bridge(triton_ecf, from_dlpack)  # as kernels.triton_dlpack_kernels() builds it
 
     u = np.random.default_rng(0).standard_normal((13, 5))
     sums = dlpack.ecf_sums(u, 0.25, 4)

@@ -1,4 +1,4 @@
-"""The public functions: docstrings, argument checks and namespace resolution.
+"""``sigreg.sigreg``, ``value_and_grad``, ``lejepa_loss`` and ``directions``: docstrings, argument checks, xp.
 
 Each one checks its arguments before any work, then hands the arrays to the
 slicing layer (:mod:`sigreg._core.slicing`) or, where autodiff is involved, to the

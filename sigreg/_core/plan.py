@@ -78,3 +78,10 @@ class Plan:
 
 
 DEFAULT = Plan()
+
+
+def row_slices(n: int, rows: int) -> list[slice]:
+    """Slices of ``rows`` rows (at least 1) covering ``range(n)``, the last one shorter: the row
+    blocks of the pairwise statistics, which keep a block of pairs near a fixed size."""
+    rows = max(1, rows)
+    return [slice(start, min(start + rows, n)) for start in range(0, n, rows)]

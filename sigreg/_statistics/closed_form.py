@@ -10,8 +10,9 @@ small N. It is a difference of O(N) terms with an O(1) result, so it loses about
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
+
+from .._core.plan import row_slices
 
 Array = Any
 
@@ -19,11 +20,6 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 # Rows of the first sample index per block, so that a block of pairwise
 # differences (rows x N x K) stays near this many elements.
 _PAIR_BLOCK_ELEMENTS = 1 << 22
-
-
-def _row_blocks(n: int, rows: int) -> Iterator[slice]:
-    for start in range(0, n, rows):
-        yield slice(start, min(start + rows, n))
 
 
 def _pair_block_rows(u: Array) -> int:
@@ -35,7 +31,7 @@ def exact_statistic(u: Array, xp: Any) -> Array:
     """The closed form for each slice of ``u`` (..., N, K); result (..., K)."""
     n = u.shape[-2]
     pair = None
-    for rows in _row_blocks(n, _pair_block_rows(u)):
+    for rows in row_slices(n, _pair_block_rows(u)):
         d = u[..., rows, None, :] - u[..., None, :, :]
         part = xp.sum(xp.exp(-0.5 * d * d), axis=(-3, -2))
         pair = part if pair is None else pair + part
@@ -51,7 +47,7 @@ def exact_vjp(u: Array, ep_bar: Array, xp: Any) -> Array:
     """
     n = u.shape[-2]
     blocks = []
-    for rows in _row_blocks(n, _pair_block_rows(u)):
+    for rows in row_slices(n, _pair_block_rows(u)):
         d = u[..., rows, None, :] - u[..., None, :, :]
         blocks.append(xp.sum(d * xp.exp(-0.5 * d * d), axis=-2))
     pair = blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=-2)

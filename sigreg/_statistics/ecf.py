@@ -149,7 +149,7 @@ def _block_sums(u: Array, grid: Grid, c: _ComplexArrays, plan: Plan) -> Any:
     return c.combine(*(xp.concat(list(p), axis=0) for p in zip(*(c.parts(q) for q in parts), strict=True)))
 
 
-def _row_blocks(u: Array, rows: int, xp: Any) -> tuple[Array, Array]:
+def _scan_blocks(u: Array, rows: int, xp: Any) -> tuple[Array, Array]:
     """``u`` (..., N, K) as full blocks (B, ..., rows, K) and the remaining rows (..., N % rows, K)."""
     *batch, n, k = u.shape
     count = n // rows
@@ -178,7 +178,7 @@ def ecf_sums(u: Array, grid: Grid, xp: Any, plan: Plan) -> Array:
     if rows is None:
         sums = _block_sums(u, grid, c, plan)
     else:
-        blocks, rest = _row_blocks(u, rows, xp)
+        blocks, rest = _scan_blocks(u, rows, xp)
 
         def add(total: Any, block: Array) -> tuple[Any, None]:
             return c.add(total, _block_sums(block, grid, c, plan)), None
@@ -244,7 +244,7 @@ def ecf_sums_vjp(u: Array, sums_bar: Array, grid: Grid, xp: Any, plan: Plan) -> 
     rows = _block_rows(u, plan)
     if rows is None:
         return _block_vjp(u, coef, grid, c, plan)
-    blocks, rest = _row_blocks(u, rows, xp)
+    blocks, rest = _scan_blocks(u, rows, xp)
     _, grads = plan.scan(lambda _, block: (None, _block_vjp(block, coef, grid, c, plan)), None, blocks)
     *batch, rows, k = blocks.shape[1:]
     grad = xp.reshape(xp.moveaxis(grads, 0, -3), (*batch, blocks.shape[0] * rows, k))

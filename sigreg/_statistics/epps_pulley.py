@@ -8,7 +8,7 @@ the whole real line in closed form (:mod:`sigreg._statistics.closed_form`, O(N^2
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from .._core import checks
@@ -101,6 +101,11 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         else:
             grid = trapezoid_grid(self.t_max, num_points)
         object.__setattr__(self, "grid", grid)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickle the options only: the grid is rebuilt (and checked) on loading, so a pickle
+        # names no private module and survives a change of the grid's layout.
+        return type(self), tuple(getattr(self, f.name) for f in fields(self) if f.init)
 
     @classmethod
     def from_symmetric_grid(

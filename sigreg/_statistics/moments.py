@@ -47,9 +47,25 @@ def _stack_last(parts: list[Array], xp: Any) -> Array:
     return xp.stack(parts, axis=-1)
 
 
+class _PowerSums(SumsStatistic):
+    """The sums of the first ``powers`` powers of each column: the moment statistics' sums."""
+
+    @property
+    def powers(self) -> int:
+        raise NotImplementedError
+
+    def local_sums(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> Array:  # numpydoc ignore=GL08
+        return _power_sums(u, self.powers, xp)
+
+    def local_sums_vjp(
+        self, u: Array, sums_bar: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> Array:  # numpydoc ignore=GL08
+        return _power_sums_vjp(u, sums_bar, xp)
+
+
 # The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
 @dataclass(frozen=True)
-class Moments(SumsStatistic):  # numpydoc ignore=PR02
+class Moments(_PowerSums):  # numpydoc ignore=PR02
     """The misfit of the first raw moments from N(0, 1)'s, as :func:`sigreg.stats.moments`.
 
     ``N sum_k (m_k - mu_k)^2 / (mu_2k - mu_k^2)`` with ``m_k = mean(x^k)`` and
@@ -84,14 +100,15 @@ class Moments(SumsStatistic):  # numpydoc ignore=PR02
             raise ValueError(f"order must be in 1..{MAX_ORDER}, got {order}")
         object.__setattr__(self, "order", order)
 
+    @property
+    def powers(self) -> int:  # numpydoc ignore=GL08
+        return self.order
+
     def _targets(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         ks = range(1, self.order + 1)
         means = tuple(_normal_moment(k) for k in ks)
         variances = tuple(_normal_moment(2 * k) - _normal_moment(k) ** 2 for k in ks)
         return means, variances
-
-    def local_sums(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> Array:  # numpydoc ignore=GL08
-        return _power_sums(u, self.order, xp)
 
     def from_sums(self, sums: Array, n: Any, xp: Any) -> Array:  # numpydoc ignore=GL08
         means, variances = self._targets()
@@ -107,14 +124,9 @@ class Moments(SumsStatistic):  # numpydoc ignore=PR02
             [cotangent * 2.0 * (sums[..., k] / n - means[k]) / variances[k] for k in range(self.order)], xp
         )
 
-    def local_sums_vjp(
-        self, u: Array, sums_bar: Array, xp: Any, plan: Plan = DEFAULT
-    ) -> Array:  # numpydoc ignore=GL08
-        return _power_sums_vjp(u, sums_bar, xp)
-
 
 @dataclass(frozen=True)
-class JarqueBera(SumsStatistic):
+class JarqueBera(_PowerSums):
     """Jarque-Bera's ``N/6 (S^2 + (K - 3)^2 / 4)``, as :func:`sigreg.stats.jarque_bera`.
 
     Skewness S and kurtosis K are the biased sample ones (as
@@ -132,13 +144,14 @@ class JarqueBera(SumsStatistic):
     name: ClassVar[str] = "jarque_bera"
     min_samples: ClassVar[int] = 2
 
+    @property
+    def powers(self) -> int:  # numpydoc ignore=GL08
+        return 4  # skewness and kurtosis
+
     def check_samples(self, n: int, name: str) -> None:  # numpydoc ignore=GL08
         # Fewer than 2 samples have no variance.
         if n < self.min_samples:
             raise ValueError(f"{name} must have at least 2 samples for JarqueBera, got {n}")
-
-    def local_sums(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> Array:  # numpydoc ignore=GL08
-        return _power_sums(u, 4, xp)
 
     @staticmethod
     def _central(sums: Array, n: Any) -> tuple[Array, ...]:
@@ -169,8 +182,3 @@ class JarqueBera(SumsStatistic):
         d_e2 = d_m2 + d_m3 * (-3.0 * e1) + d_m4 * (6.0 * e1 * e1)
         d_e3 = d_m3 + d_m4 * (-4.0 * e1)
         return _stack_last([d_e1 / n, d_e2 / n, d_e3 / n, d_m4 / n], xp)
-
-    def local_sums_vjp(
-        self, u: Array, sums_bar: Array, xp: Any, plan: Plan = DEFAULT
-    ) -> Array:  # numpydoc ignore=GL08
-        return _power_sums_vjp(u, sums_bar, xp)

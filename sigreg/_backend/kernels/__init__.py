@@ -8,37 +8,53 @@ plan then serves, with no error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 _LOADED: dict[str, Any] = {}
 
 
+def _load(key: str, importer: Callable[[], Any]) -> Any | None:
+    # Plain import statements inside the importers: torch.compile traces them (a compiled
+    # function may be the first caller), and refuses importlib.
+    if key not in _LOADED:
+        try:
+            _LOADED[key] = importer()
+        except ImportError:
+            _LOADED[key] = None
+    return _LOADED[key]
+
+
+def _triton() -> Any:
+    from . import triton_ecf
+
+    return triton_ecf
+
+
+def _triton_through_dlpack() -> Any:
+    from torch.utils.dlpack import from_dlpack
+
+    from . import bridge, triton_ecf
+
+    return bridge.Bridge(triton_ecf, from_dlpack)
+
+
+def _numba_through_dlpack() -> Any:
+    from . import bridge, numba_ecf
+
+    return bridge.Bridge(numba_ecf, bridge.host_view) if numba_ecf.available() else None
+
+
 def triton_kernels() -> Any | None:
     """The Triton kernels for CUDA tensors, when Triton imports; else None."""
-    if "triton" not in _LOADED:
-        try:
-            from . import triton_ecf
-        except ImportError:
-            triton_ecf = None  # type: ignore[assignment]
-        _LOADED["triton"] = triton_ecf
-    return _LOADED["triton"]
+    return _load("triton", _triton)
 
 
 def triton_dlpack_kernels() -> Any | None:
     """The Triton kernels for CuPy arrays through DLPack, when torch and Triton import; else None."""
-    if "dlpack" not in _LOADED:
-        try:
-            from . import dlpack
-        except ImportError:
-            dlpack = None  # type: ignore[assignment]
-        _LOADED["dlpack"] = dlpack
-    return _LOADED["dlpack"]
+    return _load("dlpack", _triton_through_dlpack)
 
 
 def numba_kernels() -> Any | None:
     """The Numba CPU kernels through DLPack when Numba imports; else None."""
-    if "numba" not in _LOADED:
-        from . import numba_bridge, numba_ecf
-
-        _LOADED["numba"] = numba_bridge if numba_ecf.available() else None
-    return _LOADED["numba"]
+    return _load("numba", _numba_through_dlpack)
