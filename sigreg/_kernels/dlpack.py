@@ -30,7 +30,7 @@ def _to_library(out: Any, like: Array) -> Array:
         import torch
 
         stream = cupy.cuda.get_current_stream()
-        out.record_stream(torch.cuda.ExternalStream(stream.ptr, device=out.device))
+        out.record_stream(torch.cuda.ExternalStream(stream.ptr, device=out.device))  # type: ignore[no-untyped-call]
     return xp.from_dlpack(out)
 
 

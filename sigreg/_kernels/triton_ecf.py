@@ -77,6 +77,9 @@ _ANCHOR_EVERY = tl.constexpr(_ANCHOR)
 _GROUP = tl.constexpr(4)
 # Rows each thread takes per step of its row loop (added in registers before the total).
 _ROWS = 4
+# Under Triton's interpreter (CPU tensors) every operation is a NumPy call on the whole tile:
+# taller row groups make far fewer of them. Only the constant differs from a CUDA launch.
+_INTERPRETER_ROWS = 64
 # Knot blocks: 16 when J <= 16, else 32 (one run of 16, or two).
 _SMALL_BLOCK_J = 16
 _BLOCK_J = 32
@@ -132,16 +135,6 @@ _F64_C6 = tl.constexpr(-1.13596475577881948265e-11)
 
 
 @triton.jit
-def _const(value: tl.constexpr, IS_F64: tl.constexpr):
-    # Python floats in arithmetic would be rounded to float32 first: build the constant in
-    # the working dtype from the full double.
-    if IS_F64:
-        return tl.full((), value, tl.float64)
-    else:
-        return tl.full((), value, tl.float32)
-
-
-@triton.jit
 def _knot(index, dt):
     """``(t_hi, t_lo)`` of the knot ``index * dt`` (float64 scalar ``dt``): ``t_hi`` is the
     float32 rounding, ``t_lo`` the float32 rest (the float64 kernels use only ``t_hi``)."""
@@ -155,36 +148,38 @@ def _sincos(x, t64, t_hi, t_lo, IS_F64: tl.constexpr):
     """``(cos, sin)(t x)``, elementwise: one reduction by pi/2 and two polynomials."""
     if IS_F64:
         hi = x * t64
-        n = (hi * _const(_TWO_OVER_PI, True) + _const(_F64_ROUND, True)) - _const(_F64_ROUND, True)
-        r = hi - n * _const(_F64_P1, True)
-        r = r - n * _const(_F64_P2, True)
-        r = r - n * _const(_F64_P3, True)
+        n = (hi * tl.full((), _TWO_OVER_PI, tl.float64) + tl.full((), _F64_ROUND, tl.float64)) - tl.full(
+            (), _F64_ROUND, tl.float64
+        )
+        r = hi - n * tl.full((), _F64_P1, tl.float64)
+        r = r - n * tl.full((), _F64_P2, tl.float64)
+        r = r - n * tl.full((), _F64_P3, tl.float64)
         z = r * r
-        sp = _const(_F64_S5, True) + z * _const(_F64_S6, True)
-        sp = _const(_F64_S4, True) + z * sp
-        sp = _const(_F64_S3, True) + z * sp
-        sp = _const(_F64_S2, True) + z * sp
-        sp = _const(_F64_S1, True) + z * sp
+        sp = tl.full((), _F64_S5, tl.float64) + z * tl.full((), _F64_S6, tl.float64)
+        sp = tl.full((), _F64_S4, tl.float64) + z * sp
+        sp = tl.full((), _F64_S3, tl.float64) + z * sp
+        sp = tl.full((), _F64_S2, tl.float64) + z * sp
+        sp = tl.full((), _F64_S1, tl.float64) + z * sp
         sp = r + (r * z) * sp
-        cp = _const(_F64_C5, True) + z * _const(_F64_C6, True)
-        cp = _const(_F64_C4, True) + z * cp
-        cp = _const(_F64_C3, True) + z * cp
-        cp = _const(_F64_C2, True) + z * cp
-        cp = _const(_F64_C1, True) + z * cp
+        cp = tl.full((), _F64_C5, tl.float64) + z * tl.full((), _F64_C6, tl.float64)
+        cp = tl.full((), _F64_C4, tl.float64) + z * cp
+        cp = tl.full((), _F64_C3, tl.float64) + z * cp
+        cp = tl.full((), _F64_C2, tl.float64) + z * cp
+        cp = tl.full((), _F64_C1, tl.float64) + z * cp
         cp = (1.0 - 0.5 * z) + (z * z) * cp
     else:
         hi = x * t_hi
         lo = tl.fma(x, t_hi, -hi) + x * t_lo
-        n = (hi * _const(_TWO_OVER_PI, False) + _const(_F32_ROUND, False)) - _const(_F32_ROUND, False)
-        r = tl.fma(-n, _const(_F32_P1, False), hi)
-        r = tl.fma(-n, _const(_F32_P2, False), r)
-        r = tl.fma(-n, _const(_F32_P3, False), r) + lo
+        n = (hi * _TWO_OVER_PI + _F32_ROUND) - _F32_ROUND
+        r = tl.fma(-n, _F32_P1, hi)
+        r = tl.fma(-n, _F32_P2, r)
+        r = tl.fma(-n, _F32_P3, r) + lo
         z = r * r
-        sp = _const(_F32_S2, False) + z * _const(_F32_S3, False)
-        sp = _const(_F32_S1, False) + z * sp
+        sp = _F32_S2 + z * _F32_S3
+        sp = _F32_S1 + z * sp
         sp = r + (r * z) * sp
-        cp = _const(_F32_C2, False) + z * _const(_F32_C3, False)
-        cp = _const(_F32_C1, False) + z * cp
+        cp = _F32_C2 + z * _F32_C3
+        cp = _F32_C1 + z * cp
         cp = (1.0 - 0.5 * z) + (z * z) * cp
     q = n.to(tl.int32)
     odd = (q & 1) != 0
@@ -204,18 +199,6 @@ def _huge(largest, t_last, IS_F64: tl.constexpr):
     else:
         huge = angle >= _F32_LIMIT
     return huge
-
-
-@triton.jit
-def _pick(block, offs_j, m: tl.constexpr):
-    """Row ``m`` of a ``[BLOCK_J, BLOCK_K]`` register tensor: folds to one register."""
-    return tl.sum(tl.where(offs_j[:, None] == m, block, -0.0), axis=0)
-
-
-@triton.jit
-def _put(block, offs_j, m: tl.constexpr, row):
-    """``block[m] += row``: the other rows add -0.0, which leaves them as they are."""
-    return block + tl.where(offs_j[:, None] == m, row[None, :], -0.0)
 
 
 @triton.jit(
@@ -304,16 +287,24 @@ def _ecf_sums_kernel(
                     c, s = _sincos(x, a1_64, a1_hi, a1_lo, IS_F64)
                     c = tl.where(mask_r[:, None], c, 0.0)
                     s = tl.where(mask_r[:, None], s, 0.0)
-                acc_c = _put(acc_c, offs_j, run * _ANCHOR_EVERY, tl.sum(c, axis=0))
-                acc_s = _put(acc_s, offs_j, run * _ANCHOR_EVERY, tl.sum(s, axis=0))
+                acc_c = acc_c + tl.where(
+                    offs_j[:, None] == run * _ANCHOR_EVERY, tl.sum(c, axis=0)[None, :], -0.0
+                )
+                acc_s = acc_s + tl.where(
+                    offs_j[:, None] == run * _ANCHOR_EVERY, tl.sum(s, axis=0)[None, :], -0.0
+                )
                 for group in tl.static_range(_ANCHOR_EVERY // _GROUP):
                     first = run * _ANCHOR_EVERY + group * _GROUP
                     if j_start + first < j:
                         for i in tl.static_range(_GROUP):
                             if group + i > 0:
                                 c, s = c * c1 - s * s1, s * c1 + c * s1
-                                acc_c = _put(acc_c, offs_j, first + i, tl.sum(c, axis=0))
-                                acc_s = _put(acc_s, offs_j, first + i, tl.sum(s, axis=0))
+                                acc_c = acc_c + tl.where(
+                                    offs_j[:, None] == first + i, tl.sum(c, axis=0)[None, :], -0.0
+                                )
+                                acc_s = acc_s + tl.where(
+                                    offs_j[:, None] == first + i, tl.sum(s, axis=0)[None, :], -0.0
+                                )
 
     if _huge(largest, dt * (j_start + BLOCK_J), IS_F64):
         # Huge angles (or infinities): every knot again, directly, with libdevice.
@@ -326,7 +317,7 @@ def _ecf_sums_kernel(
                 u_base + rows.to(tl.int64)[:, None] * stride_un, mask=mask_r[:, None] & mask_k[None, :]
             )
             for m in range(0, tl.minimum(BLOCK_J, j - j_start)):
-                t = ((j_start + m + 1).to(tl.float64) * dt).to(dtype)
+                t = (dt * (j_start + m + 1)).to(dtype)
                 arg = x * t
                 cs = tl.sum(tl.where(mask_r[:, None], tl.cos(arg), 0.0), axis=0)
                 sn = tl.sum(tl.where(mask_r[:, None], tl.sin(arg), 0.0), axis=0)
@@ -379,7 +370,10 @@ def _vjp_block(
                 a64, a_hi, a_lo = _knot(j_start + 1 + run * _ANCHOR_EVERY, dt)
                 c, s = _sincos(x, a64, a_hi, a_lo, IS_F64)
             m0: tl.constexpr = run * _ANCHOR_EVERY
-            acc += _pick(cos_coef, offs_j, m0)[None, :] * c - _pick(sin_coef, offs_j, m0)[None, :] * s
+            acc += (
+                tl.sum(tl.where(offs_j[:, None] == m0, cos_coef, -0.0), axis=0)[None, :] * c
+                - tl.sum(tl.where(offs_j[:, None] == m0, sin_coef, -0.0), axis=0)[None, :] * s
+            )
             for group in tl.static_range(_ANCHOR_EVERY // _GROUP):
                 first = run * _ANCHOR_EVERY + group * _GROUP
                 if j_start + first < j:
@@ -387,8 +381,14 @@ def _vjp_block(
                         if group + i > 0:
                             c, s = c * c1 - s * s1, s * c1 + c * s1
                             acc += (
-                                _pick(cos_coef, offs_j, first + i)[None, :] * c
-                                - _pick(sin_coef, offs_j, first + i)[None, :] * s
+                                tl.sum(tl.where(offs_j[:, None] == first + i, cos_coef, -0.0), axis=0)[
+                                    None, :
+                                ]
+                                * c
+                                - tl.sum(tl.where(offs_j[:, None] == first + i, sin_coef, -0.0), axis=0)[
+                                    None, :
+                                ]
+                                * s
                             )
     return acc
 
@@ -479,7 +479,7 @@ def _ecf_sums_vjp_kernel(
             x = tl.load(u_base + rows.to(tl.int64)[:, None] * stride_un, mask=mask, other=0.0)
             g = tl.zeros([ROWS, BLOCK_K], dtype=dtype)
             for m in range(0, j):
-                t = ((m + 1).to(tl.float64) * dt).to(dtype)
+                t = (dt * (m + 1)).to(dtype)
                 cos_bar = tl.load(bar_base + m * stride_bj, mask=mask_k[None, :], other=0.0)
                 sin_bar = tl.load(bar_base + (m + j) * stride_bj, mask=mask_k[None, :], other=0.0)
                 g += t * (sin_bar * tl.cos(x * t) - cos_bar * tl.sin(x * t))
@@ -488,7 +488,7 @@ def _ecf_sums_vjp_kernel(
 
 def _num_warps(k: int) -> int:
     """Warps per program: one direction per thread, 32 to 128 directions per program."""
-    return min(_MAX_WARPS, triton.next_power_of_2(max(1, triton.cdiv(k, 32))))
+    return min(_MAX_WARPS, int(triton.next_power_of_2(max(1, triton.cdiv(k, 32)))))
 
 
 def _block_j(num_knots: int) -> int:
@@ -501,17 +501,17 @@ def _dt_bits(dt: float) -> int:
     return bits
 
 
-def _split_rows(n: int, programs: int, target: int) -> tuple[int, int]:
+def _split_rows(n: int, programs: int, target: int, row_group: int = _ROWS) -> tuple[int, int]:
     """``(splits, rows_per_split)`` for the sample axis: enough programs to reach ``target``.
 
-    ``rows_per_split`` is a multiple of ``_ROWS``, every split holds at least one row, and a
+    ``rows_per_split`` is a multiple of ``row_group``, every split holds at least one row, and a
     split holds at least ``_MIN_ROWS_PER_SPLIT`` rows unless there is only one.
     """
     splits = 1
     if programs < target:
         most = max(1, n // _MIN_ROWS_PER_SPLIT)
         splits = max(1, min(triton.cdiv(target, programs), most))
-    rows = triton.cdiv(triton.cdiv(n, splits), _ROWS) * _ROWS
+    rows = triton.cdiv(triton.cdiv(n, splits), row_group) * row_group
     return triton.cdiv(n, rows), rows
 
 
@@ -526,8 +526,9 @@ def _programs_per_sm(device: torch.device, regs: int, num_warps: int) -> int:
     return max(1, min(per_sm_regs // regs_per_program, max_threads // threads, 32))
 
 
-# Registers per thread of each compiled variant: (device index, kernel, constexprs) -> n_regs.
-_COMPILED_REGS: dict[tuple[Any, ...], int] = {}
+# Registers per thread and spilled bytes of each variant compiled in this process:
+# (device index, kernel, constexprs...) -> (n_regs, n_spills).
+_COMPILED_RESOURCES: dict[tuple[Any, ...], tuple[int, int]] = {}
 
 
 def _target_programs(
@@ -539,14 +540,15 @@ def _target_programs(
         # The interpreter runs programs one after the other: splitting gains nothing there.
         return 1
     key = (device.index, kernel.fn.__name__, *sorted(constexprs.items()))
-    regs = _COMPILED_REGS.get(key)
-    if regs is None:
+    resources = _COMPILED_RESOURCES.get(key)
+    if resources is None:
         compiled = kernel.warmup(*make_args(), grid=(1,), **constexprs, **_OPTIONS)
         init = getattr(compiled, "_init_handles", None)
         if init is not None:
             init()
-        regs = int(getattr(compiled, "n_regs", 0)) or 255
-        _COMPILED_REGS[key] = regs
+        resources = (int(getattr(compiled, "n_regs", 0)) or 255, int(getattr(compiled, "n_spills", 0)))
+        _COMPILED_RESOURCES[key] = resources
+    regs = resources[0]
     sms = int(torch.cuda.get_device_properties(device).multi_processor_count)
     return sms * _programs_per_sm(device, regs, constexprs["num_warps"])
 
@@ -588,26 +590,38 @@ def _device_guard(u: torch.Tensor) -> contextlib.AbstractContextManager[Any]:
     return torch.cuda.device(u.device) if u.is_cuda else contextlib.nullcontext()
 
 
-def sums_constexprs(dtype: torch.dtype, k: int, num_knots: int) -> dict[str, Any]:
-    """The compile-time configuration of the sums kernel for ``k`` directions and ``J`` knots."""
+def _rows(device: torch.device | None, n: int) -> int:
+    if device is None or device.type == "cuda":
+        return _ROWS
+    return max(_ROWS, min(_INTERPRETER_ROWS, int(triton.next_power_of_2(n))))
+
+
+def sums_constexprs(
+    dtype: torch.dtype, k: int, num_knots: int, device: torch.device | None = None, n: int = 0
+) -> dict[str, Any]:
+    """The compile-time configuration of the sums kernel for ``k`` directions and ``J`` knots
+    (on CUDA, or with no ``device``; under the interpreter the row groups are taller)."""
     warps = _num_warps(k)
     return {
         "BLOCK_K": 32 * warps,
         "BLOCK_J": _block_j(num_knots),
-        "ROWS": _ROWS,
+        "ROWS": _rows(device, n),
         "IS_F64": dtype == torch.float64,
         "num_warps": warps,
     }
 
 
-def vjp_constexprs(dtype: torch.dtype, k: int, num_knots: int) -> dict[str, Any]:
-    """The compile-time configuration of the VJP kernel for ``k`` directions and ``J`` knots."""
+def vjp_constexprs(
+    dtype: torch.dtype, k: int, num_knots: int, device: torch.device | None = None, n: int = 0
+) -> dict[str, Any]:
+    """The compile-time configuration of the VJP kernel for ``k`` directions and ``J`` knots
+    (on CUDA, or with no ``device``; under the interpreter the row groups are taller)."""
     warps = _num_warps(k)
     block_j = _block_j(num_knots)
     return {
         "BLOCK_K": 32 * warps,
         "BLOCK_J": block_j,
-        "ROWS": _ROWS,
+        "ROWS": _rows(device, n),
         "ONE_J_BLOCK": num_knots <= block_j,
         "IS_F64": dtype == torch.float64,
         "num_warps": warps,
@@ -624,7 +638,8 @@ def _sums(u: torch.Tensor, dt: float, num_knots: int, splits: int | None = None)
         return u.new_zeros((*batch_shape, k, 2 * j))
     _check_launchable(u)
     u3 = u.reshape(batch, n, k)
-    constexprs = sums_constexprs(u.dtype, k, j)
+    constexprs = sums_constexprs(u.dtype, k, j, u.device, n)
+    row_group = constexprs["ROWS"]
     num_k_blocks = triton.cdiv(k, constexprs["BLOCK_K"])
     num_j_blocks = triton.cdiv(j, constexprs["BLOCK_J"])
     programs = batch * num_k_blocks * num_j_blocks
@@ -653,9 +668,9 @@ def _sums(u: torch.Tensor, dt: float, num_knots: int, splits: int | None = None)
         target = _target_programs(
             u.device, _ecf_sums_kernel, lambda: args(u3, u.new_empty((1, 1, k, 2 * j)), n, 1), constexprs
         )
-        num_splits, rows = _split_rows(n, programs, target)
+        num_splits, rows = _split_rows(n, programs, target, row_group)
     else:
-        rows = triton.cdiv(triton.cdiv(n, splits), _ROWS) * _ROWS
+        rows = triton.cdiv(triton.cdiv(n, splits), row_group) * row_group
         num_splits = triton.cdiv(n, rows)
     partial = u.new_empty((num_splits, batch, k, 2 * j))
 
@@ -680,7 +695,8 @@ def _sums_vjp(u: torch.Tensor, sums_bar: torch.Tensor, dt: float, num_knots: int
     u3 = u.reshape(batch, n, k)
     bar3 = sums_bar.reshape(batch, k, 2 * j)
     grad = u.new_empty((batch, n, k))
-    constexprs = vjp_constexprs(u.dtype, k, j)
+    constexprs = vjp_constexprs(u.dtype, k, j, u.device, n)
+    row_group = constexprs["ROWS"]
     num_k_blocks = triton.cdiv(k, constexprs["BLOCK_K"])
 
     def args(
@@ -709,8 +725,8 @@ def _sums_vjp(u: torch.Tensor, sums_bar: torch.Tensor, dt: float, num_knots: int
 
     target = _target_programs(u.device, _ecf_sums_vjp_kernel, lambda: args(u3, bar3, grad, n, 1), constexprs)
     # Row groups: enough programs to fill the device, each a multiple of _ROWS rows.
-    groups = max(1, min(triton.cdiv(n, _ROWS), triton.cdiv(target, batch * num_k_blocks)))
-    rows = triton.cdiv(triton.cdiv(n, groups), _ROWS) * _ROWS
+    groups = max(1, min(triton.cdiv(n, row_group), triton.cdiv(target, batch * num_k_blocks)))
+    rows = triton.cdiv(triton.cdiv(n, groups), row_group) * row_group
     groups = triton.cdiv(n, rows)
     per_item = num_k_blocks * groups
     with _device_guard(u):
