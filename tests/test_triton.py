@@ -196,10 +196,12 @@ def test_split_rule(n, programs, target):
     assert rows % triton_ecf._ROWS == 0
     # Every row is in exactly one split, and no split is empty.
     assert (splits - 1) * rows < n <= splits * rows
+    assert rows <= triton_ecf._MAX_ROWS_PER_SPLIT
+    forced = -(-n // triton_ecf._MAX_ROWS_PER_SPLIT)
     if programs >= target:
-        assert splits == 1
+        assert splits == forced
     else:
-        assert splits <= -(-target // programs)
+        assert splits <= max(forced, -(-target // programs))
         assert splits == 1 or rows >= triton_ecf._MIN_ROWS_PER_SPLIT
 
 

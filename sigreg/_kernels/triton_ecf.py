@@ -49,6 +49,11 @@ batch strides and the split counts are not specialised on (``do_not_specialize``
 ``N`` compiles one variant per dtype and block configuration. ``dt`` travels as the bits of
 its float64 (an ``int64`` argument): a Python float argument would be rounded to float32.
 No constant is copied from the host: the knots are made inside the kernels from ``dt``.
+The direction stride of ``u`` and the knot stride of the cotangent are not specialised either:
+knowing them to be 1 lets Triton vectorise loads along those axes, which moves the knot axis
+across threads and breaks the register layout above (a 4x larger VJP, spills). The sums of a
+split add at most 4096 rows in float32; torch adds the splits. Under the interpreter the row
+groups are 64 rows tall instead of 4 (fewer NumPy calls); nothing else differs.
 
 Both functions are ``torch.library`` custom ops (``sigreg::ecf_sums``, ``sigreg::ecf_sums_vjp``)
 with fake implementations, so they work on ``meta`` tensors and inside
@@ -87,6 +92,8 @@ _MAX_WARPS = 4
 # A split of the sample axis gets at least this many rows, so that writing its partial sums
 # stays small next to the work it does.
 _MIN_ROWS_PER_SPLIT = 64
+# ... and at most this many, which bounds the rounding of its float32 running total.
+_MAX_ROWS_PER_SPLIT = 4096
 # Fallback occupancy (programs per SM) where the compiled kernel cannot be asked (interpreter).
 _DEFAULT_PROGRAMS_PER_SM = 2
 # Grid axis 0 holds at most 2**31 - 1 programs; larger launches are cut along the batch.
@@ -504,13 +511,17 @@ def _dt_bits(dt: float) -> int:
 def _split_rows(n: int, programs: int, target: int, row_group: int = _ROWS) -> tuple[int, int]:
     """``(splits, rows_per_split)`` for the sample axis: enough programs to reach ``target``.
 
-    ``rows_per_split`` is a multiple of ``row_group``, every split holds at least one row, and a
-    split holds at least ``_MIN_ROWS_PER_SPLIT`` rows unless there is only one.
+    ``rows_per_split`` is a multiple of ``row_group``, every split holds at least one row, a
+    split holds at least ``_MIN_ROWS_PER_SPLIT`` rows unless there is only one (or the
+    maximum forces more), and at most ``_MAX_ROWS_PER_SPLIT`` rounded up to ``row_group``.
     """
     splits = 1
     if programs < target:
         most = max(1, n // _MIN_ROWS_PER_SPLIT)
         splits = max(1, min(triton.cdiv(target, programs), most))
+    # The float32 running total of a split adds at most _MAX_ROWS_PER_SPLIT / row_group
+    # partial sums; the splits are then added pairwise by torch.sum.
+    splits = max(splits, triton.cdiv(n, _MAX_ROWS_PER_SPLIT))
     rows = triton.cdiv(triton.cdiv(n, splits), row_group) * row_group
     return triton.cdiv(n, rows), rows
 
@@ -542,11 +553,16 @@ def _target_programs(
     key = (device.index, kernel.fn.__name__, *sorted(constexprs.items()))
     resources = _COMPILED_RESOURCES.get(key)
     if resources is None:
-        compiled = kernel.warmup(*make_args(), grid=(1,), **constexprs, **_OPTIONS)
-        init = getattr(compiled, "_init_handles", None)
-        if init is not None:
-            init()
-        resources = (int(getattr(compiled, "n_regs", 0)) or 255, int(getattr(compiled, "n_spills", 0)))
+        try:
+            compiled = kernel.warmup(*make_args(), grid=(1,), **constexprs, **_OPTIONS)
+            init = getattr(compiled, "_init_handles", None)  # loads the module: fills n_regs
+            if init is not None:
+                init()
+            resources = (int(getattr(compiled, "n_regs", 0)) or 255, int(getattr(compiled, "n_spills", 0)))
+        except (AttributeError, TypeError):
+            # A Triton whose warmup or CompiledKernel differs from 3.6-3.9: size the launch for
+            # the worst case (255 registers); a compile error shows at the launch itself.
+            resources = (255, 0)
         _COMPILED_RESOURCES[key] = resources
     regs = resources[0]
     sms = int(torch.cuda.get_device_properties(device).multi_processor_count)
