@@ -85,17 +85,21 @@ def agreement(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def gpu(session: nox.Session) -> None:
-    """GPU backends with the frameworks already installed on the machine; installs nothing."""
+    """The device check (benchmarks/gpu_check.py: kernel tests, accuracy, Table 6 timings, syncs,
+    registers; writes docs/data/benchmark-gpu.md), then `sigreg check`; installs nothing.
+    ``nox -s gpu -- all`` also runs the whole suite for each GPU backend installed."""
     if not cuda_available():
         session.skip("no CUDA device (nvidia-smi found none): GPU sessions skipped")
     env = {"PYTHONPATH": str(ROOT)}
-    for name in GPU_BACKENDS:
+    session.run("python", "benchmarks/gpu_check.py", env={**env, "SIGREG_TEST_BACKENDS": "torch"})
+    whole_suite = session.posargs[:1] == ["all"]
+    for name in GPU_BACKENDS if whole_suite else []:
         spec = BACKENDS[name]
         probe = subprocess.run(["python", "-c", f"import {spec['module']}"], capture_output=True)
         if probe.returncode != 0:
             session.log(f"{name}: {spec['module']} is not installed, skipped")
             continue
-        pytest = ["python", "-m", "pytest", "-m", "not slow", *DOCS_IGNORED, *session.posargs]
+        pytest = ["python", "-m", "pytest", "-m", "not slow", *DOCS_IGNORED, *session.posargs[1:]]
         session.run(*pytest, env={**env, **spec["env"]})
     session.run("python", "-m", "sigreg", "check", env={**env, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"})
 

@@ -50,3 +50,30 @@ def device(x: Any) -> Any:
     if library(x) == "torch":
         return x.device
     return array_api_compat.device(x)
+
+
+# Device copies of small constant tuples, per (values, device, dtype): see :func:`constant`.
+_CONSTANTS: dict[tuple[Any, ...], Any] = {}
+
+
+def constant(values: tuple[float, ...], like: Any, xp: Any) -> Any:
+    """``xp.asarray(values)`` on the device and in the dtype of ``like``, made once per device.
+
+    Building a tensor from a Python sequence on an accelerator is a host-to-device copy from
+    pageable memory, which synchronises the stream (and cannot be captured in a CUDA graph).
+    Eager PyTorch on a device other than the CPU therefore gets a copy cached per (values,
+    device, dtype); the first call on a device makes it. Under ``torch.compile`` the values
+    become a constant of the compiled graph instead, and other libraries get ``xp.asarray``
+    (JAX embeds it in the compiled program; NumPy-like hosts copy nothing).
+    """
+    dev = device(like)
+    if library(like) != "torch" or dev.type == "cpu":
+        return xp.asarray(values, dtype=like.dtype, device=dev)
+    torch = load("torch")  # loaded already, ``like`` is one of its tensors (and _core imports no framework)
+    if torch.compiler.is_compiling():
+        return xp.asarray(values, dtype=like.dtype, device=dev)
+    key = (values, str(dev), like.dtype)
+    cached = _CONSTANTS.get(key)
+    if cached is None:
+        cached = _CONSTANTS[key] = xp.asarray(values, dtype=like.dtype, device=dev)
+    return cached

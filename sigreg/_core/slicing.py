@@ -81,7 +81,9 @@ def global_sums(
     sums: Array, n: int, all_reduce: Callable[[Array], Array], xp: Any
 ) -> tuple[Array, Array, Array]:
     """One all-reduce of the local sums, the local sample count and a worker count."""
-    counts = xp.asarray([float(n), 1.0], dtype=sums.dtype, device=_device(sums))
+    # [n, 1] made on the device from scalars: a Python list would be a host-to-device copy,
+    # which synchronises the stream.
+    counts = xp.arange(2, dtype=sums.dtype, device=_device(sums)) * (1.0 - float(n)) + float(n)
     packed = all_reduce(xp.concat([xp.reshape(sums, (-1,)), counts]))
     size = math.prod(sums.shape)
     return xp.reshape(packed[:size], sums.shape), packed[size], packed[size + 1]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._core.arrays import device as _device
+from .._core.arrays import constant as _constant
 from .._core.plan import Plan
 from .quadrature import Grid
 
@@ -119,7 +119,7 @@ def _chunks(grid: Grid) -> tuple[int, int, int]:
 
 def _anchors(grid: Grid, starts: range, like: Array, xp: Any) -> Array:
     """The first knot ``t_j`` of each chunk in ``starts``, real like ``like``."""
-    return xp.asarray([grid.t[j] for j in starts], dtype=like.dtype, device=_device(like))
+    return _constant(tuple(grid.t[j] for j in starts), like, xp)
 
 
 def _block_sums(u: Array, grid: Grid, c: _ComplexArrays, plan: Plan) -> Any:
@@ -236,7 +236,7 @@ def ecf_sums_vjp(u: Array, sums_bar: Array, grid: Grid, xp: Any, plan: Plan) -> 
     if plan.kernel is not None:
         return plan.kernel.ecf_sums_vjp(u, sums_bar, grid.dt, num_knots)
     c = _arithmetic(xp, plan)
-    t = xp.asarray(grid.t, dtype=u.dtype, device=_device(u))
+    t = _constant(grid.t, u, xp)
     cos_bar, sin_bar = sums_bar[..., :num_knots] * t, sums_bar[..., num_knots:] * t
     coef = c.each(
         c.combine(sin_bar, cos_bar), lambda a: xp.moveaxis(a, -1, 0)[..., None, :]
@@ -270,10 +270,8 @@ def statistic_from_sums_vjp(sums: Array, n: Any, values_bar: Array, grid: Grid, 
 
 
 def _knot_constants(grid: Grid, like: Array, xp: Any) -> tuple[Array, Array]:
-    def const(values: tuple[float, ...]) -> Array:
-        return xp.asarray(values, dtype=like.dtype, device=_device(like))
-
-    return const(grid.phi), const(grid.weight)
+    # Made once per device, not copied from the host at every call (no stream sync).
+    return _constant(grid.phi, like, xp), _constant(grid.weight, like, xp)
 
 
 def direct_ecf(x: Array, t: tuple[float, ...], xp: Any) -> tuple[Array, Array]:

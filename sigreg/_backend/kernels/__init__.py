@@ -36,7 +36,7 @@ def _triton_through_dlpack() -> Any:
 
     from . import bridge, triton_ecf
 
-    return bridge.Bridge(triton_ecf, from_dlpack)
+    return bridge.Bridge(triton_ecf, from_dlpack, bridge.record_on_cupy_stream)
 
 
 def _numba_through_dlpack() -> Any:
