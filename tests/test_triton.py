@@ -22,7 +22,7 @@ if not (os.environ.get("TRITON_INTERPRET") == "1" or torch.cuda.is_available()):
         allow_module_level=True,
     )
 
-from sigreg._backend.kernels import triton_ecf
+from sigreg._backend.kernels import triton_ecf  # noqa: E402
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 # Agreement with the float64 oracle, relative to the largest magnitude of the result.
