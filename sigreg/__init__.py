@@ -11,6 +11,7 @@ from . import stats
 from ._accumulate import Accumulator
 from ._api import directions, lejepa_loss, sigreg, value_and_grad
 from ._hypothesis import TestResult, test
+from ._warmup import warmup
 from .stats import epps_pulley
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "stats",
     "test",
     "value_and_grad",
+    "warmup",
 ]
 __version__ = "0.1.0"

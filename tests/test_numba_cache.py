@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,9 +39,9 @@ print(json.dumps({"hits": sum(stats.cache_hits.values()), "misses": sum(stats.ca
 """
 
 
-def _run_kernel(env: dict[str, str]) -> dict:
+def _run_kernel(env: dict[str, str], root: Path = ROOT) -> dict:
     full = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}  # a run-wide one, say
-    full |= {"PYTHONPATH": str(ROOT), **env}
+    full |= {"PYTHONPATH": str(root), **env}
     out = subprocess.run([sys.executable, "-c", KERNEL_RUN], capture_output=True, text=True, env=full)
     assert out.returncode == 0, out.stderr[-4000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -48,10 +49,14 @@ def _run_kernel(env: dict[str, str]) -> dict:
 
 @pytest.mark.slow
 def test_second_process_loads_the_kernel_from_the_user_cache(tmp_path):
-    # No NUMBA_CACHE_DIR: the user cache directory (XDG_CACHE_HOME here) holds the kernels.
+    # No NUMBA_CACHE_DIR: the user cache directory (XDG_CACHE_HOME here) holds the kernels. The
+    # second process imports another copy of sigreg (another virtualenv, say): same source, same
+    # cache entry.
     env = {"XDG_CACHE_HOME": str(tmp_path)}
     first = _run_kernel(env)
-    second = _run_kernel(env)
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "sigreg", copy / "sigreg", ignore=shutil.ignore_patterns("__pycache__"))
+    second = _run_kernel(env, root=copy)
     assert (first["hits"], first["misses"]) == (0, 1)  # an empty cache: compiled, then saved
     assert (second["hits"], second["misses"]) == (1, 0)  # loaded: nothing compiled
     assert Path(first["path"]).is_relative_to(tmp_path / "sigreg" / "numba")

@@ -15,8 +15,9 @@ its cells. The kernels are closures over other jitted functions (one set per dty
 pickled dispatcher carries a random per-process id: every process would miss the cache and
 add another entry. The key here describes those cells by what determines the compiled code
 (the callee's name, bytecode and own cells; plain values by ``repr``). Everything a kernel
-calls lives in ``numba_ecf.py``, whose content hash Numba already keeps in the index: any
-edit of that file empties the cache.
+calls lives in ``numba_ecf.py``, whose content hash Numba already keeps in the index, and
+which names the cache's folder (``numba_ecf-<hash>``): installs of the same source share one
+folder, an edit of that file starts another.
 
 What keeps it correct
 ---------------------
@@ -76,6 +77,14 @@ def _describe(value: Any) -> Any:
     return ("value", type(value).__qualname__, repr(value))
 
 
+def _content_subpath(py_file: str) -> str:
+    """The cache folder of a source file, named by its content, not its path: every virtualenv
+    that installs the same sigreg shares the compiled kernels (Numba's own folder hashes the
+    path, so each install, and each nox session, would compile again)."""
+    digest = hashlib.sha256(Path(py_file).read_bytes()).hexdigest()[:24]
+    return f"{Path(py_file).stem}-{digest}"
+
+
 @functools.cache
 def _cache_class() -> Any:
     """The Numba cache class for the kernels (built on first use: it imports Numba)."""
@@ -88,7 +97,7 @@ def _cache_class() -> Any:
         def __init__(self, py_func: Any, py_file: str) -> None:
             self._py_file = py_file
             self._lineno = py_func.__code__.co_firstlineno
-            self._cache_path = str(cache_dir() / self.get_suitable_cache_subpath(py_file))
+            self._cache_path = str(cache_dir() / _content_subpath(py_file))
 
         def get_cache_path(self) -> str:
             return self._cache_path
