@@ -6,10 +6,16 @@ saying what to install and which environment variables to set.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
+import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,48 @@ DOCS_TESTS = ["tests/test_docs.py", "tests/test_site.py", "tests/test_story.py"]
 DOCS_IGNORED = [f"--ignore={path}" for path in DOCS_TESTS]
 EXAMPLE_PACKAGES = ["scikit-learn>=1.3", "tqdm>=4.60", "optax>=0.2"]
 nox.options.error_on_missing_interpreters = True
+# Test workers per session (pytest-xdist): the tests are independent; the distributed ones pick
+# free ports.
+WORKERS = ["-n", "2", "--dist", "worksteal"]
+
+
+def _run_wide_caches() -> Path:
+    """Compile caches shared by the sessions of one nox run (each session is its own virtualenv and
+    processes): Numba's kernels and JAX's programs compile once per run, not once per session or
+    docs example. ``SIGREG_NOX_CACHES`` keeps them in a folder of your choice, across runs;
+    ``NUMBA_CACHE_DIR`` and ``JAX_COMPILATION_CACHE_DIR``, when set, win."""
+    chosen = os.environ.get("SIGREG_NOX_CACHES")
+    if chosen:
+        return Path(chosen)
+    made = Path(tempfile.mkdtemp(prefix="sigreg-nox-caches-"))
+    atexit.register(shutil.rmtree, made, ignore_errors=True)
+    return made
+
+
+CACHES = _run_wide_caches()
+os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHES / "numba"))
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(CACHES / "jax"))
+# JAX keeps only programs that took a second to compile by default; the tests' take less.
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+# `.ci/run` sets this: each session appends its name and wall time to it (a JSON line).
+SESSION_TIMES = os.environ.get("SIGREG_SESSION_TIMES")
+
+
+def _timed(function: Callable[..., None]) -> Callable[..., None]:
+    """The session, its time appended to ``SIGREG_SESSION_TIMES`` (whether it passes or not)."""
+
+    @functools.wraps(function)
+    def run(session: nox.Session, **kwargs: Any) -> None:
+        start = time.perf_counter()
+        try:
+            function(session, **kwargs)
+        finally:
+            if SESSION_TIMES:
+                record = {"session": session.name, "seconds": round(time.perf_counter() - start, 1)}
+                with open(SESSION_TIMES, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+
+    return run
 
 
 def _install_backends(session: nox.Session, names: list[str]) -> None:
@@ -37,28 +85,31 @@ def _install_backends(session: nox.Session, names: list[str]) -> None:
 
 @nox.session
 @nox.parametrize("backend", CPU_BACKENDS, ids=CPU_BACKENDS)
+@_timed
 def tests(session: nox.Session, backend: str) -> None:
     """The whole suite on one CPU backend (or the files its toml's ``tests`` names), in a virtualenv
     that holds only that backend."""
     _install_backends(session, [backend])
     paths = BACKENDS[backend].get("tests", [])
-    session.run("pytest", *paths, *DOCS_IGNORED, *session.posargs, env=BACKENDS[backend]["env"])
+    session.run("pytest", *WORKERS, *paths, *DOCS_IGNORED, *session.posargs, env=BACKENDS[backend]["env"])
 
 
 def _run_doctests(session: nox.Session) -> None:
-    session.run("pytest", "--doctest-modules", "sigreg", "--ignore=sigreg/_backend/kernels", *session.posargs)
+    doctests = ["--doctest-modules", "sigreg", "--ignore=sigreg/_backend/kernels"]
+    session.run("pytest", *WORKERS, *doctests, *session.posargs)
 
 
 def _run_agreement(session: nox.Session) -> None:
-    session.run("pytest", "tests/test_agreement.py", *session.posargs)
+    session.run("pytest", *WORKERS, "tests/test_agreement.py", *session.posargs)
     session.run("sigreg", "check")
 
 
 def _run_examples_smoke(session: nox.Session) -> None:
-    session.run("pytest", "tests/test_examples.py", *session.posargs)
+    session.run("pytest", *WORKERS, "tests/test_examples.py", *session.posargs)
 
 
 @nox.session
+@_timed
 def cross_checks(session: nox.Session) -> None:
     """Every CPU backend in one environment (one install, not three): cross-backend agreement and
     `sigreg check`, the docstring examples, and a few steps of each LeJEPA digits example."""
@@ -70,6 +121,7 @@ def cross_checks(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+@_timed
 def doctests(session: nox.Session) -> None:
     """The Examples sections of every public docstring, run as doctests."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
@@ -77,6 +129,7 @@ def doctests(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+@_timed
 def agreement(session: nox.Session) -> None:
     """Every CPU backend in one environment: cross-backend agreement and `sigreg check`."""
     _install_backends(session, CPU_BACKENDS)
@@ -84,6 +137,7 @@ def agreement(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+@_timed
 def gpu(session: nox.Session) -> None:
     """The device check (benchmarks/gpu_check.py: kernel tests, accuracy, Table 6 timings, syncs,
     registers; writes docs/data/benchmark-gpu.md), then `sigreg check`; installs nothing.
@@ -105,6 +159,7 @@ def gpu(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+@_timed
 def examples_smoke(session: nox.Session) -> None:
     """A few steps of each LeJEPA digits example (tests/test_examples.py)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
@@ -113,6 +168,7 @@ def examples_smoke(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+@_timed
 def examples(session: nox.Session) -> None:
     """The full LeJEPA digits runs and their results table (docs/data/examples.md)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
@@ -127,6 +183,7 @@ SKIP_BROWSER = "SIGREG_SKIP_BROWSER"
 
 
 @nox.session
+@_timed
 def docs(session: nox.Session) -> None:
     """The site (Sphinx, warnings as errors), its examples, and the story page in headless Chromium."""
     skip_browser = os.environ.get(SKIP_BROWSER) == "1"
@@ -146,11 +203,12 @@ def docs(session: nox.Session) -> None:
         # a browser test that cannot start fails, unless the browser was explicitly opted out
         "SIGREG_REQUIRE_BROWSER": "0" if skip_browser else "1",
     }
-    session.run("pytest", *DOCS_TESTS, *session.posargs, env=env)
+    session.run("pytest", *WORKERS, *DOCS_TESTS, *session.posargs, env=env)
     session.log(f"site: {build / 'html' / 'index.html'}; screenshots: {build / 'screenshots'}")
 
 
 @nox.session(default=False)
+@_timed
 def bench(session: nox.Session) -> None:
     """Time and peak memory against the naive implementation, and of every normality statistic
     against Epps-Pulley (not a test; prints ratios)."""
@@ -174,6 +232,7 @@ PUBLIC_MODULES = sorted({str(p.relative_to(ROOT)) for g in _layers().DOCUMENTED 
 
 
 @nox.session
+@_timed
 def lint(session: nox.Session) -> None:
     """ruff, ruff format, and numpydoc validation of the public docstrings."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
@@ -183,6 +242,7 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+@_timed
 def typecheck(session: nox.Session) -> None:
     """mypy --strict (pyproject.toml) with the frameworks installed, so their types are checked too."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])

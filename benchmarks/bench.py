@@ -1,6 +1,6 @@
 """Forward+backward time and peak memory: sigreg against the naive materialising port.
 
-    python benchmarks/bench.py [--quick] [--output docs/data/benchmark.md]
+    python benchmarks/bench.py [--quick] [--first-call-only] [--output docs/data/benchmark.md]
 
 Times: both implementations in one process per (framework, N, K), called
 alternately, best of several repeats (this 2-core VM has slow phases of up to
@@ -11,17 +11,26 @@ over what the process held after building the inputs). Both implementations comp
 The naive one is what public ports write: it materialises cos/sin(t_j u) as
 N x K x P tensors and lets autodiff (or, for NumPy, a hand-written backward)
 keep them. JAX is jit-compiled (compilation is not timed).
+
+First call (``--first-call``, also run with ``--output``): a fresh process per framework imports
+sigreg and the framework and times its first forward+backward (N=2048, K=1024), which compiles:
+Numba's kernels (NumPy, torch, JAX's CPU callbacks) and JAX's jit. Once with empty compile
+caches (``NUMBA_CACHE_DIR``, ``JAX_COMPILATION_CACHE_DIR`` in a new temporary folder), then
+again in another fresh process with the caches the first one filled.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -203,8 +212,54 @@ def measure_memory(framework: str, impl: str, n: int, k: int) -> float:
     return _peak_mib() - before
 
 
-def _isolated(*args: str) -> Any:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+def first_call(framework: str, n: int, k: int) -> dict:
+    """In a fresh process: the import of sigreg and the framework, the first forward+backward
+    (which compiles) and the second (which does not)."""
+    start = time.perf_counter()
+    import sigreg  # noqa: F401
+
+    __import__(framework)
+    imported = time.perf_counter()
+    step = make_step(framework, "sigreg", *_inputs(n, k))
+    ready = time.perf_counter()
+    step()
+    first = time.perf_counter()
+    step()
+    second = time.perf_counter()
+    return {"import_s": imported - start, "first_s": first - ready, "second_ms": 1e3 * (second - first)}
+
+
+def first_call_table(frameworks: list[str], n: int = 2048, k: int = 1024) -> list[str]:
+    """A fresh process per framework with empty compile caches, then one with the caches it filled."""
+    lines = [
+        "| framework | import [s] | first call, empty caches [s] | first call, warm caches [s] "
+        "| import + first call, warm caches [s] | second call [ms] |",
+        "|---|---|---|---|---|---|",
+    ]
+    print(lines[0], flush=True)
+    for fw in frameworks:
+        with tempfile.TemporaryDirectory(prefix="sigreg-first-call-") as caches:
+            env = {
+                **os.environ,
+                "NUMBA_CACHE_DIR": str(Path(caches) / "numba"),
+                "JAX_COMPILATION_CACHE_DIR": str(Path(caches) / "jax"),
+                "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+            }
+            args = ("--first-call", fw, str(n), str(k))
+            cold, warm = _isolated(*args, env=env), _isolated(*args, env=env)
+        line = (
+            f"| {fw} | {warm['import_s']:.2f} | {cold['first_s']:.1f} | {warm['first_s']:.2f} "
+            f"| {warm['import_s'] + warm['first_s']:.2f} | {warm['second_ms']:.0f} |"
+        )
+        lines.append(line)
+        print(line, flush=True)
+    return lines
+
+
+def _isolated(*args: str, env: dict[str, str] | None = None) -> Any:
+    out = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=True, env=env
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -214,8 +269,21 @@ def main() -> None:
     parser.add_argument("--memory", nargs=4, metavar=("FRAMEWORK", "IMPL", "N", "K"))
     parser.add_argument("--quick", action="store_true", help="N=2048, K=1024 only")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
-    parser.add_argument("--output", help="also write the markdown table to this file")
+    parser.add_argument("--first-call", nargs=3, metavar=("FRAMEWORK", "N", "K"), help=argparse.SUPPRESS)
+    parser.add_argument("--first-call-only", action="store_true", help="only the first-call table")
+    parser.add_argument(
+        "--output",
+        help="also write the markdown table to this file, and the first-call table next to it "
+        "(benchmark-first-call.md)",
+    )
     args = parser.parse_args()
+    if args.first_call:
+        fw, n, k = args.first_call
+        print(json.dumps(first_call(fw, int(n), int(k))))
+        return
+    if args.first_call_only:
+        _write_first_call(first_call_table(args.frameworks.split(",")), args.output)
+        return
     if args.time:
         fw, n, k, r = args.time
         print(json.dumps(measure_time(fw, int(n), int(k), int(r))))
@@ -280,6 +348,15 @@ def main() -> None:
         ]
         with open(args.output, "w") as f:
             f.write("\n".join(header + lines) + "\n")
+    print()
+    _write_first_call(first_call_table(args.frameworks.split(",")), args.output)
+
+
+def _write_first_call(lines: list[str], output: str | None) -> None:
+    if output:
+        path = Path(output).with_name("benchmark-first-call.md")
+        header = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores", ""]
+        path.write_text("\n".join(header + lines) + "\n")
 
 
 if __name__ == "__main__":

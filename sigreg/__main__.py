@@ -1,4 +1,5 @@
-"""``python -m sigreg [demo]``: the demo; ``python -m sigreg check``: the backend check."""
+"""``python -m sigreg [demo]``: the demo; ``python -m sigreg check``: the backend check;
+``python -m sigreg warmup``: compile the CPU kernels ahead of time."""
 
 from __future__ import annotations
 
@@ -53,6 +54,23 @@ def check(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in rows) else 1
 
 
+def warmup(args: argparse.Namespace) -> int:
+    import time
+
+    from ._api.warmup import warmup as compile_kernels
+    from ._backend.kernels import numba_cache
+
+    start = time.perf_counter()
+    status = compile_kernels(args.dtype)
+    if set(status.values()) == {"unavailable"}:
+        print("Numba is not installed (pip install 'sigreg[numba]'): no CPU kernels to compile")
+        return 0
+    for dtype, how in status.items():
+        print(f"{dtype}: {how}")
+    print(f"{time.perf_counter() - start:.1f} s; the kernels are cached in {numba_cache.cache_dir()}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sigreg",
@@ -70,10 +88,24 @@ def main(argv: list[str] | None = None) -> int:
         description="SIGReg's value and gradient on every installed backend against NumPy float64.",
     )
     check_parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    warmup_parser = sub.add_parser(
+        "warmup",
+        help="compile the fused CPU kernels now (a Docker build, the start of a job)",
+        description="Compile the Numba CPU kernels ahead of time and keep them in the disk cache "
+        "(NUMBA_CACHE_DIR, else ~/.cache/sigreg/numba), so that the first sigreg call is fast.",
+    )
+    warmup_parser.add_argument(
+        "--dtype",
+        action="append",
+        choices=("float32", "float64"),
+        help="a compute dtype to compile for (repeatable; default: both)",
+    )
     _files.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "check":
         return check(args)
+    if args.command == "warmup":
+        return warmup(args)
     if args.command == "test":
         return _files.run(args)
     return run_demo()

@@ -74,9 +74,12 @@ reassociate the sums and drop NaN handling, and gained only a few percent.
 
 Compilation
 -----------
-Numba is imported, and the kernels compiled (``cache=False``), on the first call for each
-dtype: about 4 s for the sums and 4 s for the VJP on the machine this was written on.
-Importing this module needs neither; :func:`available` says whether Numba imports. The
+Numba is imported, and the kernels compiled, on the first call for each dtype: about 4 s
+for the sums and 4 s for the VJP on the machine this was written on. The compiled kernels
+are kept on disk (``numba_cache``: ``NUMBA_CACHE_DIR``, else ``~/.cache/sigreg/numba``), so
+later processes load them instead (about 1 s, Numba's import included);
+``sigreg.warmup`` compiles them ahead of time. Importing this module needs neither;
+:func:`available` says whether Numba imports. The
 kernels are compiled for one array type only (C-contiguous, aligned, writeable, native
 byte order); other inputs are copied into it rather than compiled for again.
 """
@@ -151,11 +154,12 @@ def available() -> bool:
 
 
 def _jit(**options: Any) -> Callable[[_F], _F]:
-    """``numba.njit`` with this module's options: compiled lazily, not cached on disk."""
-    import numba
+    """``numba.njit`` with this module's options, compiled lazily; the kernels that Python calls
+    (``cache=True``) are kept on disk (``numba_cache``: every function they call is compiled
+    into them, so only they are cached)."""
+    from . import numba_cache
 
-    decorator: Callable[[_F], _F] = numba.njit(cache=False, fastmath=_FASTMATH, **options)
-    return decorator
+    return numba_cache.jit(fastmath=_FASTMATH, **options)
 
 
 @functools.cache
@@ -284,7 +288,7 @@ def _kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
                 out[split, b, k0 + kk, j_start + j] = acc[j, 0, kk]
                 out[split, b, k0 + kk, num_knots + j_start + j] = acc[j, 1, kk]
 
-    @_jit(parallel=True)
+    @_jit(parallel=True, cache=True)
     def sums_kernel(u: Any, dt: float, num_knots: int, rows_per_split: int, out: Any, tasks: int) -> None:
         """``out[split, b, k, :]``: float64 sums over the rows of ``split``, all splits."""
         for task in numba.prange(tasks):
@@ -347,7 +351,7 @@ def _kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
             for kk in range(kw):
                 grad[b, r_start + r, k0 + kk] = total[r, kk]
 
-    @_jit(parallel=True)
+    @_jit(parallel=True, cache=True)
     def vjp_kernel(u: Any, coef: Any, dt: float, grad: Any, tasks: int) -> None:
         """``grad[b, n, k] = sum_j coef[b, j, 0, k] cos(t_j u) - coef[b, j, 1, k] sin(t_j u)``."""
         for task in numba.prange(tasks):
