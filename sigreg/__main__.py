@@ -48,7 +48,10 @@ def check(args: argparse.Namespace) -> int:
     else:
         print(_check.format_table(rows))
         failed = [r for r in rows if not r.ok]
-        print(f"\n{len(rows) - len(failed)} of {len(rows)} backend rows within tolerance {_check.TOLERANCE}")
+        print(
+            f"\n{len(rows) - len(failed)} of {len(rows)} backend rows within tolerance "
+            f"({_check.tolerance_text()})"
+        )
     return 0 if all(r.ok for r in rows) else 1
 
 

@@ -166,5 +166,11 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
+def tolerance_text() -> str:
+    """The tolerances in words: ``max rel dev <= 1e-10 in float64, 1e-04 in float32``."""
+    parts = [f"{bound:.0e} in {dtype}" for dtype, bound in TOLERANCE.items()]
+    return "max rel dev <= " + ", ".join(parts)
+
+
 def as_json(rows: list[Row]) -> list[dict[str, Any]]:
     return [asdict(r) for r in rows]
