@@ -113,6 +113,59 @@ def _screenshot(tab, shots: Path, selector: str, name: str):
     tab.screenshot(path=str(shots / name))
 
 
+# ---- labels: no two overlap, none crosses its container's edge -----------------------------------
+
+# Each typeset formula (MathJax's SVG) against the box of the block that holds it: a display
+# formula must fit without a scrollbar, an inline one inside its paragraph.
+FORMULAS_JS = """() => [...document.querySelectorAll('mjx-container')].filter((m) => m.offsetParent).map((m) => {
+  const r = m.getBoundingClientRect();
+  let box = m.parentElement;
+  while (getComputedStyle(box).display.startsWith('inline')) box = box.parentElement;
+  const b = box.getBoundingClientRect();
+  return {tex: (box.id || box.className) + ': ' + box.textContent.trim().slice(0, 40),
+          left: r.left, right: r.right, boxLeft: b.left, boxRight: b.right,
+          scrolls: m.scrollWidth > m.clientWidth + 1 || box.scrollWidth > box.clientWidth + 1,
+          width: window.innerWidth};
+})"""
+SLACK = 0.5  # CSS pixels: antialiasing, not overlap
+
+
+def _intersect(a, b) -> bool:
+    return (
+        min(a["right"], b["right"]) - max(a["left"], b["left"]) > SLACK
+        and min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > SLACK
+    )
+
+
+def _label_problems(tab) -> list[str]:
+    """Every canvas label that overlaps another or leaves its canvas; every formula that is cut off."""
+    problems = []
+    for canvas in tab.evaluate("window.storyLabels()"):
+        labels = canvas["labels"]
+        for i, a in enumerate(labels):
+            if (
+                a["left"] < -SLACK
+                or a["top"] < -SLACK
+                or a["right"] > canvas["width"] + SLACK
+                or (a["bottom"] > canvas["height"] + SLACK)
+            ):
+                problems.append(
+                    f"{canvas['canvas']}: {a['text']!r} crosses the edge ({canvas['width']} x {canvas['height']}): {a}"
+                )
+            for b in labels[i + 1 :]:
+                if _intersect(a, b):
+                    problems.append(f"{canvas['canvas']}: {a['text']!r} overlaps {b['text']!r}: {a} {b}")
+    for f in tab.evaluate(FORMULAS_JS):
+        if (
+            f["scrolls"]
+            or f["left"] < f["boxLeft"] - 1
+            or f["right"] > f["boxRight"] + 1
+            or f["right"] > f["width"]
+        ):
+            problems.append(f"formula {f['tex']!r} is cut off: {f}")
+    return problems
+
+
 # ---- the library's numbers, recomputed here ----------------------------------------------------
 
 
@@ -349,4 +402,31 @@ def test_story_says_what_a_good_value_is(story):
     assert final == tab.evaluate("STORY_DATA.toy.values[STORY_DATA.toy.values.length - 1]")
     assert final < low  # the optimised cloud goes below the Gaussian band, and the page says why
     assert "optimised against the test itself" in tab.inner_text("#toy-reference")
+    # Sections 01 and 02: the band of N(0, I_3) samples of 300 points (1024 slices), and each
+    # "inside" / "far above" claim read against the values the page shows.
+    low, high = demo.null_range(
+        make_data.CLOUD_POINTS,
+        3,
+        draws=make_data.REFERENCE_DRAWS,
+        seed=make_data.REFERENCE_SEED,
+        num_slices=1024,
+    )
+    bands = tab.locator("[data-band]").evaluate_all(
+        "els => els.map(e => [e.dataset.band, Number(e.dataset.value)])"
+    )
+    assert len(bands) == 4
+    for kind, value in bands:
+        assert value == pytest.approx(low if kind == "low" else high, rel=1e-9)
+    shown = {
+        "line": _value(tab, '.metric[data-metric="line"]'),
+        "cloud": _value(tab, '.metric[data-metric="cloud"]'),
+        "good": _value(tab, '.why[data-cloud="good"] .metric'),
+        "bad": _value(tab, '.why[data-cloud="bad"] .metric'),
+    }
+    assert "full cloud, such a sample, scores inside that band" in tab.inner_text("#collapse-reference")
+    assert "collapsed line scores far above it" in tab.inner_text("#collapse-reference")
+    assert "good cloud above scores inside that band" in tab.inner_text("#why-reference")
+    assert "thin sheet scores far above it" in tab.inner_text("#why-reference")
+    assert low <= shown["cloud"] <= high and low <= shown["good"] <= high
+    assert shown["line"] > 5 * high and shown["bad"] > 5 * high
     log.assert_clean()
