@@ -845,13 +845,16 @@
       drawPoints(ctx, view, T.frames[step], CORAL, 2.4);
       drawSphere(ctx, view, "front");
     };
-    const view = new View3D($("#toy-scene"), render, { extent: extentFor(T.frames, 3.0), spin: 0.0025 });
+    // Framed for the current step: the unfolded cloud fills the panel instead of the middle third
+    // that the start's far-flung points would leave it (the 2-sigma sphere always fits).
+    const toyExtent = (k) => extentFor([T.frames[k]], 2.35);
+    const view = new View3D($("#toy-scene"), render, { extent: toyExtent(0), spin: 0.0025 });
 
     function drawPlot() {
       const { ctx, w, h } = fitCanvas(plot);
       const left = 40;
       const right = w - 14;
-      const top = 12;
+      const top = 22; // the axis title sits above the plot, where the step cursor does not run
       const bottom = h - 26;
       const good = D.null.default; // what an exact N(0, I) sample scores on average
       const logs = [...T.values, ...T.range].map(Math.log10);
@@ -872,7 +875,7 @@
       for (let i = 0; i <= last; i += 20) placeLabel(ctx, String(i), X(i) - 6, bottom + 16);
       ctx.stroke();
       ctx.fillText("step", left - 34, bottom + 16);
-      ctx.fillText("SIGReg (log scale)", left + 6, top + 10);
+      ctx.fillText("SIGReg (log scale)", left + 6, top - 8);
       ctx.fillStyle = rgba(BLUE, 0.1); // where 90% of N(0, I) samples of this size score
       ctx.fillRect(left, Y(T.range[1]), right - left, Y(T.range[0]) - Y(T.range[1]));
       ctx.strokeStyle = BLUE;
@@ -906,6 +909,7 @@
 
     function show(k) {
       step = clamp(k, 0, last);
+      view.extent = toyExtent(step);
       label.dataset.step = String(step);
       label.dataset.value = String(T.values[step]);
       label.textContent = `Step ${step} · SIGReg ${T.values[step].toFixed(4)}`;
