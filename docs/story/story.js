@@ -678,8 +678,9 @@
       ctx.stroke();
       ctx.fillStyle = MUTED;
       ctx.font = "12px system-ui, sans-serif";
-      ctx.fillText("cos", X(1.15) - 18, oy - 6);
-      ctx.fillText("sin", ox + 6, Y(1.15) + 10);
+      // the axis names sit outside the unit circle, where no point of the ring lands
+      placeLabel(ctx, "cos", X(1.04) + 2, oy - 6);
+      placeLabel(ctx, "sin", ox + 6, Y(1.06) - 3);
       // each projected value u_n is a point on the circle at angle t·u_n (drawing only)
       ctx.fillStyle = rgba(CORAL, 0.35);
       for (const u of E.u) {
@@ -715,7 +716,9 @@
       ctx.fill();
       ctx.stroke();
       ctx.font = "600 12px system-ui, sans-serif";
-      placeLabel(ctx, label, x + (label === "target" ? -20 : 9), y + (label === "target" ? 20 : -9));
+      // "mean" is labelled on its side toward the centre: the points of the ring lie outside it
+      const toward = label === "mean" && x > ctx.canvas.clientWidth / 2 ? -9 - ctx.measureText(label).width : 9;
+      placeLabel(ctx, label, x + (label === "target" ? -20 : toward), y + (label === "target" ? 20 : -9));
     }
 
     // the whole curves, t = −5 .. 5, from the same library table
