@@ -105,7 +105,9 @@ def _run_agreement(session: nox.Session) -> None:
 
 
 def _run_examples_smoke(session: nox.Session) -> None:
-    session.run("pytest", *WORKERS, "tests/test_examples.py", *session.posargs)
+    session.run(
+        "pytest", *WORKERS, "tests/test_examples.py", "tests/test_example_report.py", *session.posargs
+    )
 
 
 @nox.session

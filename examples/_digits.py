@@ -93,6 +93,10 @@ def batches(x: np.ndarray, recipe: Recipe):
         yield step, augment(images, recipe.global_views, rng), local_crops(images, recipe.local_views, rng)
 
 
+NULL_DRAWS = 99  # N(0, I) draws behind the SIGReg p-value: its floor is 1 / (NULL_DRAWS + 1)
+EVAL_SLICES = 1024  # slices of the SIGReg value and p-value of the test embeddings
+
+
 def effective_rank(e: np.ndarray) -> float:
     """exp(entropy) of the normalised covariance spectrum: 1 for a line, D for a round cloud."""
     ev = np.clip(np.linalg.eigvalsh(np.cov(e, rowvar=False)), 0.0, None)
@@ -112,14 +116,16 @@ def evaluate(
     a, b = scaler.transform(rep_train), scaler.transform(rep_test)
     probe = LogisticRegression(max_iter=5000).fit(a, y_train).score(b, y_test)
     knn = KNeighborsClassifier(n_neighbors=5).fit(a, y_train).score(b, y_test)
-    value = float(sigreg.sigreg(emb_test.astype(np.float64), num_slices=1024, seed=0))
+    # The p-value says what N(0, I) data of this N and D would score with the same slices.
+    result = sigreg.test(emb_test.astype(np.float64), num_slices=EVAL_SLICES, seed=0, n_resamples=NULL_DRAWS)
     return {
         "linear probe": 100 * probe,
         "5-NN": 100 * knn,
         "representation rank": effective_rank(rep_test),
         "embedding rank": effective_rank(emb_test),
         "embedding std": float(emb_test.std(axis=0).mean()),  # mean over dimensions
-        "SIGReg": value,
+        "SIGReg": float(result.statistic),
+        "SIGReg p-value": float(result.pvalue),
     }
 
 

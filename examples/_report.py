@@ -7,7 +7,8 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 
-from _digits import Recipe
+import _digits
+from _digits import NULL_DRAWS, Recipe
 
 # What each metric means, and which way is better: printed beside its value.
 MEANING = {
@@ -16,8 +17,30 @@ MEANING = {
     "representation rank": "effective rank of the test representation (1: a line; up to its width)",
     "embedding rank": "effective rank of the test embeddings (1: a line; up to their width)",
     "embedding std": "mean standard deviation of the embeddings (near 0: collapsed to a point)",
-    "SIGReg": "of the test embeddings, 1024 slices (about 1.05 for N(0, I) data; large: not Gaussian)",
+    "SIGReg": f"of the test embeddings, {_digits.EVAL_SLICES} slices (N(0, I) data average 1.05, at any N)",
+    "SIGReg p-value": f"share of {NULL_DRAWS} N(0, I) samples of the same size scoring at least as high",
 }
+SIGNIFICANT = 0.05
+
+
+def reading(metrics: dict[str, float], recipe: Recipe) -> str:
+    """A sentence that reads the SIGReg value against its p-value, for this recipe."""
+    value, p = metrics["SIGReg"], metrics["SIGReg p-value"]
+    draws = _digits.NULL_DRAWS
+    floor = 1.0 / (draws + 1)
+    ptext = f"p = {p:.2g}" + (f", the smallest {draws} draws give" if p <= floor * (1 + 1e-9) else "")
+    if p > SIGNIFICANT:
+        return f"SIGReg {value:.4g} ({ptext}): the test embeddings score as N(0, I) data of their size do."
+    if recipe.lam > 0 and recipe.steps > 0:
+        return (
+            f"SIGReg {value:.4g} ({ptext}): above what N(0, I) data of this size score, as expected "
+            f"for a trained encoder's held-out embeddings at lam = {recipe.lam}: the prediction loss "
+            "pulls the views of an image together, and SIGReg keeps the cloud spread out (see the "
+            "embedding rank and std) rather than exactly Gaussian. A collapsed encoder (lam = 0) "
+            "scores far higher."
+        )
+    why = "without SIGReg (lam = 0)" if recipe.lam == 0 else "an untrained encoder (0 steps)"
+    return f"SIGReg {value:.4g} ({ptext}): not Gaussian, and nothing makes it so for {why}."
 
 
 def table(metrics: dict[str, float], recipe: Recipe) -> str:
@@ -28,7 +51,7 @@ def table(metrics: dict[str, float], recipe: Recipe) -> str:
     lines = [f"{a.ljust(width[0])}  {b.rjust(width[1])}  {c}".rstrip() for a, b, c in rows]
     lines.insert(1, f"{'-' * width[0]}  {'-' * width[1]}  {'-' * 7}")
     setup = ", ".join(f"{key} {value}" for key, value in asdict(recipe).items())
-    return f"Recipe: {setup}\n\n" + "\n".join(lines)
+    return f"Recipe: {setup}\n\n" + "\n".join(lines) + "\n\n" + reading(metrics, recipe)
 
 
 def main(run: Callable[[Recipe], dict[str, float]], description: str | None) -> None:

@@ -1,7 +1,9 @@
 """``sigreg test PATH``: files on disk give the in-memory values; bad files one line, exit 2, nothing written.
 
 The oracle is ``sigreg.sigreg`` on the same array in memory, with the same
-directions (seed). Run by the ``tests(backend='dask')`` nox session.
+directions (seed). .npy and .npz need NumPy only (tests here hide Dask, zarr, tqdm
+and matplotlib to prove it); Zarr, the progress bar and the plot run where their
+packages are installed (the ``tests(backend='dask')`` nox session).
 """
 
 from __future__ import annotations
@@ -17,10 +19,15 @@ import zipfile
 import numpy as np
 import pytest
 
-pytest.importorskip("dask.array", reason="dask is not installed (the dask nox session installs it)")
+_chosen = os.environ.get("SIGREG_TEST_BACKENDS")
+if _chosen is not None and "numpy" not in _chosen.split(","):
+    pytest.skip(
+        "the CLI reads files with NumPy: its tests run in the numpy and dask sessions only",
+        allow_module_level=True,
+    )
 
-import sigreg
-from sigreg.__main__ import main
+import sigreg  # noqa: E402
+from sigreg.__main__ import main  # noqa: E402
 
 N, D, K = 1500, 6, 16
 
@@ -53,6 +60,13 @@ def _check_against_memory(report, z, seed=1, statistic="epps_pulley"):
     assert 0.0 < report["pvalue"] <= 1.0
     pvalues = [w["pvalue"] for w in report["worst"]]
     assert pvalues == sorted(pvalues)
+    low, high = report["null_band"]
+    assert low < report["null_mean"] < high
+    assert report["band"] == _band(report["statistic"], low, high)
+
+
+def _band(value, low, high):
+    return "below" if value < low else "above" if value > high else "inside"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -126,22 +140,68 @@ def test_module_entry_point_prints_json(tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # stderr is not a terminal: no progress bar, no residue
     report = json.loads(done.stdout)
     assert {"statistic", "num_slices", "seed", "n", "dim", "pvalue"} <= set(report)
     assert (report["n"], report["dim"], report["num_slices"], report["seed"]) == (N, D, 8, 0)
 
 
-def test_text_output_and_plot(tmp_path, capsys):
-    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
-    rng = np.random.default_rng(2)
-    np.save(tmp_path / "skewed.npy", rng.exponential(size=(N, D)))
-    status, out, err = _run(
-        capsys, tmp_path / "skewed.npy", "--num-slices", K, "--plot", tmp_path / "out.png"
+def _read_text(out):
+    """The numbers and claims of the text report, parsed back."""
+    value = float(re.search(r"slices \(seed \d+\): (\S+)", out).group(1))
+    mean, low, high = map(
+        float, re.search(r"average (\S+); 90% of them between (\S+) and (\S+)", out).groups()
     )
-    assert status == 0, err
-    assert "p-value" in out and "worst slices" in out and "slice" in out
+    claim = re.search(r"this value is (inside|above|below) that band", out).group(1)
+    return value, mean, low, high, claim
+
+
+def test_text_output_states_the_band_and_keeps_its_claims(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    np.save(tmp_path / "gauss.npy", rng.standard_normal((N, D)))
+    np.save(tmp_path / "skewed.npy", rng.exponential(size=(N, D)))
+    claims = {}
+    for name in ("gauss", "skewed"):
+        status, out, err = _run(capsys, tmp_path / f"{name}.npy", "--num-slices", K, "--resamples", 39)
+        assert status == 0 and err == "", err
+        value, mean, low, high, claim = _read_text(out)
+        assert low < mean < high and claim == _band(value, low, high)
+        claims[name] = claim
+        assert not re.search(r"\bp 0\b", out)
+    assert claims["skewed"] == "above"
+    # A skewed file: the worst slices' p-values underflow, printed as p < 0.001; the average's
+    # Monte Carlo p-value is the smallest 39 draws give, and the report says so.
+    assert "p < 0.001" in out and "p = 0.025, the smallest 39 draws give" in out
+    assert re.search(r"\d+\.\d+ s \(reading, the statistic and the Monte Carlo null\)", out)
+
+
+def test_plot_path_printed_and_whole_range(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    import matplotlib.axes
+
+    rng = np.random.default_rng(2)
+    collapsed = rng.standard_normal((N, 1)) * np.ones(D) * 3.0  # projections reach about +-12
+    np.save(tmp_path / "line.npy", collapsed)
+    ranges = []
+    hist = matplotlib.axes.Axes.hist
+
+    def recording_hist(ax, x, **kwargs):
+        ranges.append((np.asarray(x), kwargs["range"]))
+        return hist(ax, x, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "hist", recording_hist)
+    for name in ("out.png", "out.svg"):
+        status, out, err = _run(capsys, tmp_path / "line.npy", "--num-slices", K, "--plot", tmp_path / name)
+        assert status == 0, err
+        assert f"plot: {tmp_path / name} " in out
     assert (tmp_path / "out.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(os.listdir(tmp_path)) == ["out.png", "skewed.npy"]
+    assert b"<svg" in (tmp_path / "out.svg").read_bytes()[:400]
+    assert sorted(os.listdir(tmp_path)) == ["line.npy", "out.png", "out.svg"]
+    assert max(float(np.ptp(x)) for x, _ in ranges) > 10  # the data do reach far out
+    for x, (lo, hi) in ranges:  # every histogram spans all of its projections
+        assert lo <= x.min() and x.max() <= hi
+    report = _report(capsys, tmp_path / "line.npy", "--num-slices", K, "--plot", tmp_path / "j.png")
+    assert report["plot"] == str(tmp_path / "j.png") and (tmp_path / "j.png").exists()
 
 
 class _Marker:
@@ -195,10 +255,19 @@ def _bad_files(tmp_path):
         ("inf.npz", lambda p: np.savez(p, z=with_inf), "2 of 1500 rows hold NaN or inf"),
         ("folder", lambda p: os.mkdir(p), "is a directory but not a Zarr store"),
         ("text.npy", lambda p: p.write_text("1,2,3\n"), "not a .npy or .npz file"),
+        ("negative.npy", _negative_shape, "has shape (-3, 4) in its header: a negative size"),
     ]
 
 
-@pytest.mark.parametrize("case", range(15))
+def _negative_shape(path):
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((3, 4)))
+    header["shape"] = (-3, 4)
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        f.write(bytes(96))
+
+
+@pytest.mark.parametrize("case", range(16))
 def test_bad_file_one_line_exit_2_nothing_written(tmp_path, capsys, case):
     name, make, words = _bad_files(tmp_path)[case]
     path = tmp_path / name
@@ -224,14 +293,127 @@ def test_unpicklable_marker_works():
         assert os.path.exists(marker)
 
 
-def test_bad_options(tmp_path, capsys):
+def _no_evaluation(monkeypatch):
+    from sigreg._cli import files
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("evaluated despite a bad argument")
+
+    monkeypatch.setattr(files, "evaluate", refuse)
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--statistic", "bogus"], "--statistic: statistic must be one of"),
+        (["--num-slices", "0"], "--num-slices must be >= 1"),
+        (["--resamples", "0"], "--resamples must be >= 1"),
+        (["--null-samples", "1"], "--null-samples must be >= 2"),
+        (["--workers", "0"], "--workers must be >= 1"),
+        (["--seed", "-1"], "--seed: seed must be in [0, 2**64)"),
+        (["--key", "a"], "--key is only for"),
+    ],
+)
+def test_bad_options_named_before_any_evaluation(tmp_path, capsys, monkeypatch, argv, words):
     np.save(tmp_path / "z.npy", _data())
-    status, out, err = _run(capsys, tmp_path / "z.npy", "--statistic", "anderson_darling")
-    assert status == 2 and out == "" and "'anderson_darling'" in err and "not a function of sums" in err
-    status, _, err = _run(capsys, tmp_path / "z.npy", "--num-slices", 0)
-    assert status == 2 and "--num-slices must be >= 1" in err
-    status, _, err = _run(capsys, tmp_path / "z.npy", "--key", "a")
-    assert status == 2 and "--key is only for" in err
+    _no_evaluation(monkeypatch)
+    status, out, err = _run(capsys, tmp_path / "z.npy", *argv)
+    assert status == 2 and out == "" and err.count("\n") == 1 and words in err, err
+
+
+def test_bad_plot_paths_refused_before_any_evaluation(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    np.save(tmp_path / "z.npy", _data())
+    os.mkdir(tmp_path / "figures")
+    _no_evaluation(monkeypatch)
+    cases = [
+        (tmp_path / "missing" / "out.png", "the folder"),
+        (tmp_path / "figures", "is a directory; give a file name"),  # not silently figures.png
+        (tmp_path / "out", "has no suffix; expected one of the formats matplotlib writes"),
+        (tmp_path / "out.docx", "has suffix .docx; expected one of"),
+    ]
+    for out_path, words in cases:
+        status, out, err = _run(capsys, tmp_path / "z.npy", "--plot", out_path)
+        assert status == 2 and out == "" and err.count("\n") == 1, err
+        assert err.startswith(f"sigreg test: --plot {out_path}: ") and words in err, err
+    assert sorted(os.listdir(tmp_path)) == ["figures", "z.npy"] and os.listdir(tmp_path / "figures") == []
+
+
+def test_the_path_is_checked_first(tmp_path, capsys):
+    status, _, err = _run(capsys, tmp_path / "missing.npy", "--statistic", "bogus", "--plot", tmp_path / "x")
+    assert status == 2 and err == f"sigreg test: {tmp_path / 'missing.npy'}: no such file or directory\n"
+
+
+def test_unreadable_file_named(tmp_path, capsys, monkeypatch):
+    # Simulated: tests may run as root, who reads any file whatever its mode.
+    import builtins
+
+    from sigreg._cli import files
+
+    np.save(tmp_path / "z.npy", _data())
+    real_open = builtins.open
+
+    def guarded(path, *args, **kwargs):
+        if str(path) == str(tmp_path / "z.npy"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(files, "open", guarded, raising=False)
+    status, out, err = _run(capsys, tmp_path / "z.npy")
+    assert status == 2 and out == ""
+    assert err == f"sigreg test: {tmp_path / 'z.npy'}: cannot be read (Permission denied)\n"
+
+
+def _hide(monkeypatch, *modules):
+    """Make ``import name`` fail for each of ``modules``, as if it were not installed."""
+    for name in list(sys.modules):
+        if name.partition(".")[0] in modules:
+            monkeypatch.delitem(sys.modules, name)
+    for name in modules:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_numpy_only_install(tmp_path, capsys, monkeypatch):
+    # The README's install: NumPy and array-api-compat, no Dask, zarr, tqdm or matplotlib.
+    _hide(monkeypatch, "dask", "zarr", "tqdm", "matplotlib", "distributed")
+    z = _data(np.float64)
+    np.save(tmp_path / "z.npy", z)
+    np.savez(tmp_path / "z.npz", z=z)
+    for name in ("z.npy", "z.npz"):
+        _check_against_memory(_report(capsys, tmp_path / name, "--num-slices", K, "--seed", 1), z)
+    os.mkdir(tmp_path / "store.zarr")
+    (tmp_path / "store.zarr" / ".zarray").write_text("{}")
+    status, _, err = _run(capsys, tmp_path / "store.zarr")
+    assert status == 2 and 'reading it needs zarr (pip install "sigreg[dask]")' in err, err
+    status, _, err = _run(capsys, tmp_path / "z.npy", "--plot", tmp_path / "out.png")
+    assert status == 2 and err == 'sigreg test: --plot needs matplotlib (pip install "sigreg[plot]")\n'
+    assert "dask" not in sys.modules or sys.modules["dask"] is None
+
+
+@pytest.mark.parametrize("statistic", sigreg.stats.available())
+def test_every_statistic_on_a_small_file(tmp_path, capsys, statistic):
+    # Sums statistics are reduced chunk by chunk, the others read the file whole: both give
+    # the in-memory values, and the null band brackets its own mean.
+    z = _data(np.float64)[:300]
+    np.save(tmp_path / "z.npy", z)
+    report = _report(
+        capsys,
+        tmp_path / "z.npy",
+        "--num-slices",
+        4,
+        "--seed",
+        1,
+        "--statistic",
+        statistic,
+        "--resamples",
+        19,
+    )
+    values = sigreg.sigreg(z, num_slices=4, seed=1, reduction="none", statistic=statistic)
+    np.testing.assert_allclose(report["statistic"], float(np.mean(values)), rtol=1e-10)
+    low, high = report["null_band"]
+    assert low <= report["null_mean"] <= high and report["band"] == _band(report["statistic"], low, high)
+    # Statistics without sums get null draws of all N rows (their null law depends on N).
+    assert report["null_samples"] == (min(300, 1024) if sigreg.stats.get(statistic).has_sums else 300)
 
 
 def test_zip_without_arrays_is_refused(tmp_path, capsys):
@@ -247,14 +429,59 @@ def _has(module):
     return importlib.util.find_spec(module) is not None
 
 
-def test_progress_bar_on_stderr(tmp_path, capsys, monkeypatch):
+class _Terminal:
+    """A stderr that says it is a terminal, and keeps what is written."""
+
+    def __init__(self):
+        self.text = ""
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path, capsys, monkeypatch):
     pytest.importorskip("tqdm", reason="tqdm is not installed")
     from sigreg._cli import files
 
     np.save(tmp_path / "z.npy", _data(np.float64))
     monkeypatch.setattr(files, "CHUNK_BYTES", 500 * D * 8)  # 3 chunks
     monkeypatch.setattr(files, "PROGRESS_DELAY", 0.0)
-    status = main(["test", str(tmp_path / "z.npy"), "--num-slices", "4", "--json"])
+    argv = ["test", str(tmp_path / "z.npy"), "--num-slices", "4", "--json"]
+    assert main(argv) == 0
     out, err = capsys.readouterr()
-    assert status == 0 and json.loads(out)["chunks"] == 3
-    assert "sigreg test" in err and re.search(r" (\d+)/\1 ", err), err  # the bar, complete, on stderr
+    assert json.loads(out)["chunks"] == 3 and err == ""  # not a terminal: nothing at all
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(argv) == 0
+    assert "sigreg test" in terminal.text and re.search(r" 3/3 ", terminal.text), terminal.text
+
+
+def test_seconds_cover_the_monte_carlo_null(tmp_path, capsys, monkeypatch):
+    # A fake clock that only the null's draws advance: the reported time must include them.
+    from sigreg._cli import files
+    from sigreg._pvalues import sliced
+
+    clock = [0.0]
+    draw = sliced.null_statistics
+
+    def slow_draw(*args, **kwargs):
+        clock[0] += 100.0
+        return draw(*args, **kwargs)
+
+    class FakeTime:
+        @staticmethod
+        def perf_counter():
+            return clock[0]
+
+    monkeypatch.setattr(files, "time", FakeTime)
+    monkeypatch.setattr(sliced, "null_statistics", slow_draw)
+    np.save(tmp_path / "z.npy", _data())
+    sliced._CACHE.clear()
+    report = _report(capsys, tmp_path / "z.npy", "--num-slices", 4, "--seed", 11)
+    assert report["seconds"] >= 100.0

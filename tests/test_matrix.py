@@ -75,6 +75,40 @@ def test_demo_unfolds_the_cloud_and_prints_the_backend_table():
     assert "A good value at N = 300, K = 64 is about 1.05" in out.stdout
     header = next(line for line in out.stdout.splitlines() if line.startswith("backend"))
     assert header.split()[-1] == "status"  # every column of the table has a header
+    _demo_claims_hold(out.stdout, last)
+
+
+def _demo_claims_hold(text, last):
+    """Each sentence of the demo that reads a printed value against a band says what the numbers say."""
+    import importlib.util
+    import re
+
+    flat = " ".join(text.split())
+
+    def reading(value, low, high):
+        return "below" if value < low else "inside" if value <= high else "above"
+
+    low, high, end, claim = re.search(
+        r"score between (\S+) and (\S+)\. The unfolded cloud ends at (\S+), (below|inside|above) that band",
+        flat,
+    ).groups()
+    assert float(end) == pytest.approx(last, abs=0.006)
+    assert claim == reading(float(end), float(low), float(high))
+    value, claim, low, high = re.search(
+        r"its value (\S+) is (far above|inside|below) the band of N\(0, I\) data of this size "
+        r"\((\S+) to (\S+) for",
+        flat,
+    ).groups()
+    assert "deliberately not Gaussian" in flat
+    numpy_row = next(line.split() for line in text.splitlines() if line.startswith("numpy "))
+    assert float(value) == pytest.approx(float(numpy_row[3]), abs=0.006)
+    assert claim.split()[-1] == reading(float(value), float(low), float(high))
+    libraries = {"array_api_strict": "array_api_strict", "torch": "torch", "jax": "jax", "cupy": "cupy"}
+    absent = [name for name, module in libraries.items() if importlib.util.find_spec(module) is None]
+    listed = re.search(r"Not installed, so not in the table: ([^.]*)\.", flat)
+    assert sorted(re.findall(r"(\w+) \(pip install", listed.group(1)) if listed else []) == sorted(absent)
+    table = {line.split()[0] for line in text.splitlines() if line.split()[-1:] in (["ok"], ["FAIL"])}
+    assert table.isdisjoint(absent) and "numpy" in table
 
 
 @pytest.mark.parametrize(("t_max", "num_points"), [(3.0, 17), (5.0, 9), (2.0, 5)])

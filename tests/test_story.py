@@ -27,7 +27,7 @@ import pytest
 
 import sigreg
 
-from .browser import LAYOUT_JS, VIEWPORTS, PageLog, chromium, serve
+from .browser import LAYOUT_JS, PageLog, chromium, serve
 
 ROOT = Path(__file__).parents[1]
 STORY = ROOT / "docs" / "story"
@@ -111,6 +111,61 @@ def _screenshot(tab, shots: Path, selector: str, name: str):
     tab.evaluate("s => document.querySelector(s).scrollIntoView({block: 'start'})", selector)
     tab.wait_for_timeout(150)
     tab.screenshot(path=str(shots / name))
+
+
+# ---- labels: no two overlap, none crosses its container's edge -----------------------------------
+
+# Each typeset formula (MathJax's SVG) against the box of the block that holds it: a display
+# formula must fit without a scrollbar, an inline one inside its paragraph.
+FORMULAS_JS = """() => [...document.querySelectorAll('mjx-container')]
+    .filter((m) => m.offsetParent).map((m) => {
+  const r = m.getBoundingClientRect();
+  let box = m.parentElement;
+  while (getComputedStyle(box).display.startsWith('inline')) box = box.parentElement;
+  const b = box.getBoundingClientRect();
+  return {tex: (box.id || box.className) + ': ' + box.textContent.trim().slice(0, 40),
+          left: r.left, right: r.right, boxLeft: b.left, boxRight: b.right,
+          scrolls: m.scrollWidth > m.clientWidth + 1 || box.scrollWidth > box.clientWidth + 1,
+          width: window.innerWidth};
+})"""
+SLACK = 0.5  # CSS pixels: antialiasing, not overlap
+
+
+def _intersect(a, b) -> bool:
+    return (
+        min(a["right"], b["right"]) - max(a["left"], b["left"]) > SLACK
+        and min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > SLACK
+    )
+
+
+def _label_problems(tab) -> list[str]:
+    """Every canvas label that overlaps another or leaves its canvas; every formula that is cut off."""
+    problems = []
+    for canvas in tab.evaluate("window.storyLabels()"):
+        labels = canvas["labels"]
+        for i, a in enumerate(labels):
+            if (
+                a["left"] < -SLACK
+                or a["top"] < -SLACK
+                or a["right"] > canvas["width"] + SLACK
+                or (a["bottom"] > canvas["height"] + SLACK)
+            ):
+                problems.append(
+                    f"{canvas['canvas']}: {a['text']!r} crosses the edge "
+                    f"({canvas['width']} x {canvas['height']}): {a}"
+                )
+            for b in labels[i + 1 :]:
+                if _intersect(a, b):
+                    problems.append(f"{canvas['canvas']}: {a['text']!r} overlaps {b['text']!r}: {a} {b}")
+    for f in tab.evaluate(FORMULAS_JS):
+        if (
+            f["scrolls"]
+            or f["left"] < f["boxLeft"] - 1
+            or f["right"] > f["boxRight"] + 1
+            or f["right"] > f["width"]
+        ):
+            problems.append(f"formula {f['tex']!r} is cut off: {f}")
+    return problems
 
 
 # ---- the library's numbers, recomputed here ----------------------------------------------------
@@ -244,6 +299,14 @@ def test_ep_readouts(story):
         float(sigreg.epps_pulley(u, integration="exact")), rel=1e-9
     )
     log.assert_clean()
+    # The label check itself finds two labels drawn on top of each other, and one past the edge.
+    tab.evaluate(
+        """() => { const c = document.querySelector('#toy-plot'); const ctx = c.getContext('2d');
+                   ctx.font = '12px sans-serif'; ctx.fillText('AAAA', 50, 50); ctx.fillText('BBBB', 55, 52);
+                   ctx.fillText('CCCC', c.clientWidth - 5, 80); }"""
+    )
+    problems = "\n".join(_label_problems(tab))
+    assert "'AAAA' overlaps 'BBBB'" in problems and "'CCCC' crosses the edge" in problems, problems
 
 
 def test_toy_descent_steps(story, shots):
@@ -288,31 +351,48 @@ def test_works_from_file_url(browser, site):
         context.close()
 
 
-@pytest.mark.parametrize("name", list(VIEWPORTS))
-def test_layout_fits_the_screen(browser, site, shots, name):
-    """No sideways scrolling; every canvas, cloud and histogram inside the screen and wide enough to read."""
-    width, height = VIEWPORTS[name]
-    context, tab, log = _open(browser, site["url"], {"width": width, "height": height})
+# Two phones, a tablet, a small and a large laptop (CSS pixels): one page load, resized.
+WIDTHS = (360, 390, 768, 1024, 1400)
+
+
+def test_layout_fits_the_screen(browser, site, shots):
+    """At every width: no sideways scrolling; every canvas, cloud and histogram inside the screen and
+    wide enough to read; no two canvas labels overlapping, none crossing its canvas's edge; every
+    formula whole (no scrollbar, inside its block)."""
+    context, tab, log = _open(browser, site["url"], {"width": WIDTHS[0], "height": 844})
     try:
         tab.click("#add-slice")
         for _ in range(20):
             tab.click("#toy-step")  # the unfolded cloud is the widest
-        layout = tab.evaluate(LAYOUT_JS)
-        assert layout["width"] == width
-        assert layout["documentWidth"] <= width, f"the page is {layout['documentWidth']} px wide"
-        assert len(layout["canvases"]) >= 10
-        for canvas in layout["canvases"]:
-            assert canvas["left"] >= 0 and canvas["right"] <= width + 0.5, canvas
-            assert canvas["width"] >= min(120, width / 3), canvas  # histograms stay readable
-            assert canvas["outside"] in (None, "0"), canvas  # every point drawn inside its canvas
-        # the pipeline stacks on phones and tablets: its boxes sit one above the other
-        boxes = tab.locator("#lejepa > .stage").evaluate_all(
-            "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right]; })"
-        )
-        assert all(0 <= left and right <= width for left, _, right in boxes), boxes
-        along = [top for _, top, _ in boxes] if width <= 900 else [left for left, _, _ in boxes]
-        assert along == sorted(along) and len(set(along)) == len(along), boxes  # a column, or a row
-        tab.screenshot(path=str(shots / f"story-{name}-{width}x{height}.png"), full_page=True)
+        for width in WIDTHS:
+            tab.set_viewport_size({"width": width, "height": 844 if width < 700 else 900})
+            tab.wait_for_timeout(250)  # the resize handler redraws every canvas
+            layout = tab.evaluate(LAYOUT_JS)
+            assert layout["width"] == width
+            assert layout["documentWidth"] <= width, (
+                f"{width} px: the page is {layout['documentWidth']} px wide"
+            )
+            assert len(layout["canvases"]) >= 10
+            for canvas in layout["canvases"]:
+                assert canvas["left"] >= 0 and canvas["right"] <= width + 0.5, (width, canvas)
+                assert canvas["width"] >= min(120, width / 3), (width, canvas)  # histograms stay readable
+                assert canvas["outside"] in (None, "0"), (
+                    width,
+                    canvas,
+                )  # every point drawn inside its canvas
+            labels = tab.evaluate("window.storyLabels()")
+            assert sum(len(c["labels"]) for c in labels) >= 40, labels  # the axes, ticks and markers
+            problems = _label_problems(tab)
+            assert not problems, f"{width} px:\n" + "\n".join(problems)
+            # the pipeline stacks on phones and tablets: its boxes sit one above the other
+            boxes = tab.locator("#lejepa > .stage").evaluate_all(
+                "els => els.map(e => { const r = e.getBoundingClientRect(); "
+                "return [r.left, r.top, r.right]; })"
+            )
+            assert all(0 <= left and right <= width for left, _, right in boxes), boxes
+            along = [top for _, top, _ in boxes] if width <= 900 else [left for left, _, _ in boxes]
+            assert along == sorted(along) and len(set(along)) == len(along), boxes  # a column, or a row
+            tab.screenshot(path=str(shots / f"story-{width}.png"), full_page=True)
         log.assert_clean()
     finally:
         context.close()
@@ -349,4 +429,31 @@ def test_story_says_what_a_good_value_is(story):
     assert final == tab.evaluate("STORY_DATA.toy.values[STORY_DATA.toy.values.length - 1]")
     assert final < low  # the optimised cloud goes below the Gaussian band, and the page says why
     assert "optimised against the test itself" in tab.inner_text("#toy-reference")
+    # Sections 01 and 02: the band of N(0, I_3) samples of 300 points (1024 slices), and each
+    # "inside" / "far above" claim read against the values the page shows.
+    low, high = demo.null_range(
+        make_data.CLOUD_POINTS,
+        3,
+        draws=make_data.REFERENCE_DRAWS,
+        seed=make_data.REFERENCE_SEED,
+        num_slices=1024,
+    )
+    bands = tab.locator("[data-band]").evaluate_all(
+        "els => els.map(e => [e.dataset.band, Number(e.dataset.value)])"
+    )
+    assert len(bands) == 4
+    for kind, value in bands:
+        assert value == pytest.approx(low if kind == "low" else high, rel=1e-9)
+    shown = {
+        "line": _value(tab, '.metric[data-metric="line"]'),
+        "cloud": _value(tab, '.metric[data-metric="cloud"]'),
+        "good": _value(tab, '.why[data-cloud="good"] .metric'),
+        "bad": _value(tab, '.why[data-cloud="bad"] .metric'),
+    }
+    assert "full cloud, such a sample, scores inside that band" in tab.inner_text("#collapse-reference")
+    assert "collapsed line scores far above it" in tab.inner_text("#collapse-reference")
+    assert "good cloud above scores inside that band" in tab.inner_text("#why-reference")
+    assert "thin sheet scores far above it" in tab.inner_text("#why-reference")
+    assert low <= shown["cloud"] <= high and low <= shown["good"] <= high
+    assert shown["line"] > 5 * high and shown["bad"] > 5 * high
     log.assert_clean()

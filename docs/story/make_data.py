@@ -36,6 +36,7 @@ COLLAPSE_SEED = 0  # demo.collapsed_cloud(COLLAPSE_SEED)
 FULL_SEED = 1  # the N(0, I_3) cloud of section 01
 CLOUD_POINTS = 300
 SIGREG_SEED = 0  # sigreg.sigreg(..., seed=SIGREG_SEED) with the default 1024 slices
+CLOUD_SLICES = 1024  # the band of N(0, I_3) samples that sections 01 and 02 read values against
 WHY_SEED = 11  # section 02: the Gaussian and the thin cloud
 WHY_DIRECTIONS_SEED = 5
 WHY_SLICES = 4
@@ -151,8 +152,15 @@ def hero_section() -> dict:
     }
 
 
+def cloud_range() -> tuple[float, float]:
+    """5% and 95% quantiles of SIGReg (1024 slices) over N(0, I_3) samples of CLOUD_POINTS points."""
+    return demo.null_range(
+        CLOUD_POINTS, 3, draws=REFERENCE_DRAWS, seed=REFERENCE_SEED, num_slices=CLOUD_SLICES
+    )
+
+
 def collapse_section() -> dict:
-    out = {}
+    out: dict = {"range": full(cloud_range())}
     for name, z in (("line", demo.collapsed_cloud(COLLAPSE_SEED)), ("cloud", full_cloud())):
         out[name] = {
             "points": rounded(z),

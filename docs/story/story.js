@@ -61,6 +61,67 @@
     return v.toFixed(4);
   }
 
+  // Every label drawn on a canvas, with its box in the canvas's CSS pixels, since its last
+  // clear: window.storyLabels() lists them, so that the browser test can check that no two
+  // labels overlap and none crosses its canvas's edge (a canvas has no DOM boxes to measure).
+  const LABELS = new Map();
+  const drawText = CanvasRenderingContext2D.prototype.fillText;
+  CanvasRenderingContext2D.prototype.fillText = function (text, x, y, ...rest) {
+    const m = this.measureText(text);
+    const t = this.getTransform();
+    const dpr = window.devicePixelRatio || 1;
+    const corners = [
+      [x - m.actualBoundingBoxLeft, y - m.actualBoundingBoxAscent],
+      [x + m.actualBoundingBoxRight, y + m.actualBoundingBoxDescent],
+    ].map(([px, py]) => [(t.a * px + t.c * py + t.e) / dpr, (t.b * px + t.d * py + t.f) / dpr]);
+    const xs = corners.map((c) => c[0]);
+    const ys = corners.map((c) => c[1]);
+    const box = { text: String(text), left: Math.min(...xs), top: Math.min(...ys), right: Math.max(...xs), bottom: Math.max(...ys) };
+    if (!LABELS.has(this.canvas)) LABELS.set(this.canvas, []);
+    LABELS.get(this.canvas).push(box);
+    return drawText.call(this, text, x, y, ...rest);
+  };
+  window.storyLabels = () =>
+    [...LABELS].map(([canvas, labels]) => ({
+      canvas: canvas.id || canvas.getAttribute("aria-label") || canvas.className,
+      width: canvas.clientWidth,
+      height: canvas.clientHeight,
+      labels,
+    }));
+
+  /** Draw a label near (x, y): inside its canvas, and moved down or up, a line at a time, off the
+   *  labels already drawn on it (the principal axes of a line all but meet at its centre). */
+  function placeLabel(ctx, text, x, y) {
+    const m = ctx.measureText(text);
+    const width = m.actualBoundingBoxLeft + m.actualBoundingBoxRight;
+    const up = m.actualBoundingBoxAscent;
+    const down = m.actualBoundingBoxDescent;
+    const w = ctx.canvas.clientWidth;
+    const h = ctx.canvas.clientHeight;
+    const taken = LABELS.get(ctx.canvas) || [];
+    const px = clamp(x, m.actualBoundingBoxLeft + 2, w - m.actualBoundingBoxRight - 2);
+    const fits = (py) =>
+      taken.every(
+        (b) =>
+          px - m.actualBoundingBoxLeft >= b.right + 2 ||
+          px + m.actualBoundingBoxRight <= b.left - 2 ||
+          py - up >= b.bottom + 2 ||
+          py + down <= b.top - 2
+      );
+    const line = up + down + 4;
+    let py = clamp(y, up + 2, h - down - 2);
+    for (let i = 1; i < 12 && !fits(py); i++) {
+      const shift = Math.ceil(i / 2) * line * (i % 2 ? 1 : -1);
+      const candidate = clamp(y + shift, up + 2, h - down - 2);
+      if (fits(candidate)) {
+        py = candidate;
+        break;
+      }
+    }
+    ctx.fillText(text, px, py);
+    return width;
+  }
+
   /** Size a canvas's backing store to its CSS box (crisp on HiDPI) and clear it. */
   function fitCanvas(canvas) {
     const dpr = window.devicePixelRatio || 1;
@@ -75,6 +136,7 @@
     const ctx = canvas.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
+    LABELS.set(canvas, []);
     return { ctx, w, h };
   }
 
@@ -299,7 +361,7 @@
     ctx.fill();
     if (label) {
       ctx.font = "600 12px system-ui, sans-serif";
-      ctx.fillText(label, b[0] + 6 * Math.cos(angle) + 3, b[1] + 6 * Math.sin(angle) + 4);
+      placeLabel(ctx, label, b[0] + 6 * Math.cos(angle) + 3, b[1] + 6 * Math.sin(angle) + 4);
     }
   }
 
@@ -616,8 +678,9 @@
       ctx.stroke();
       ctx.fillStyle = MUTED;
       ctx.font = "12px system-ui, sans-serif";
-      ctx.fillText("cos", X(1.15) - 18, oy - 6);
-      ctx.fillText("sin", ox + 6, Y(1.15) + 10);
+      // the axis names sit outside the unit circle, where no point of the ring lands
+      placeLabel(ctx, "cos", X(1.04) + 2, oy - 6);
+      placeLabel(ctx, "sin", ox + 6, Y(1.06) - 3);
       // each projected value u_n is a point on the circle at angle t·u_n (drawing only)
       ctx.fillStyle = rgba(CORAL, 0.35);
       for (const u of E.u) {
@@ -653,7 +716,9 @@
       ctx.fill();
       ctx.stroke();
       ctx.font = "600 12px system-ui, sans-serif";
-      ctx.fillText(label, x + (label === "target" ? -20 : 9), y + (label === "target" ? 20 : -9));
+      // "mean" is labelled on its side toward the centre: the points of the ring lie outside it
+      const toward = label === "mean" && x > ctx.canvas.clientWidth / 2 ? -9 - ctx.measureText(label).width : 9;
+      placeLabel(ctx, label, x + (label === "target" ? -20 : toward), y + (label === "target" ? 20 : -9));
     }
 
     // the whole curves, t = −5 .. 5, from the same library table
@@ -783,13 +848,16 @@
       drawPoints(ctx, view, T.frames[step], CORAL, 2.4);
       drawSphere(ctx, view, "front");
     };
-    const view = new View3D($("#toy-scene"), render, { extent: extentFor(T.frames, 3.0), spin: 0.0025 });
+    // Framed for the current step: the unfolded cloud fills the panel instead of the middle third
+    // that the start's far-flung points would leave it (the 2-sigma sphere always fits).
+    const toyExtent = (k) => extentFor([T.frames[k]], 2.35);
+    const view = new View3D($("#toy-scene"), render, { extent: toyExtent(0), spin: 0.0025 });
 
     function drawPlot() {
       const { ctx, w, h } = fitCanvas(plot);
       const left = 40;
       const right = w - 14;
-      const top = 12;
+      const top = 22; // the axis title sits above the plot, where the step cursor does not run
       const bottom = h - 26;
       const good = D.null.default; // what an exact N(0, I) sample scores on average
       const logs = [...T.values, ...T.range].map(Math.log10);
@@ -807,10 +875,10 @@
         ctx.lineTo(right, Y(10 ** e));
         ctx.fillText(e >= 0 ? String(10 ** e) : (10 ** e).toFixed(-e), 4, Y(10 ** e) + 4);
       }
-      for (let i = 0; i <= last; i += 20) ctx.fillText(String(i), X(i) - 6, bottom + 16);
+      for (let i = 0; i <= last; i += 20) placeLabel(ctx, String(i), X(i) - 6, bottom + 16);
       ctx.stroke();
       ctx.fillText("step", left - 34, bottom + 16);
-      ctx.fillText("SIGReg (log scale)", left + 6, top + 10);
+      ctx.fillText("SIGReg (log scale)", left + 6, top - 8);
       ctx.fillStyle = rgba(BLUE, 0.1); // where 90% of N(0, I) samples of this size score
       ctx.fillRect(left, Y(T.range[1]), right - left, Y(T.range[0]) - Y(T.range[1]));
       ctx.strokeStyle = BLUE;
@@ -844,6 +912,7 @@
 
     function show(k) {
       step = clamp(k, 0, last);
+      view.extent = toyExtent(step);
       label.dataset.step = String(step);
       label.dataset.value = String(T.values[step]);
       label.textContent = `Step ${step} · SIGReg ${T.values[step].toFixed(4)}`;
@@ -916,6 +985,9 @@
 
   function setupReference() {
     document.querySelectorAll("[data-null]").forEach((el) => setReadout(el, D.null[el.dataset.null], 2));
+    document
+      .querySelectorAll("[data-band]")
+      .forEach((el) => setReadout(el, D.collapse.range[el.dataset.band === "low" ? 0 : 1], 2));
     setReadout($("#toy-low"), D.toy.range[0], 2);
     setReadout($("#toy-high"), D.toy.range[1], 2);
     setReadout($("#toy-final"), D.toy.values[D.toy.values.length - 1], 2);

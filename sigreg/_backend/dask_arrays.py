@@ -125,10 +125,12 @@ def host_directions(
     return np.asarray(directions, dtype=dtype)
 
 
-def _chunk_sums(block: Array, directions: Array, statistic: Any, kernels: bool) -> Array:
+def _chunk_sums(block: Array, directions: Array, statistic: Any, kernels: bool, num_sums: int) -> Array:
     """The statistic's sums over the rows of one chunk (..., n, D): shape (..., 1, K, S), float64.
 
-    Runs on a worker, in NumPy; slabs of rows keep the projections small.
+    Runs on a worker, in NumPy; slabs of rows keep the projections small. A chunk of
+    no rows (dask makes them, e.g. after a boolean selection and
+    ``compute_chunk_sizes()``) adds zero to every sum.
     """
     import numpy as np
 
@@ -137,7 +139,7 @@ def _chunk_sums(block: Array, directions: Array, statistic: Any, kernels: bool) 
     xp = _np_xp()
     n, k = block.shape[-2], directions.shape[1]
     rows = max(1, SLAB_ELEMENTS // k)
-    total = None
+    total = np.zeros((*block.shape[:-2], k, num_sums), dtype=np.float64) if n == 0 else None
     # NaN and inf entries give a non-finite result by design (as for NumPy arrays), silently.
     with np.errstate(invalid="ignore", over="ignore"):
         for start in range(0, n, rows):
@@ -148,7 +150,7 @@ def _chunk_sums(block: Array, directions: Array, statistic: Any, kernels: bool) 
                 plan = dataclasses.replace(plan, kernel=None)
             sums = np.asarray(statistic.local_sums(u, xp, plan), dtype=np.float64)
             total = sums if total is None else total + sums
-    assert total is not None  # a chunk has at least one row
+    assert total is not None  # n >= 1 rows ran the loop
     return total[..., None, :, :]
 
 
@@ -175,6 +177,7 @@ def column_statistics(z: Array, statistic: Any, directions: Array) -> Array:
             directions=directions,
             statistic=statistic,
             kernels=math.prod(z.shape[:-1]) * k >= KERNEL_MIN_PROJECTIONS,
+            num_sums=s,
         ),
         z,
         chunks=(*z.chunks[:-2], (1,) * num_blocks, (k,), (s,)),

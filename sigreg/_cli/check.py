@@ -49,6 +49,23 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+# How to install each library of the table that may be missing.
+INSTALL = {
+    "array_api_strict": "pip install array-api-strict",
+    "torch": 'pip install "sigreg[torch]"',
+    "jax": 'pip install "sigreg[jax]"',
+    "cupy": 'pip install "sigreg[cupy]", CUDA only',
+}
+
+
+def missing() -> list[tuple[str, str]]:
+    """(library, how to install it) for each library of the table that is not installed."""
+    modules = dict.fromkeys(row.module for row in BACKENDS)
+    return [
+        (module, INSTALL.get(module, f"pip install {module}")) for module in modules if not _installed(module)
+    ]
+
+
 def _devices(row: Backend) -> list[tuple[str, Any]]:
     """(name, device object) of each device of ``row``'s library present on this machine."""
     if row.module == "torch":
@@ -164,6 +181,12 @@ def format_table(rows: list[Row]) -> str:
     ]
     out.insert(1, "  ".join("-" * w for w in widths).rstrip())
     return "\n".join(out)
+
+
+def tolerance_text() -> str:
+    """The tolerances in words: ``max rel dev <= 1e-10 in float64, 1e-04 in float32``."""
+    parts = [f"{bound:.0e} in {dtype}" for dtype, bound in TOLERANCE.items()]
+    return "max rel dev <= " + ", ".join(parts)
 
 
 def as_json(rows: list[Row]) -> list[dict[str, Any]]:

@@ -1,27 +1,37 @@
 """``sigreg test PATH``: test an embedding set on disk (.npy, .npz, Zarr) against N(0, I).
 
-The file is read chunk by chunk through Dask (:mod:`sigreg._backend.dask_arrays`): a .npy by
-positioned reads of row ranges (its pages then do not stay resident, as they would
-through a memory map), a Zarr array through ``dask.array.from_zarr``; a .npz member
-is decompressed into memory (zip members cannot be read by rows). Nothing is
-unpickled (``allow_pickle=False``) and nothing is written except the ``--plot``
-figure. A bad file gets one line naming it and the problem, and exit status 2.
+Only NumPy is needed for .npy and .npz files. A .npy file is read a chunk of rows
+at a time by positioned reads (its pages then do not stay resident, as they would
+through a memory map; a Fortran-ordered file goes through a memory map), so files
+larger than memory work; a .npz member is decompressed into memory (zip members
+cannot be read by rows); a Zarr store is read by rows through ``zarr`` (the
+``sigreg[dask]`` extra). Statistics that are functions of sums (Epps-Pulley,
+moments, Jarque-Bera) are reduced chunk by chunk, on ``--workers`` threads, by the
+per-chunk function of the Dask path (:func:`sigreg._backend.dask_arrays._chunk_sums`); the others
+need every sample of a slice at once and read the whole array, when its projections
+fit in half the machine's memory. Nothing is unpickled (``allow_pickle=False``) and
+nothing is written except the ``--plot`` figure. Every argument is checked before
+the evaluation; a failure gets one line naming the file or the flag, and exit
+status 2.
 
 P-values: per slice, the statistic's asymptotic null law where it has one; for the
 average over the (dependent) slices, and per slice otherwise, a Monte Carlo null of
 N(0, I) draws with the same directions, of ``min(N, --null-samples)`` rows (the null
-law of the statistics that are functions of sums barely depends on N).
+law of the statistics that are functions of sums barely depends on N). The same
+draws give the band that the printed value is read against.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import importlib
 import json
 import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,18 +45,25 @@ WORST_SHOWN = 5
 PLOT_SLICES = 4
 PLOT_ROWS = 200_000
 PROGRESS_DELAY = 2.0  # seconds before the bar shows: short runs print none
+# Arrays of a statistic that needs every sample at once (the data and about four N x K
+# arrays of projections, sorted copies and temporaries) must fit in this share of memory.
+MEMORY_SHARE = 0.5
+PROJECTION_COPIES = 4
+SMALL_PVALUE = 1e-3
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 _ZARR_MARKERS = (".zarray", ".zgroup", "zarr.json")
+_INSTALL_DASK = 'pip install "sigreg[dask]"'
+_INSTALL_PLOT = 'pip install "sigreg[plot]"'
 
 
 def _module(name: str) -> Any:
-    # Typed Any: dask and zarr are untyped, and absent where mypy runs in CI.
+    # Typed Any: zarr, tqdm and matplotlib are untyped or absent where mypy runs in CI.
     return importlib.import_module(name)
 
 
 class BadFile(Exception):
-    """A file that cannot be tested: the message names the problem (the path is added)."""
+    """A file or an argument that cannot be used: the message names it and the problem."""
 
 
 def add_parser(sub: Any) -> None:
@@ -55,22 +72,28 @@ def add_parser(sub: Any) -> None:
         "test",
         help="test an embedding set on disk (.npy, .npz, Zarr) against N(0, I)",
         description=(
-            "Test whether the rows of a 2-D float array on disk (.npy, memory-light; .npz; Zarr "
-            "through Dask) are N(0, I) samples: SIGReg's statistic, its p-value and the worst slices. "
-            "Exit status 2 for a file that cannot be tested."
+            "Test whether the rows of a 2-D float array on disk (.npy, read by chunks of rows; .npz; a Zarr "
+            f"store, with {_INSTALL_DASK}) are N(0, I) samples: SIGReg's statistic, the band of N(0, I) "
+            "data, the p-value and the worst slices. Exit status 2, with one line naming the file or the "
+            "flag, for anything that cannot be used."
         ),
     )
     parser.add_argument("path", help="a .npy or .npz file, or a Zarr store (directory)")
     parser.add_argument(
         "--statistic",
         default="epps_pulley",
-        help="a statistic that is a function of sums (default epps_pulley)",
+        help="a registered statistic (default epps_pulley); those that are functions of sums read "
+        "the file by chunks, the others read it whole",
     )
     parser.add_argument("--num-slices", type=int, default=256, help="random directions (default 256)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the directions and the null (default 0)")
     parser.add_argument("--key", help="the array in a .npz file or a Zarr group")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--plot", metavar="OUT.png", help="histograms of the worst slices and a QQ plot")
+    parser.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        help=f"histograms of the worst slices and a QQ plot (.png, .pdf, .svg...; {_INSTALL_PLOT})",
+    )
     parser.add_argument(
         "--resamples", type=int, default=199, help="Monte Carlo null draws for the p-value (default 199)"
     )
@@ -78,7 +101,8 @@ def add_parser(sub: Any) -> None:
         "--null-samples",
         type=int,
         default=NULL_SAMPLES,
-        help=f"rows of each Monte Carlo null draw, at most N (default {NULL_SAMPLES})",
+        help=f"rows of each Monte Carlo null draw, at most N (default {NULL_SAMPLES}), for statistics "
+        "that are functions of sums; the others' draws have N rows",
     )
     parser.add_argument("--workers", type=int, default=None, help="threads reading and reducing chunks")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -86,32 +110,49 @@ def add_parser(sub: Any) -> None:
 
 @dataclass
 class Source:
-    """An opened embedding set: a lazy (N, D) dask array chunked by rows, and what it is."""
+    """An opened embedding set: its shape and dtype, and a reader of row ranges as NumPy arrays."""
 
     path: str
     kind: str
-    z: Any
-    dtype: str
+    shape: tuple[int, int]
+    dtype: Any
+    read_rows: Callable[[int, int], Array]
+    chunk_rows: int
+
+    def rows(self, start: int, stop: int) -> Array:
+        """Rows ``start:stop`` as a NumPy array; :class:`BadFile` naming the file if they cannot be read."""
+        import numpy as np
+
+        try:
+            return np.asarray(self.read_rows(start, stop))
+        except Exception as error:  # OSError for files; zarr raises many kinds for a damaged store
+            raise _fail(
+                self.path, f"rows {start} to {stop} cannot be read ({type(error).__name__}: {error})"
+            ) from None
+
+    def ranges(self) -> list[tuple[int, int]]:
+        """The row ranges of the chunks, in order."""
+        n = self.shape[0]
+        return [(start, min(n, start + self.chunk_rows)) for start in range(0, n, self.chunk_rows)]
 
 
 class _NpyRows:
-    """A C-order .npy file as an array-like whose row slices are read from disk (picklable)."""
+    """A C-order .npy file whose row ranges are read from disk by positioned reads."""
 
     def __init__(self, path: str, offset: int, shape: tuple[int, int], dtype: Any) -> None:
         self.path, self.offset, self.shape, self.dtype = path, offset, shape, dtype
-        self.ndim = 2
 
-    def __getitem__(self, index: Any) -> Array:
+    def __call__(self, start: int, stop: int) -> Array:
         import numpy as np
 
-        rows, cols = index if isinstance(index, tuple) else (index, slice(None))
-        start, stop, step = rows.indices(self.shape[0])
-        count = max(0, stop - start)
         d = self.shape[1]
+        count = max(0, stop - start)
         block = np.fromfile(
             self.path, dtype=self.dtype, count=count * d, offset=self.offset + start * d * self.dtype.itemsize
         )
-        return block.reshape(count, d)[::step, cols]
+        if block.size != count * d:  # the file shrank after it was opened
+            raise OSError(f"expected {count * d} values, read {block.size}")
+        return block.reshape(count, d)
 
 
 def _fail(path: str, problem: str) -> BadFile:
@@ -125,6 +166,8 @@ def _check_array(path: str, shape: tuple[int, ...], dtype: Any) -> None:
         raise _fail(path, "holds Python objects (a pickled array): refused, sigreg never unpickles")
     if not np.issubdtype(dtype, np.floating):
         raise _fail(path, f"has dtype {dtype}: expected a real floating dtype (float16, float32, float64)")
+    if any(size < 0 for size in shape):
+        raise _fail(path, f"has shape {shape} in its header: a negative size, the header is damaged")
     if len(shape) != 2:
         raise _fail(path, f"has shape {shape}: expected a 2-D array (N samples, D features)")
     if shape[0] == 0 or shape[1] == 0:
@@ -136,7 +179,6 @@ def _rows_per_chunk(dim: int, itemsize: int) -> int:
 
 
 def _open_npy(path: str) -> Source:
-    da = _module("dask.array")
     import numpy as np
 
     size = os.path.getsize(path)
@@ -160,20 +202,31 @@ def _open_npy(path: str) -> Source:
             path,
             f"truncated: its header says shape {shape} {dtype} ({need} bytes), the file holds {size} bytes",
         )
-    rows = _rows_per_chunk(shape[1], dtype.itemsize)
+    shape2 = (int(shape[0]), int(shape[1]))
     if fortran:
         # Columns are contiguous: rows come from a memory map (pages stay resident as they are read).
-        array: Any = np.load(path, mmap_mode="r", allow_pickle=False)
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+        reader: Callable[[int, int], Array] = lambda start, stop: mapped[start:stop]  # noqa: E731
     else:
-        array = _NpyRows(path, offset, (shape[0], shape[1]), dtype)
-    z = da.from_array(array, chunks=(rows, shape[1]), meta=np.empty((0, 0), dtype=dtype), name=False)
-    return Source(path, "npy", z, str(dtype))
+        reader = _NpyRows(path, offset, shape2, dtype)
+    return Source(path, "npy", shape2, dtype, reader, _rows_per_chunk(shape2[1], dtype.itemsize))
+
+
+def _memory_bytes() -> int | None:
+    """Physical memory of this machine in bytes, or None where the platform does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gib(size: float) -> str:
+    return f"{size / 2**30:.1f} GiB"
 
 
 def _open_npz(path: str, key: str | None) -> Source:
     import zipfile
 
-    da = _module("dask.array")
     import numpy as np
 
     # The file is opened here, not by np.load, which leaks its handle when the zip is damaged.
@@ -185,8 +238,8 @@ def _open_npz(path: str, key: str | None) -> Source:
         with archive:
             array = _npz_member(path, archive, key)
     _check_array(path, array.shape, array.dtype)
-    z = da.from_array(array, chunks=(_rows_per_chunk(array.shape[1], array.dtype.itemsize), array.shape[1]))
-    return Source(path, "npz", z, str(array.dtype))
+    rows = _rows_per_chunk(array.shape[1], array.dtype.itemsize)
+    return Source(path, "npz", array.shape, array.dtype, lambda start, stop: array[start:stop], rows)
 
 
 def _npz_member(path: str, archive: Any, key: str | None) -> Array:
@@ -200,6 +253,15 @@ def _npz_member(path: str, archive: Any, key: str | None) -> Array:
         key = names[0]
     if key not in names:
         raise _fail(path, f"has no array {key!r} (it holds {', '.join(names) or 'none'})")
+    member_name = key if key in archive.zip.namelist() else f"{key}.npy"
+    size, memory = archive.zip.getinfo(member_name).file_size, _memory_bytes()
+    if memory is not None and size > MEMORY_SHARE * memory:
+        raise _fail(
+            path,
+            f"array {key!r} is {_gib(size)} uncompressed, more than half this machine's memory "
+            f"({_gib(memory)}): a .npz member is decompressed into memory; save it as .npy or Zarr, "
+            "which are read by chunks of rows",
+        )
     try:
         member = archive[key]
     except ValueError as error:  # object arrays, refused by allow_pickle=False
@@ -214,13 +276,12 @@ def _npz_member(path: str, archive: Any, key: str | None) -> Array:
 
 
 def _open_zarr(path: str, key: str | None) -> Source:
-    da = _module("dask.array")
     import numpy as np
 
     try:
         zarr = _module("zarr")
     except ImportError:
-        raise _fail(path, "is a Zarr store, and reading it needs zarr (pip install zarr)") from None
+        raise _fail(path, f"is a Zarr store, and reading it needs zarr ({_INSTALL_DASK})") from None
     try:
         node = zarr.open(path, mode="r")
         if key is not None:
@@ -232,87 +293,239 @@ def _open_zarr(path: str, key: str | None) -> Source:
                     path, f"is a Zarr group of {len(names)} arrays ({', '.join(names)}): choose with --key"
                 )
             node = node[names[0]]
+        dtype = np.dtype(node.dtype)
+        shape = tuple(int(s) for s in node.shape)
+        stored_rows = int(node.chunks[0]) if len(node.chunks) else 1
     except BadFile:
         raise
     except Exception as error:  # zarr raises many kinds for a damaged store
         raise _fail(path, f"not a readable Zarr store ({type(error).__name__}: {error})") from None
-    dtype = np.dtype(node.dtype)
-    _check_array(path, tuple(node.shape), dtype)
-    z = da.from_zarr(node)
-    z = z.rechunk({0: _rows_per_chunk(node.shape[1], dtype.itemsize), 1: -1})
-    return Source(path, "zarr", z, str(dtype))
+    _check_array(path, shape, dtype)
+    # Whole stored chunks per read: no stored chunk is decompressed twice.
+    rows = max(stored_rows, _rows_per_chunk(shape[1], dtype.itemsize) // stored_rows * stored_rows)
+    return Source(path, "zarr", (shape[0], shape[1]), dtype, lambda start, stop: node[start:stop], rows)
+
+
+def _check_path(path: str) -> None:
+    """The path exists and can be read: the first check of all."""
+    if not os.path.exists(path):
+        raise _fail(path, "no such file or directory")
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            with open(path, "rb") as f:
+                f.read(1)
+    except OSError as error:
+        raise _fail(path, f"cannot be read ({error.strerror or error})") from None
 
 
 def open_source(path: str, key: str | None = None) -> Source:
     """Open ``path`` as an (N, D) embedding set; :class:`BadFile` when it cannot be tested."""
-    if not os.path.exists(path):
-        raise _fail(path, "no such file or directory")
-    if os.path.isdir(path):
-        if not any(os.path.exists(os.path.join(path, m)) for m in _ZARR_MARKERS):
-            raise _fail(path, "is a directory but not a Zarr store (no .zarray, .zgroup or zarr.json in it)")
-        return _open_zarr(path, key)
-    if os.path.getsize(path) == 0:
-        raise _fail(path, "empty file (0 bytes)")
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if head.startswith(_NPY_MAGIC):
-        if key is not None:
-            raise _fail(path, "is a .npy file: --key is only for .npz files and Zarr groups")
-        return _open_npy(path)
-    if head.startswith(_ZIP_MAGIC):
-        return _open_npz(path, key)
+    _check_path(path)
+    try:
+        if os.path.isdir(path):
+            if not any(os.path.exists(os.path.join(path, m)) for m in _ZARR_MARKERS):
+                raise _fail(
+                    path, "is a directory but not a Zarr store (no .zarray, .zgroup or zarr.json in it)"
+                )
+            return _open_zarr(path, key)
+        if os.path.getsize(path) == 0:
+            raise _fail(path, "empty file (0 bytes)")
+        with open(path, "rb") as f:
+            head = f.read(8)
+        if head.startswith(_NPY_MAGIC):
+            if key is not None:
+                raise _fail(path, "is a .npy file: --key is only for .npz files and Zarr groups")
+            return _open_npy(path)
+        if head.startswith(_ZIP_MAGIC):
+            return _open_npz(path, key)
+    except OSError as error:
+        raise _fail(path, f"cannot be read ({error.strerror or error})") from None
     if head[:1] == b"\x80":
         raise _fail(path, "is a Python pickle, not a .npy/.npz/Zarr array: refused, sigreg never unpickles")
     raise _fail(path, "not a .npy or .npz file or a Zarr store (unrecognised first bytes)")
 
 
 class _Progress:
-    """A tqdm bar on stderr over the tasks of the graph, shown only for runs longer than a few seconds."""
+    """A tqdm bar on stderr over the chunks: only on a terminal, only for runs longer than a few seconds."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, total: int, enabled: bool) -> None:
         self.bar: Any = None
         if enabled:
             try:
-                from tqdm import tqdm
+                tqdm = _module("tqdm").tqdm
             except ImportError:
                 return
-            self.bar = tqdm(total=0, unit="task", file=sys.stderr, delay=PROGRESS_DELAY, desc="sigreg test")
+            # disable=None: no bar (and no residue) when stderr is not a terminal.
+            self.bar = tqdm(
+                total=total,
+                unit="chunk",
+                file=sys.stderr,
+                delay=PROGRESS_DELAY,
+                desc="sigreg test",
+                disable=None,
+            )
 
-    def callback(self) -> Any:
-        # Counted as dask.diagnostics.ProgressBar does: task names change when dask fuses them.
-        Callback = _module("dask.callbacks").Callback
-        bar = self.bar
-
-        def start_state(dsk: Any, state: Any) -> None:
-            if bar is not None:
-                bar.total = sum(len(state[k]) for k in ("ready", "waiting", "running", "finished"))
-                bar.refresh()
-
-        def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-            if bar is not None:
-                bar.update(len(state["finished"]) - bar.n)
-
-        return Callback(start_state=start_state, posttask=posttask)
+    def update(self) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
 
 
-def _nonfinite_rows(z: Any, workers: int | None) -> tuple[int, int]:
-    """How many rows of ``z`` hold NaN or inf, and the first of them."""
-    da = _module("dask.array")
+@dataclass
+class Options:
+    """The checked arguments of ``sigreg test``."""
+
+    statistic: Any
+    num_slices: int
+    seed: int
+    resamples: int
+    null_samples: int
+    workers: int
+    plot: str | None
+    progress: bool
+
+
+def _plot_formats() -> dict[str, str]:
+    try:
+        _module("matplotlib")
+    except ImportError:
+        raise BadFile(f"--plot needs matplotlib ({_INSTALL_PLOT})") from None
+    formats: dict[str, str] = _module("matplotlib.backend_bases").FigureCanvasBase.get_supported_filetypes()
+    return formats
+
+
+def check_plot_path(out: str) -> None:
+    """``--plot OUT``: a file name (not a folder) with a suffix matplotlib writes, in a writable folder."""
+    formats = _plot_formats()
+    if os.path.isdir(out):
+        raise BadFile(
+            f"--plot {out}: is a directory; give a file name, such as {os.path.join(out, 'worst.png')}"
+        )
+    suffix = os.path.splitext(out)[1].lower().lstrip(".")
+    if suffix not in formats:
+        listed = ", ".join(f".{name}" for name in sorted(formats))
+        got = f"suffix .{suffix}" if suffix else "no suffix"
+        raise BadFile(f"--plot {out}: has {got}; expected one of the formats matplotlib writes ({listed})")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise BadFile(f"--plot {out}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(out) and not os.access(out, os.W_OK)):
+        raise BadFile(f"--plot {out}: cannot be written (permission denied)")
+
+
+def check_options(args: argparse.Namespace) -> Options:
+    """Every argument but the path, checked before the file is read; errors name the flag."""
+    from .._core import checks
+    from .._statistics import registry
+
+    try:
+        statistic = registry.resolve(args.statistic, {})
+    except (TypeError, ValueError) as error:
+        raise BadFile(f"--statistic: {error}") from None
+    workers = (os.cpu_count() or 1) if args.workers is None else checks.integer("--workers", args.workers, 1)
+    try:
+        seed = checks.seed(args.seed, None)
+    except (TypeError, ValueError) as error:
+        raise BadFile(f"--seed: {error}") from None
+    if args.plot is not None:
+        check_plot_path(args.plot)
+    return Options(
+        statistic=statistic,
+        num_slices=checks.integer("--num-slices", args.num_slices, 1),
+        seed=seed,
+        resamples=checks.integer("--resamples", args.resamples, 1),
+        null_samples=checks.integer("--null-samples", args.null_samples, 2),
+        workers=workers,
+        plot=args.plot,
+        progress=not args.no_progress,
+    )
+
+
+def _check_memory(source: Source, stat: Any, num_slices: int) -> None:
+    """A statistic without sums reads the whole array: its arrays must fit in memory."""
     import numpy as np
 
-    bad = ~da.isfinite(z).all(axis=1)
-    count, first = _module("dask").compute(
-        bad.sum(), da.argmax(bad), scheduler="threads", num_workers=workers
+    from .._core import dtypes
+
+    n, dim = source.shape
+    itemsize = np.dtype(dtypes.compute_dtype(source.dtype, np)).itemsize
+    need = n * (dim + PROJECTION_COPIES * num_slices) * itemsize
+    memory = _memory_bytes()
+    if memory is not None and need > MEMORY_SHARE * memory:
+        raise BadFile(
+            f"--statistic {stat.name}: needs every sample of a slice at once, so the whole array and its "
+            f"N x K projections ({_gib(need)} for {n} rows and {num_slices} slices) must fit in half this "
+            f"machine's memory ({_gib(memory)}); use a statistic that is a function of sums "
+            "(epps_pulley, moments, jarque_bera), which reads the file by chunks, or fewer --num-slices"
+        )
+
+
+def _nonfinite(path: str, count: int, first: int, n: int) -> BadFile:
+    return _fail(path, f"{count} of {n} rows hold NaN or inf values (the first is row {first})")
+
+
+def _values_by_chunks(source: Source, stat: Any, directions: Array, options: Options) -> Array:
+    """Slice statistics of a statistic with sums: each chunk's sums on a thread, added in float64."""
+    import numpy as np
+
+    from .._backend import dask_arrays
+
+    n = source.shape[0]
+    k = directions.shape[1]
+    num_sums = int(
+        np.asarray(stat.local_sums(np.zeros((1, k), dtype=directions.dtype), dask_arrays._np_xp())).shape[-1]
     )
-    return int(count), int(np.asarray(first))
+    kernels = n * k >= dask_arrays.KERNEL_MIN_PROJECTIONS
+
+    def chunk(rows: tuple[int, int]) -> tuple[Array, int, int]:
+        block = source.rows(*rows)
+        bad = ~np.isfinite(block).all(axis=1)
+        count = int(bad.sum())
+        first = rows[0] + int(np.argmax(bad)) if count else -1
+        sums = dask_arrays._chunk_sums(block, directions, stat, kernels, num_sums)[0]
+        return sums, count, first
+
+    total = np.zeros((k, num_sums), dtype=np.float64)
+    bad_count, bad_first = 0, -1
+    ranges = source.ranges()
+    progress = _Progress(len(ranges), options.progress)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=options.workers) as pool:
+            # In order: the first non-finite row is the first one found.
+            for sums, count, first in pool.map(chunk, ranges):
+                total += sums
+                if count and bad_first < 0:
+                    bad_first = first
+                bad_count += count
+                progress.update()
+    finally:
+        progress.close()
+    if bad_count:
+        raise _nonfinite(source.path, bad_count, bad_first, n)
+    return dask_arrays._values_from_sums(total, stat, n, directions.dtype)
 
 
-def evaluate(source: Source, args: argparse.Namespace) -> dict[str, Any]:
-    """Slice statistics and p-values of ``source`` (raises BadFile for non-finite rows)."""
+def _values_in_memory(source: Source, stat: Any, directions: Array) -> Array:
+    """Slice statistics of a statistic that needs every sample of a slice: the whole array in memory."""
+    import numpy as np
+
+    from .._api.regulariser import sigreg
+
+    n = source.shape[0]
+    z = np.asarray(source.rows(0, n), dtype=directions.dtype)
+    bad = ~np.isfinite(z).all(axis=1)
+    if bad.any():
+        raise _nonfinite(source.path, int(bad.sum()), int(np.argmax(bad)), n)
+    return np.asarray(sigreg(z, statistic=stat, directions=directions, reduction="none"))
+
+
+def evaluate(source: Source, options: Options) -> dict[str, Any]:
+    """Slice statistics, p-values and the N(0, I) band of ``source`` (BadFile for non-finite rows)."""
     import array_api_compat.numpy as xp
     import numpy as np
 
@@ -320,72 +533,116 @@ def evaluate(source: Source, args: argparse.Namespace) -> dict[str, Any]:
     from .._core import checks, dtypes
     from .._pvalues import sliced
 
-    z = source.z
-    n, dim = z.shape
-    stat = dask_arrays.sums_statistic(args.statistic, {}, n, "the data")
-    num_slices = checks.integer("--num-slices", args.num_slices, 1)
+    n, dim = source.shape
+    stat = options.statistic
+    checks.samples(stat, n, "the data")
     compute = dtypes.compute_dtype(np.dtype(source.dtype), np)
-    directions = dask_arrays.host_directions(z.shape, num_slices, args.seed, None, compute, "the data")
-    values_lazy = dask_arrays.column_statistics(z, stat, directions)
-    progress = _Progress(enabled=not args.no_progress)
+    directions = dask_arrays.host_directions(
+        source.shape, options.num_slices, options.seed, None, compute, "the data"
+    )
+    if not stat.has_sums:
+        _check_memory(source, stat, options.num_slices)
     start = time.perf_counter()
-    try:
-        with progress.callback():
-            values = np.asarray(values_lazy.compute(scheduler="threads", num_workers=args.workers))
-    finally:
-        progress.close()
-    seconds = time.perf_counter() - start
+    if stat.has_sums:
+        values = _values_by_chunks(source, stat, directions, options)
+    else:
+        values = _values_in_memory(source, stat, directions)
     if not np.all(np.isfinite(values)):
-        count, first = _nonfinite_rows(z, args.workers)
-        if count:
-            raise _fail(source.path, f"{count} of {n} rows hold NaN or inf values (the first is row {first})")
         raise _fail(source.path, "values too large for the statistic (non-finite slice statistics)")
-    null_n = min(n, checks.integer("--null-samples", args.null_samples, 2))
+    # The null law of a statistic of sums barely depends on N; the others' can (Shapiro-Wilk's
+    # 1 - W shrinks like 1/N): their null draws have N rows.
+    null_n = min(n, options.null_samples) if stat.has_sums else n
     slice_method = sliced.slice_method(stat, "auto", n)
-    resamples = checks.integer("--resamples", args.resamples, 1)
-    result = sliced.pvalues(stat, values, null_n, directions, args.seed, slice_method, resamples, xp)
+    result = sliced.pvalues(
+        stat, values, null_n, directions, options.seed, slice_method, options.resamples, xp
+    )
+    # The same Monte Carlo draws (cached by pvalues): the band that the value is read against.
+    null = sliced.null_statistics(stat, null_n, values, directions, options.seed, options.resamples, xp)
+    averages = np.mean(np.asarray(null, dtype=np.float64), axis=-1)
+    low, high = (float(q) for q in np.quantile(averages, [0.05, 0.95]))
+    seconds = time.perf_counter() - start
     slice_p = np.asarray(result.slice_pvalues)
     # Smallest p-values first; ties (p-values that underflow to 0) by the larger statistic.
     worst = [int(i) for i in np.lexsort((-values, slice_p))[:WORST_SHOWN]]
+    statistic = float(result.statistic)
     return {
         "path": source.path,
         "format": source.kind,
         "n": int(n),
         "dim": int(dim),
-        "dtype": source.dtype,
+        "dtype": str(source.dtype),
         "statistic_name": stat.name,
-        "statistic": float(result.statistic),
+        "statistic": statistic,
         "pvalue": float(result.pvalue),
         "pvalue_method": result.method,
         "slice_pvalue_method": result.slice_method,
         "null_samples": int(null_n),
-        "resamples": resamples,
-        "num_slices": num_slices,
-        "seed": args.seed,
-        "chunks": len(z.chunks[0]),
+        "resamples": options.resamples,
+        "null_mean": float(np.mean(averages)),
+        "null_band": [low, high],
+        "band": "below" if statistic < low else "above" if statistic > high else "inside",
+        "num_slices": options.num_slices,
+        "seed": options.seed,
+        "chunks": len(source.ranges()) if stat.has_sums else 1,
         "seconds": round(seconds, 3),
         "worst": [{"slice": i, "statistic": float(values[i]), "pvalue": float(slice_p[i])} for i in worst],
+        "plot": options.plot,
         "_directions": directions,
     }
 
 
+def pvalue_text(p: float) -> str:
+    """``p < 0.001`` for small p-values (down to those that underflow to 0), else ``p = 0.0123``."""
+    return f"p < {SMALL_PVALUE:g}" if p < SMALL_PVALUE else f"p = {p:.3g}"
+
+
+_BAND_WORDS = {
+    "inside": "inside that band: as Gaussian as N(0, I) data of this size",
+    "above": "above that band: less Gaussian than 95% of N(0, I) samples",
+    "below": "below that band: closer to N(0, I) than 95% of random N(0, I) samples (optimised data can be)",
+}
+
+
 def _format(report: dict[str, Any]) -> str:
+    low, high = report["null_band"]
+    p = report["pvalue"]
+    if report["pvalue_method"] == "monte_carlo" and p <= 1.0 / (report["resamples"] + 1) * (1 + 1e-9):
+        ptext = f"p = {p:.2g}, the smallest {report['resamples']} draws give: no draw reached the value"
+    else:
+        ptext = pvalue_text(p)
     lines = [
         f"{report['path']}: {report['n']} x {report['dim']} {report['dtype']} ({report['format']})",
         f"{report['statistic_name']} over {report['num_slices']} slices (seed {report['seed']}): "
-        f"{report['statistic']:.4f}   (about 1 for N(0, I) data)",
-        f"p-value {report['pvalue']:.4g} ({report['pvalue_method']}: {report['resamples']} N(0, I) draws of "
-        f"{report['null_samples']} rows, same directions)",
-        f"worst slices (p-values: {report['slice_pvalue_method']}):",
+        f"{report['statistic']:.4f}",
+        f"  N(0, I) data ({report['resamples']} draws of {report['null_samples']} rows, same directions) "
+        f"average {report['null_mean']:.4f}; 90% of them between {low:.4f} and {high:.4f}",
+        f"  this value is {_BAND_WORDS[report['band']]}",
+        f"p-value: {ptext} ({report['pvalue_method'].replace('_', ' ')})",
+        f"worst slices (p-values: {report['slice_pvalue_method'].replace('_', ' ')}):",
     ]
     lines += [
-        f"  slice {w['slice']:5d}  statistic {w['statistic']:10.4f}  p {w['pvalue']:.3g}"
+        f"  slice {w['slice']:5d}  statistic {w['statistic']:10.4f}  {pvalue_text(w['pvalue'])}"
         for w in report["worst"]
     ]
+    if report["plot"] is not None:
+        lines.append(f"plot: {report['plot']} (the worst slices' projections and their QQ plot)")
+    lines.append(f"{report['seconds']:.2f} s (reading, the statistic and the Monte Carlo null)")
     return "\n".join(lines)
 
 
-def _plot(source: Source, report: dict[str, Any], out: str, workers: int | None) -> None:
+def _projections(source: Source, directions: Array, step: int) -> Array:
+    """Every ``step``-th row projected onto ``directions``, read a chunk at a time."""
+    import numpy as np
+
+    parts = []
+    for start, stop in source.ranges():
+        first = -start % step  # the first row of the chunk that is a multiple of step
+        block = np.asarray(source.rows(start, stop)[first::step], dtype=directions.dtype)
+        parts.append(block @ directions)
+    return np.concatenate(parts)
+
+
+def _plot(source: Source, report: dict[str, Any], out: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -395,17 +652,19 @@ def _plot(source: Source, report: dict[str, Any], out: str, workers: int | None)
     import numpy as np
 
     worst = [w["slice"] for w in report["worst"][:PLOT_SLICES]]
-    directions = report["_directions"][:, worst]
-    z = source.z
-    step = max(1, z.shape[0] // PLOT_ROWS)
-    u = np.asarray((z[::step] @ directions.astype(z.dtype)).compute(scheduler="threads", num_workers=workers))
+    n = source.shape[0]
+    step = max(1, n // PLOT_ROWS)
+    u = _projections(source, report["_directions"][:, worst], step)
+    # The whole range of every projection: a collapsed set reaches far beyond +-4.
+    lo, hi = min(-4.0, float(u.min())), max(4.0, float(u.max()))
     fig, axes = plt.subplots(1, len(worst) + 1, figsize=(3.2 * (len(worst) + 1), 3.2), layout="constrained")
-    grid = np.linspace(-4, 4, 201)
+    grid = np.linspace(lo, hi, 401)
     pdf = np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi)
     for ax, column, w in zip(axes[:-1], u.T, report["worst"], strict=False):
-        ax.hist(column, bins=80, range=(-5, 5), density=True, color="#9ab", label="projections")
+        ax.hist(column, bins=80, range=(lo, hi), density=True, color="#9ab", label="projections")
         ax.plot(grid, pdf, "k-", lw=1.2, label="N(0, 1)")
-        ax.set_title(f"slice {w['slice']}: p {w['pvalue']:.2g}", fontsize=9)
+        ax.set_xlim(lo, hi)
+        ax.set_title(f"slice {w['slice']}: {pvalue_text(w['pvalue'])}", fontsize=9)
     axes[0].legend(fontsize=7)
     qq = axes[-1]
     normal = statistics.NormalDist()
@@ -419,32 +678,30 @@ def _plot(source: Source, report: dict[str, Any], out: str, workers: int | None)
     qq.set(title="QQ plot against N(0, 1)", xlabel="N(0, 1) quantile", ylabel="projection quantile")
     qq.legend(fontsize=7)
     fig.suptitle(
-        f"{os.path.basename(report['path'])}: worst slices ({u.shape[0]} of {z.shape[0]} rows)", fontsize=10
+        f"{os.path.basename(report['path'])}: worst slices ({u.shape[0]} of {n} rows, whole range)",
+        fontsize=10,
     )
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    try:
+        fig.savefig(out, dpi=110, format=os.path.splitext(out)[1].lower().lstrip("."))
+    except OSError as error:
+        raise BadFile(f"--plot {out}: cannot be written ({error.strerror or error})") from None
+    finally:
+        plt.close(fig)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``sigreg test`` for parsed ``args``; the exit status."""
     try:
-        if args.plot is not None:
-            try:
-                import matplotlib  # noqa: F401
-            except ImportError:
-                raise BadFile("--plot needs matplotlib (pip install matplotlib)") from None
-        try:
-            _module("dask.array")
-        except ImportError:
-            raise BadFile("reading files needs dask (pip install 'dask[array]')") from None
+        _check_path(args.path)
+        options = check_options(args)
         source = open_source(args.path, args.key)
-        report = evaluate(source, args)
-        if args.plot is not None:
-            _plot(source, report, args.plot, args.workers)
+        report = evaluate(source, options)
+        if options.plot is not None:
+            _plot(source, report, options.plot)
     except BadFile as error:
         print(f"sigreg test: {error}", file=sys.stderr)
         return EXIT_BAD_FILE
-    except (TypeError, ValueError) as error:  # bad options (statistic, num_slices...)
+    except (TypeError, ValueError) as error:  # bad options (--num-slices...), named by their flag
         print(f"sigreg test: {error}", file=sys.stderr)
         return EXIT_BAD_FILE
     report.pop("_directions")

@@ -222,7 +222,7 @@ def pvalues(  # numpydoc ignore=PR01,RT01,EX01
     average = xp.mean(values)
     null = None
     if per_slice == "monte_carlo" or k > 1:
-        null = _null_statistics(stat, n, values, directions, seed, n_resamples, xp)
+        null = null_statistics(stat, n, values, directions, seed, n_resamples, xp)
     if per_slice == "asymptotic":
         import numpy as np  # host tables, built on first use: `import sigreg` imports no array library
 
@@ -252,7 +252,7 @@ def _exceedance(null: Array, observed: Array, xp: Any) -> Array:
     return (1.0 + count) / (1.0 + null.shape[0])
 
 
-def _null_statistics(
+def null_statistics(
     stat: Statistic, n: int, like: Array, directions: Array, seed: Any, n_resamples: int, xp: Any
 ) -> Array:
     """Slice statistics of ``n_resamples`` N(0, I) draws of shape (N, D): (n_resamples, K)."""
