@@ -156,7 +156,7 @@ def test_read_only_and_byte_swapped_inputs(dtype):
     u = _random((70, 9), dtype, seed=18)
     bar = _random((9, 2 * 5), dtype, seed=19)
     want = numba_ecf.ecf_sums(u, DT, 5), numba_ecf.ecf_sums_vjp(u, bar, DT, 5)
-    kernels = numba_ecf._kernels(np.dtype(dtype))
+    kernels = numba_ecf.compiled_kernels(np.dtype(dtype))
     compiled = [len(kernel.signatures) for kernel in kernels]
     read_only = u.copy()
     read_only.flags.writeable = False

@@ -32,7 +32,7 @@ import numpy as np
 from sigreg._backend.kernels import numba_ecf
 u = np.random.default_rng(0).standard_normal((70, 9))
 sums = numba_ecf.ecf_sums(u, 0.25, 5)
-kernel = numba_ecf._kernels(np.dtype(np.float64))[0]
+kernel = numba_ecf.compiled_kernels(np.dtype(np.float64))[0]
 stats = kernel.stats
 print(json.dumps({"hits": sum(stats.cache_hits.values()), "misses": sum(stats.cache_misses.values()),
                   "path": stats.cache_path, "sums": sums.tolist()}))

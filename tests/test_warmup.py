@@ -54,7 +54,7 @@ def test_warmup_compiles_what_the_first_call_needs():
     pytest.importorskip("numba", reason="the kernels need numba, which is not installed")
     status = sigreg.warmup(np.float64)
     assert status["float64"] in {"compiled", "loaded", "ready"}
-    kernels = numba_ecf._kernels(np.dtype(np.float64))
+    kernels = numba_ecf.compiled_kernels(np.dtype(np.float64))
     compiled = [list(kernel.signatures) for kernel in kernels]
     assert all(len(signatures) == 1 for signatures in compiled)
     assert sigreg.warmup("float64") == {"float64": "ready"}  # the second time: nothing to do

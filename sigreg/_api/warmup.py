@@ -75,7 +75,7 @@ def warmup(dtype: str | Sequence[str] | None = None) -> dict[str, str]:
 
     status = {}
     for name in names:
-        kernels = numba_ecf._kernels(np.dtype(name))
+        kernels = numba_ecf.compiled_kernels(np.dtype(name))
         before = [len(kernel.signatures) for kernel in kernels]
         u = np.zeros((1, 1), dtype=name)
         numba_ecf.ecf_sums_vjp(u, numba_ecf.ecf_sums(u, 0.5, 1), 0.5, 1)

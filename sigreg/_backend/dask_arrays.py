@@ -52,7 +52,7 @@ def _dask_array() -> Any:
     return dask.array
 
 
-def _np_xp() -> Any:
+def numpy_namespace() -> Any:
     import array_api_compat.numpy as xp
 
     return xp
@@ -64,7 +64,7 @@ def check_embeddings(name: str, z: Array) -> Array:
     Chunks along the feature axis are merged (a UserWarning says so): a
     projection needs every feature of a sample.
     """
-    checks.embeddings(name, z, _np_xp())  # reads only the shape and the (NumPy) dtype
+    checks.embeddings(name, z, numpy_namespace())  # reads only the shape and the (NumPy) dtype
     if any(math.isnan(c) for chunks in z.chunks for c in chunks):
         raise ValueError(
             f"{name} must have known chunk sizes, got unknown ones (NaN): call {name}.compute_chunk_sizes()"
@@ -112,7 +112,7 @@ def host_directions(
         if not isinstance(seed, int):
             raise TypeError(f"seed must be a Python int for a dask array, got {type(seed).__name__}")
         # As sigreg.sigreg draws them for a NumPy array of this dtype.
-        return dispatch.directions(dim, num_slices, seed, _np_xp(), "cpu", dtype)
+        return dispatch.directions(dim, num_slices, seed, numpy_namespace(), "cpu", dtype)
     if is_dask_array(directions):
         directions = directions.compute()
     if not isinstance(directions, np.ndarray):
@@ -125,7 +125,7 @@ def host_directions(
     return np.asarray(directions, dtype=dtype)
 
 
-def _chunk_sums(block: Array, directions: Array, statistic: Any, kernels: bool, num_sums: int) -> Array:
+def chunk_sums(block: Array, directions: Array, statistic: Any, kernels: bool, num_sums: int) -> Array:
     """The statistic's sums over the rows of one chunk (..., n, D): shape (..., 1, K, S), float64.
 
     Runs on a worker, in NumPy; slabs of rows keep the projections small. A chunk of
@@ -136,7 +136,7 @@ def _chunk_sums(block: Array, directions: Array, statistic: Any, kernels: bool, 
 
     from . import dispatch
 
-    xp = _np_xp()
+    xp = numpy_namespace()
     n, k = block.shape[-2], directions.shape[1]
     rows = max(1, SLAB_ELEMENTS // k)
     total = np.zeros((*block.shape[:-2], k, num_sums), dtype=np.float64) if n == 0 else None
@@ -154,10 +154,10 @@ def _chunk_sums(block: Array, directions: Array, statistic: Any, kernels: bool, 
     return total[..., None, :, :]
 
 
-def _values_from_sums(sums: Array, statistic: Any, n: int, dtype: Any) -> Array:
+def values_from_sums(sums: Array, statistic: Any, n: int, dtype: Any) -> Array:
     import numpy as np
 
-    return np.asarray(statistic.from_sums(sums, n, _np_xp()), dtype=dtype)
+    return np.asarray(statistic.from_sums(sums, n, numpy_namespace()), dtype=dtype)
 
 
 def column_statistics(z: Array, statistic: Any, directions: Array) -> Array:
@@ -167,13 +167,13 @@ def column_statistics(z: Array, statistic: Any, directions: Array) -> Array:
     da = _dask_array()
 
     k = directions.shape[1]
-    probe = statistic.local_sums(np.zeros((1, k), dtype=directions.dtype), _np_xp())
+    probe = statistic.local_sums(np.zeros((1, k), dtype=directions.dtype), numpy_namespace())
     s = probe.shape[-1]
     num_blocks = len(z.chunks[-2])
     batch = z.ndim - 2
     blocks = da.map_blocks(
         functools.partial(
-            _chunk_sums,
+            chunk_sums,
             directions=directions,
             statistic=statistic,
             kernels=math.prod(z.shape[:-1]) * k >= KERNEL_MIN_PROJECTIONS,
@@ -189,7 +189,7 @@ def column_statistics(z: Array, statistic: Any, directions: Array) -> Array:
     # A tree of partial sums: SPLIT_EVERY blocks of K x S numbers per task.
     sums = da.sum(blocks, axis=batch, split_every=SPLIT_EVERY)
     return da.map_blocks(
-        functools.partial(_values_from_sums, statistic=statistic, n=z.shape[-2], dtype=directions.dtype),
+        functools.partial(values_from_sums, statistic=statistic, n=z.shape[-2], dtype=directions.dtype),
         sums,
         drop_axis=[sums.ndim - 1],
         dtype=directions.dtype,

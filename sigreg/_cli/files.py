@@ -7,7 +7,7 @@ larger than memory work; a .npz member is decompressed into memory (zip members
 cannot be read by rows); a Zarr store is read by rows through ``zarr`` (the
 ``sigreg[dask]`` extra). Statistics that are functions of sums (Epps-Pulley,
 moments, Jarque-Bera) are reduced chunk by chunk, on ``--workers`` threads, by the
-per-chunk function of the Dask path (:func:`sigreg._backend.dask_arrays._chunk_sums`); the others
+per-chunk function of the Dask path (:func:`sigreg._backend.dask_arrays.chunk_sums`); the others
 need every sample of a slice at once and read the whole array, when its projections
 fit in half the machine's memory. Nothing is unpickled (``allow_pickle=False``) and
 nothing is written except the ``--plot`` figure. Every argument is checked before
@@ -478,7 +478,9 @@ def _values_by_chunks(source: Source, stat: Any, directions: Array, options: Opt
     n = source.shape[0]
     k = directions.shape[1]
     num_sums = int(
-        np.asarray(stat.local_sums(np.zeros((1, k), dtype=directions.dtype), dask_arrays._np_xp())).shape[-1]
+        np.asarray(
+            stat.local_sums(np.zeros((1, k), dtype=directions.dtype), dask_arrays.numpy_namespace())
+        ).shape[-1]
     )
     kernels = n * k >= dask_arrays.KERNEL_MIN_PROJECTIONS
 
@@ -487,7 +489,7 @@ def _values_by_chunks(source: Source, stat: Any, directions: Array, options: Opt
         bad = ~np.isfinite(block).all(axis=1)
         count = int(bad.sum())
         first = rows[0] + int(np.argmax(bad)) if count else -1
-        sums = dask_arrays._chunk_sums(block, directions, stat, kernels, num_sums)[0]
+        sums = dask_arrays.chunk_sums(block, directions, stat, kernels, num_sums)[0]
         return sums, count, first
 
     total = np.zeros((k, num_sums), dtype=np.float64)
@@ -507,7 +509,7 @@ def _values_by_chunks(source: Source, stat: Any, directions: Array, options: Opt
         progress.close()
     if bad_count:
         raise _nonfinite(source.path, bad_count, bad_first, n)
-    return dask_arrays._values_from_sums(total, stat, n, directions.dtype)
+    return dask_arrays.values_from_sums(total, stat, n, directions.dtype)
 
 
 def _values_in_memory(source: Source, stat: Any, directions: Array) -> Array:

@@ -163,7 +163,7 @@ def _jit(**options: Any) -> Callable[[_F], _F]:
 
 
 @functools.cache
-def _kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
+def compiled_kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
     """The sums and VJP kernels for ``dtype``, built (not compiled) on first request."""
     import numba
 
@@ -411,7 +411,7 @@ def ecf_sums(u: np.ndarray[Any, Any], dt: float, num_knots: int) -> np.ndarray[A
     if batch == 0 or k == 0 or num_knots == 0 or n == 0:
         return np.zeros((*batch_shape, k, 2 * num_knots), dtype=dtype)
     u3 = _kernel_input(u, batch, n, k)
-    sums_kernel, _ = _kernels(dtype)
+    sums_kernel, _ = compiled_kernels(dtype)
     splits, rows = _row_splits(batch, n, k, num_knots)
     partial = np.empty((splits, batch, k, 2 * num_knots))
     tasks = splits * batch * -(-k // _BLOCK_K) * -(-num_knots // _KNOT_BLOCK)
@@ -438,7 +438,7 @@ def ecf_sums_vjp(
     if batch == 0 or k == 0 or n == 0 or num_knots == 0:
         return np.zeros(u.shape, dtype=dtype)
     u3 = _kernel_input(u, batch, n, k)
-    _, vjp_kernel = _kernels(dtype)
+    _, vjp_kernel = compiled_kernels(dtype)
     bar = sums_bar.reshape(batch, k, 2, num_knots).astype(np.float64)
     # coef[b, j, 0, k] multiplies cos(t_j u), coef[b, j, 1, k] multiplies -sin(t_j u); t_j is
     # rounded once from float64 like an exact oracle would, then the product once to u's dtype.
