@@ -252,7 +252,7 @@ def _exceedance(null: Array, observed: Array, xp: Any) -> Array:
     return (1.0 + count) / (1.0 + null.shape[0])
 
 
-def null_statistics(
+def null_statistics(  # numpydoc ignore=PR01,RT01,EX01
     stat: Statistic, n: int, like: Array, directions: Array, seed: Any, n_resamples: int, xp: Any
 ) -> Array:
     """Slice statistics of ``n_resamples`` N(0, I) draws of shape (N, D): (n_resamples, K)."""

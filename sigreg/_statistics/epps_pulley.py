@@ -102,7 +102,7 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
             grid = trapezoid_grid(self.t_max, num_points)
         object.__setattr__(self, "grid", grid)
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # numpydoc ignore=GL08
         # Pickle the options only: the grid is rebuilt (and checked) on loading, so a pickle
         # names no private module and survives a change of the grid's layout.
         return type(self), tuple(getattr(self, f.name) for f in fields(self) if f.init)
