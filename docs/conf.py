@@ -38,7 +38,9 @@ html_theme = "pydata_sphinx_theme"
 html_title = "sigreg"
 html_theme_options = {
     "navigation_with_keys": False,
-    "header_links_before_dropdown": 4,
+    # Three page titles and "More" fit one row beside the search box at 1024 px and up; four
+    # wrapped the header onto two rows even at 1400 px.
+    "header_links_before_dropdown": 3,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],
 }

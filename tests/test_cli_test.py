@@ -321,6 +321,15 @@ def test_bad_options_named_before_any_evaluation(tmp_path, capsys, monkeypatch, 
     assert status == 2 and out == "" and err.count("\n") == 1 and words in err, err
 
 
+def test_unparsable_flag_one_line(tmp_path, capsys):
+    np.save(tmp_path / "z.npy", _data())
+    with pytest.raises(SystemExit) as exit_info:
+        main(["test", str(tmp_path / "z.npy"), "--num-slices", "abc"])
+    _, err = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert err == "sigreg test: argument --num-slices: invalid int value: 'abc'\n", err
+
+
 def test_bad_plot_paths_refused_before_any_evaluation(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib", reason="matplotlib is not installed")
     np.save(tmp_path / "z.npy", _data())

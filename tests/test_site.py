@@ -118,6 +118,15 @@ def test_api_reference_has_one_entry_per_parameter():
         assert "," not in re.sub(r"<[^>]+>", "", entry), f"parameters share one entry: {entry}"
 
 
+# The header's links and its search box: their tops (one row: within a few pixels), and its height.
+HEADER_JS = """() => ({
+  height: document.querySelector('.bd-header').getBoundingClientRect().height,
+  items: [...document.querySelectorAll('.bd-header .navbar-nav > li, .bd-header .search-button-field')]
+    .filter((e) => e.offsetParent)
+    .map((e) => [e.textContent.trim().slice(0, 30), e.getBoundingClientRect().top]),
+})"""
+
+
 @pytest.fixture(scope="module")
 def pages():
     """A desktop-sized tab factory on the site served from 127.0.0.1."""
@@ -145,6 +154,10 @@ def test_every_page_is_clean_in_a_browser(pages, name):
         sidebar = tab.locator("#pst-primary-sidebar")
         if sidebar.count() and sidebar.is_visible():
             assert sidebar.inner_text().strip(), f"{name}: the primary sidebar is shown empty"
+        if name == "api.html":  # the top navigation on one row, beside the search box
+            header = tab.evaluate(HEADER_JS)
+            tops = [top for _, top in header["items"]]
+            assert len(tops) >= 4 and max(tops) - min(tops) < 12, header  # wrapped: search 45 px lower
         if name == "api.html" and os.environ.get("SIGREG_SCREENSHOTS"):
             tab.screenshot(path=str(Path(os.environ["SIGREG_SCREENSHOTS"]) / "docs-api-1400x900.png"))
         log.assert_clean()

@@ -33,7 +33,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 Array = Any
 
@@ -78,6 +78,7 @@ def add_parser(sub: Any) -> None:
             "flag, for anything that cannot be used."
         ),
     )
+    parser.error = _one_line_error
     parser.add_argument("path", help="a .npy or .npz file, or a Zarr store (directory)")
     parser.add_argument(
         "--statistic",
@@ -106,6 +107,12 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--workers", type=int, default=None, help="threads reading and reducing chunks")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _one_line_error(message: str) -> NoReturn:
+    """argparse's errors (``--num-slices abc``) as one line naming the flag, exit status 2."""
+    print(f"sigreg test: {message}", file=sys.stderr)
+    sys.exit(EXIT_BAD_FILE)
 
 
 @dataclass
