@@ -27,7 +27,7 @@ CPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cp
 GPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cuda"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
-nox.options.sessions = ["lint", "typecheck", "tests", "cross_checks", "docs"]
+nox.options.sessions = ["lint", "tests", "cross_checks", "docs"]
 # Run by the docs session, with every framework installed and the site built.
 DOCS_TESTS = ["tests/test_docs.py", "tests/test_site.py", "tests/test_story.py"]
 DOCS_IGNORED = [f"--ignore={path}" for path in DOCS_TESTS]
@@ -110,10 +110,12 @@ def _run_examples_smoke(session: nox.Session) -> None:
 @nox.session
 @_timed
 def cross_checks(session: nox.Session) -> None:
-    """Every CPU backend in one environment (one install, not three): cross-backend agreement and
-    `sigreg check`, the docstring examples, and a few steps of each LeJEPA digits example."""
+    """Every CPU backend in one environment (one install, not four): mypy --strict with every
+    framework's types, cross-backend agreement and `sigreg check`, the docstring examples, and a
+    few steps of each LeJEPA digits example."""
     _install_backends(session, CPU_BACKENDS)
-    session.install(*EXAMPLE_PACKAGES)
+    session.install(*EXAMPLE_PACKAGES, *nox.project.dependency_groups(PYPROJECT, "typecheck"))
+    _run_typecheck(session)
     _run_agreement(session)
     _run_doctests(session)
     _run_examples_smoke(session)
@@ -239,13 +241,18 @@ def lint(session: nox.Session) -> None:
     session.run("numpydoc", "lint", *PUBLIC_MODULES)
 
 
-@nox.session
+def _run_typecheck(session: nox.Session) -> None:
+    session.run("mypy", "sigreg")
+
+
+@nox.session(default=False)
 @_timed
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict (pyproject.toml) with the frameworks installed, so their types are checked too."""
+    """mypy --strict (pyproject.toml) with the frameworks installed, so their types are checked too
+    (the default run does this in cross_checks, which installs them anyway)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
     session.install(*nox.project.dependency_groups(PYPROJECT, "typecheck"))
-    session.run("mypy", "sigreg")
+    _run_typecheck(session)
 
 
 def cuda_available() -> bool:
