@@ -56,8 +56,9 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHES / "numba"))
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(CACHES / "jax"))
 # JAX keeps only programs that took a second to compile by default; the tests' take less.
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-# `.ci/run` sets this: each session appends its name and wall time to it (a JSON line).
-SESSION_TIMES = os.environ.get("SIGREG_SESSION_TIMES")
+# `.ci/run` sets this: each session appends its name and wall time to it (a JSON line). A nox
+# started inside a session (tests/test_matrix.py runs `nox -s gpu`) records nothing.
+SESSION_TIMES = None if "NOX_CURRENT_SESSION" in os.environ else os.environ.get("SIGREG_SESSION_TIMES")
 
 
 def _timed(function: Callable[..., None]) -> Callable[..., None]:
