@@ -28,7 +28,7 @@ CPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cp
 GPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cuda"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
-nox.options.sessions = ["lint", "typecheck", "tests", "cross_checks", "docs"]
+nox.options.sessions = ["lint", "tests", "cross_checks", "docs"]
 # Run by the docs session, with every framework installed and the site built.
 DOCS_TESTS = ["tests/test_docs.py", "tests/test_site.py", "tests/test_story.py"]
 DOCS_IGNORED = [f"--ignore={path}" for path in DOCS_TESTS]
@@ -57,8 +57,9 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHES / "numba"))
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(CACHES / "jax"))
 # JAX keeps only programs that took a second to compile by default; the tests' take less.
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-# `.ci/run` sets this: each session appends its name and wall time to it (a JSON line).
-SESSION_TIMES = os.environ.get("SIGREG_SESSION_TIMES")
+# `.ci/run` sets this: each session appends its name and wall time to it (a JSON line). A nox
+# started inside a session (tests/test_matrix.py runs `nox -s gpu`) records nothing.
+SESSION_TIMES = None if "NOX_CURRENT_SESSION" in os.environ else os.environ.get("SIGREG_SESSION_TIMES")
 
 
 def _timed(function: Callable[..., None]) -> Callable[..., None]:
@@ -113,10 +114,12 @@ def _run_examples_smoke(session: nox.Session) -> None:
 @nox.session
 @_timed
 def cross_checks(session: nox.Session) -> None:
-    """Every CPU backend in one environment (one install, not three): cross-backend agreement and
-    `sigreg check`, the docstring examples, and a few steps of each LeJEPA digits example."""
+    """Every CPU backend in one environment (one install, not four): mypy --strict with every
+    framework's types, cross-backend agreement and `sigreg check`, the docstring examples, and a
+    few steps of each LeJEPA digits example."""
     _install_backends(session, CPU_BACKENDS)
-    session.install(*EXAMPLE_PACKAGES)
+    session.install(*EXAMPLE_PACKAGES, *nox.project.dependency_groups(PYPROJECT, "typecheck"))
+    _run_typecheck(session)
     _run_agreement(session)
     _run_doctests(session)
     _run_examples_smoke(session)
@@ -243,13 +246,18 @@ def lint(session: nox.Session) -> None:
     session.run("numpydoc", "lint", *PUBLIC_MODULES)
 
 
-@nox.session
+def _run_typecheck(session: nox.Session) -> None:
+    session.run("mypy", "sigreg")
+
+
+@nox.session(default=False)
 @_timed
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict (pyproject.toml) with the frameworks installed, so their types are checked too."""
+    """mypy --strict (pyproject.toml) with the frameworks installed, so their types are checked too
+    (the default run does this in cross_checks, which installs them anyway)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
     session.install(*nox.project.dependency_groups(PYPROJECT, "typecheck"))
-    session.run("mypy", "sigreg")
+    _run_typecheck(session)
 
 
 def cuda_available() -> bool:
