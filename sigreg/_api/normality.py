@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import dispatch
-from .._core import checks, dtypes, normal_cdf
+from .._core import checks, dtypes
 from .._statistics.bhep import BHEP, HenzeZirkler
 from .._statistics.edf import AndersonDarling, CramerVonMises, Watson
 from .._statistics.moments import JarqueBera, Moments
-from .._statistics.order import Entropy, ShapiroWilk, Wasserstein
-from .along_axis import along_axis, samples_along
+from .._statistics.order import DifferentialEntropy, ShapiroWilk, Wasserstein
+from .along_axis import along_axis
 
 Array = Any
 
@@ -303,11 +303,7 @@ def entropy(x: Array, /, *, axis: int = 0, window_length: int | None = None) -> 
     >>> round(float(entropy(x)), 1)
     1.4
     """
-    statistic = Entropy(window_length=window_length)
-    xp, u = samples_along("x", x, axis)
-    score = along_axis(statistic, x, axis)
-    energy = 0.5 * xp.mean(u * u, axis=-2)[..., 0] + normal_cdf.LOG_2PI_HALF
-    return energy - score
+    return along_axis(DifferentialEntropy(window_length=window_length), x, axis)
 
 
 def wasserstein(x: Array, /, *, axis: int = 0, p: float = 2.0) -> Array:
