@@ -232,7 +232,8 @@ def moments(x: Array, /, *, axis: int = 0, order: int = 4) -> Array:
     axis : int, default 0
         The sample axis.
     order : int, default 4
-        How many moments, 1 to 8.
+        How many moments, 2 to 8 (the first alone would not see the spread: a cloud
+        collapsed to a point at the origin would score 0).
 
     Returns
     -------
@@ -247,7 +248,7 @@ def moments(x: Array, /, *, axis: int = 0, order: int = 4) -> Array:
         If ``x`` is not a real floating array or ``order`` not an integer.
     ValueError
         If ``x`` is 0-d, ``axis`` is out of range, there is no sample, or
-        ``order`` is not in 1..8.
+        ``order`` is not in 2..8.
 
     Examples
     --------

@@ -35,6 +35,8 @@ from . import rank_based
 Array = Any
 
 MAX_ORDER = 8
+# The second moment is what makes a collapsed cloud score badly.
+MIN_ORDER = 2
 
 
 def _normal_moment(k: int) -> float:
@@ -93,12 +95,12 @@ class Moments(_PowerSums):  # numpydoc ignore=PR02
     Parameters
     ----------
     order : int, default 4
-        How many moments, 1 to 8.
+        How many moments, 2 to 8 (the first alone would not see the spread).
 
     Raises
     ------
     TypeError, ValueError
-        If ``order`` is not an integer in 1..8 (checked at construction).
+        If ``order`` is not an integer in 2..8 (checked at construction).
 
     Examples
     --------
@@ -112,8 +114,11 @@ class Moments(_PowerSums):  # numpydoc ignore=PR02
 
     def __post_init__(self) -> None:
         order = checks.integer("order", self.order, 1)
-        if order > MAX_ORDER:
-            raise ValueError(f"order must be in 1..{MAX_ORDER}, got {order}")
+        if not MIN_ORDER <= order <= MAX_ORDER:
+            raise ValueError(
+                f"order must be in {MIN_ORDER}..{MAX_ORDER}, got {order} (the first moment alone does not "
+                "see the spread: a cloud collapsed to a point at the origin would score 0, the best)"
+            )
         object.__setattr__(self, "order", order)
 
     @property
