@@ -256,7 +256,11 @@ class _CentredJarqueBera:
         y, scale = rank_based.centred_and_scaled(u, xp)
         sums = _power_sums(y, 4, xp)
         n = u.shape[-2]
-        return JarqueBera().from_sums(sums, n, xp), (sums, scale)
+        # A constant column (all y = 0) has no skewness or kurtosis: NaN, written out (no 0/0).
+        spread = sums[..., 1] > 0.0
+        safe = xp.where(spread[..., None], sums, xp.ones_like(sums))
+        values = JarqueBera().from_sums(safe, n, xp)
+        return xp.where(spread, values, xp.full_like(values, math.nan)), (sums, scale)
 
     def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT

@@ -117,8 +117,10 @@ class ShapiroWilk(rank_based.OrderStatistic):
         centred, scale = rank_based.centred_and_scaled(u, xp)
         linear = xp.sum(coefficient * centred, axis=-2, keepdims=True)
         squares = xp.sum(centred * centred, axis=-2, keepdims=True)
-        # W <= 1 by Cauchy-Schwarz; rounding may cross it. A constant column gives 0/0: NaN.
-        w = xp.clip(linear * linear / (_squared_norm(n) * squares), max=1.0)
+        # W <= 1 by Cauchy-Schwarz; rounding may cross it. A constant column has no W: NaN.
+        spread = squares > 0.0
+        ratio = linear * linear / (_squared_norm(n) * xp.where(spread, squares, xp.ones_like(squares)))
+        w = xp.where(spread, xp.clip(ratio, max=1.0), xp.full_like(ratio, math.nan))
         return 1.0 - w[..., 0, :], (coefficient, linear, squares, scale)
 
     def backward(  # numpydoc ignore=GL08
@@ -192,7 +194,10 @@ class Entropy(rank_based.OrderStatistic):  # numpydoc ignore=PR02
         # log(n / 2m) added after the logs, so that no spacing near the largest float overflows.
         spacings, m = self._spacings(u, xp)
         n = u.shape[-2]
-        return xp.mean(xp.log(spacings), axis=-2) + math.log(n / (2.0 * m))
+        # A zero spacing (tied samples spanning a window) has log -inf, written out: no warning.
+        positive = spacings > 0.0
+        logs = xp.where(positive, xp.log(xp.where(positive, spacings, xp.ones_like(spacings))), -math.inf)
+        return xp.mean(logs, axis=-2) + math.log(n / (2.0 * m))
 
     def forward(  # numpydoc ignore=GL08
         self, u: Array, xp: Any, plan: Plan = DEFAULT
