@@ -102,7 +102,7 @@ def test_entropy_window_lengths(name, window_length):
     np.testing.assert_allclose(stats.entropy(x, window_length=window_length), expected, rtol=RTOL)
 
 
-@pytest.mark.parametrize("order", range(1, 9))
+@pytest.mark.parametrize("order", range(2, 9))
 def test_moments_every_order(order):
     x = _sample(200, 2)
     np.testing.assert_allclose(stats.moments(x, order=order), _moments(x, order), rtol=RTOL)
@@ -167,7 +167,8 @@ def test_non_finite_input_gives_a_non_finite_result(name, bad):
     ("call", "error", "match"),
     [
         (lambda: stats.moments(np.ones(5), order=0), ValueError, "order must be >= 1"),
-        (lambda: stats.moments(np.ones(5), order=9), ValueError, r"order must be in 1\.\.8"),
+        (lambda: stats.moments(np.ones(5), order=1), ValueError, r"order must be in 2\.\.8.*collapsed"),
+        (lambda: stats.moments(np.ones(5), order=9), ValueError, r"order must be in 2\.\.8"),
         (lambda: stats.moments(np.ones(5), order=2.5), TypeError, "order must be an integer"),
         (lambda: stats.wasserstein(np.ones(5), p=0.5), ValueError, "p must be >= 1"),
         (lambda: stats.wasserstein(np.ones(5), p=np.inf), ValueError, "p must be positive and finite"),

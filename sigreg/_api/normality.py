@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from .._backend import dispatch
-from .._core import checks, dtypes, normal_cdf
+from .._core import checks, dtypes
 from .._statistics.bhep import BHEP, HenzeZirkler
 from .._statistics.edf import AndersonDarling, CramerVonMises, Watson
 from .._statistics.moments import JarqueBera, Moments
-from .._statistics.order import Entropy, ShapiroWilk, Wasserstein
-from .along_axis import along_axis, samples_along
+from .._statistics.order import DifferentialEntropy, ShapiroWilk, Wasserstein
+from .along_axis import along_axis
 
 Array = Any
 
@@ -232,7 +232,8 @@ def moments(x: Array, /, *, axis: int = 0, order: int = 4) -> Array:
     axis : int, default 0
         The sample axis.
     order : int, default 4
-        How many moments, 1 to 8.
+        How many moments, 2 to 8 (the first alone would not see the spread: a cloud
+        collapsed to a point at the origin would score 0).
 
     Returns
     -------
@@ -247,7 +248,7 @@ def moments(x: Array, /, *, axis: int = 0, order: int = 4) -> Array:
         If ``x`` is not a real floating array or ``order`` not an integer.
     ValueError
         If ``x`` is 0-d, ``axis`` is out of range, there is no sample, or
-        ``order`` is not in 1..8.
+        ``order`` is not in 2..8.
 
     Examples
     --------
@@ -303,11 +304,7 @@ def entropy(x: Array, /, *, axis: int = 0, window_length: int | None = None) -> 
     >>> round(float(entropy(x)), 1)
     1.4
     """
-    statistic = Entropy(window_length=window_length)
-    xp, u = samples_along("x", x, axis)
-    score = along_axis(statistic, x, axis)
-    energy = 0.5 * xp.mean(u * u, axis=-2)[..., 0] + normal_cdf.LOG_2PI_HALF
-    return energy - score
+    return along_axis(DifferentialEntropy(window_length=window_length), x, axis)
 
 
 def wasserstein(x: Array, /, *, axis: int = 0, p: float = 2.0) -> Array:

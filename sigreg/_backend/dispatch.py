@@ -77,10 +77,24 @@ def column_statistics(
     u: Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Array], Array] | None, xp: Any
 ) -> Array:
     """Per-column values of ``u`` (..., N, K), differentiable in the framework's own autodiff."""
+    statistic = local_form(statistic, all_reduce)
     module = adapter(xp)
     if module is not None:
         return module.column_statistics(u, statistic, plan, all_reduce)
     return slicing.forward(u, statistic, xp, plan, all_reduce)[0]
+
+
+def local_form(statistic: Statistic, all_reduce: Callable[[Array], Array] | None) -> Statistic:
+    """The statistic's more precise form when its sums are not reduced (``local_form()``), else itself.
+
+    Sums that are added across workers must share one shift; a statistic whose values need each
+    column's own shift for precision (Jarque-Bera) offers a form computed about it.
+    """
+    make = getattr(statistic, "local_form", None)
+    if all_reduce is None and make is not None:
+        form: Statistic = make()
+        return form
+    return statistic
 
 
 class _AsColumnsStatistic:
@@ -120,6 +134,7 @@ def value_and_grad(
     xp: Any,
 ) -> tuple[Array, Array]:
     """The reduced value and its analytic gradient with respect to ``u``, outside any autodiff."""
+    statistic = local_form(statistic, all_reduce)
     module = adapter(xp)
     if module is not None and hasattr(module, "value_and_grad"):
         value, grad = module.value_and_grad(u, statistic, plan, all_reduce, reduction)

@@ -98,7 +98,10 @@ def survival_table(lambdas: tuple[float, ...]) -> SurvivalTable:
 def survival(values: Array, table: SurvivalTable, xp: Any) -> Array:
     """``P(Q > value)`` for an array of statistic values, on their device (no host sync)."""
     log_sf = xp.asarray(table.log_sf, dtype=values.dtype, device=device(values))
-    position = xp.clip(values, 0.0, None) / table.step
+    # A NaN value reads the table at 0 (a cast of NaN to an integer is undefined: an index out
+    # of range on some libraries), and its p-value is NaN again at the end.
+    nan = xp.isnan(values)
+    position = xp.clip(xp.where(nan, xp.zeros_like(values), values), 0.0, None) / table.step
     last = len(table.log_sf) - 1
     index = xp.astype(xp.clip(xp.floor(position), 0, last - 1), xp.int32)
     frac = position - xp.astype(index, values.dtype)
@@ -106,4 +109,5 @@ def survival(values: Array, table: SurvivalTable, xp: Any) -> Array:
     above = xp.take(log_sf, xp.reshape(index + 1, (-1,)))
     inside = xp.reshape(below + (above - below) * xp.reshape(frac, (-1,)), values.shape)
     beyond = table.log_sf[-1] + table.tail_slope * (position - last) * table.step
-    return xp.exp(xp.where(position > last, beyond, inside))
+    pvalue = xp.exp(xp.where(position > last, beyond, inside))
+    return xp.where(nan, xp.full_like(pvalue, math.nan), pvalue)

@@ -5,12 +5,19 @@ one, else a Monte Carlo null; for the average over slices (dependent: the slices
 share the samples) a Monte Carlo null of N(0, I) draws of the same shape, with the
 same directions, drawn on the input's device by the counter-based generator of
 the directions (a second stream of the same seed), in batches that bound memory.
-Monte Carlo nulls are cached by statistic, shape, directions' seed and library.
+Monte Carlo nulls are cached under everything they depend on: the statistic and its
+options, N, D, K, the number of draws, the seed, the library, device and dtype, and the
+directions (drawn from the seed, or given as a host NumPy array: then by their bytes;
+explicit directions of any other library are not cached).
+
+Non-finite input gives a NaN statistic, and its p-values are NaN (chosen by ``where`` on
+the device: no host sync, no exception).
 """
 
 from __future__ import annotations
 
 import collections
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,11 +182,17 @@ def test(
     checks.counter_fits("n_resamples * N * D", n_resamples, n, dim)
 
     z = dispatch.constant(z, xp)
-    if directions is None:
+    from_seed = directions is None
+    if from_seed:
         dtype = dtypes.compute_dtype(z.dtype, xp)  # the dtype only: no cast of z
         directions = regulariser.directions(dim, k, seed=seed, xp=xp, device=arrays.device(z), dtype=dtype)
     values = regulariser.sigreg(z, statistic=stat, directions=directions, reduction="none")
-    return pvalues(stat, values, n, directions, seed, per_slice, n_resamples, xp)
+    # 0, or NaN where z holds a non-finite entry: some statistics map an infinite sample to a
+    # finite number (Phi(inf) = 1), but no such sample has a p-value.
+    values = values + xp.astype(xp.sum(z - z), values.dtype)
+    return pvalues(
+        stat, values, n, directions, seed, per_slice, n_resamples, xp, directions_from_seed=from_seed
+    )
 
 
 test.__test__ = False  # type: ignore[attr-defined]  # a library function, not a pytest test
@@ -212,17 +225,20 @@ def pvalues(  # numpydoc ignore=PR01,RT01,EX01
     per_slice: str,
     n_resamples: int,
     xp: Any,
+    directions_from_seed: bool = False,
 ) -> TestResult:
     """The p-values of slice statistics ``values`` (K,) of ``n`` samples (also used by ``sigreg test``).
 
     The Monte Carlo null draws ``n_resamples`` samples of ``n`` rows; ``sigreg test``
     passes fewer rows than its data holds, since the null law barely depends on N.
+    ``directions_from_seed``: the directions are ``seed``'s (the cache key then holds the seed).
+    A NaN value gets NaN p-values.
     """
     k = values.shape[0]
     average = xp.mean(values)
     null = None
     if per_slice == "monte_carlo" or k > 1:
-        null = null_statistics(stat, n, values, directions, seed, n_resamples, xp)
+        null = null_statistics(stat, n, values, directions, seed, n_resamples, xp, directions_from_seed)
     if per_slice == "asymptotic":
         import numpy as np  # host tables, built on first use: `import sigreg` imports no array library
 
@@ -240,6 +256,9 @@ def pvalues(  # numpydoc ignore=PR01,RT01,EX01
             _exceedance(xp.mean(null, axis=-1), xp.reshape(average, (1,)), xp)[0],
             "monte_carlo",
         )
+    # NaN statistics (non-finite input) get NaN p-values, whatever the tables or counts say.
+    slice_p = xp.where(xp.isnan(values), xp.full_like(slice_p, math.nan), slice_p)
+    pvalue = xp.where(xp.isnan(average), xp.full_like(pvalue, math.nan), pvalue)
     worst = xp.argsort(slice_p, stable=True)[: min(10, k)]
     return TestResult(average, pvalue, values, slice_p, directions, worst, avg_method, per_slice)
 
@@ -252,13 +271,35 @@ def _exceedance(null: Array, observed: Array, xp: Any) -> Array:
     return (1.0 + count) / (1.0 + null.shape[0])
 
 
+def _directions_key(directions: Array, seed: Any, from_seed: bool) -> Any:
+    """What identifies the directions in the cache key, or None where they are not cached."""
+    if from_seed:
+        return ("seed", seed) if isinstance(seed, int) and not isinstance(seed, bool) else None
+    if arrays.library(directions) == "numpy":  # on the host: their bytes, no device transfer
+        import hashlib
+
+        import numpy as np
+
+        data = np.ascontiguousarray(directions)
+        return ("bytes", str(data.dtype), hashlib.sha256(data.tobytes()).hexdigest())
+    return None
+
+
 def null_statistics(  # numpydoc ignore=PR01,RT01,EX01
-    stat: Statistic, n: int, like: Array, directions: Array, seed: Any, n_resamples: int, xp: Any
+    stat: Statistic,
+    n: int,
+    like: Array,
+    directions: Array,
+    seed: Any,
+    n_resamples: int,
+    xp: Any,
+    from_seed: bool = False,
 ) -> Array:
     """Slice statistics of ``n_resamples`` N(0, I) draws of shape (N, D): (n_resamples, K)."""
     dim, k = directions.shape
-    cacheable = isinstance(seed, int) and not isinstance(seed, bool)
-    key = (stat, n, dim, k, seed, n_resamples, xp.__name__, str(arrays.device(like)), str(like.dtype))
+    which = _directions_key(directions, seed, from_seed)
+    cacheable = which is not None and isinstance(seed, int) and not isinstance(seed, bool)
+    key = (stat, n, dim, k, seed, which, n_resamples, xp.__name__, str(arrays.device(like)), str(like.dtype))
     if cacheable and key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .._core import checks
+from .._core.arrays import device as _device
 from .._core.plan import DEFAULT, Plan, row_slices
 
 Array = Any
@@ -32,6 +33,27 @@ BLOCK_ELEMENTS = 1 << 20
 def _henze_zirkler_beta(n: int, d: int) -> float:
     """Henze and Zirkler's smoothing parameter for ``n`` samples in ``d`` dimensions."""
     return float(((2 * d + 1) / 4) ** (1 / (d + 4)) * n ** (1 / (d + 4)) / math.sqrt(2.0))
+
+
+def _precision_or_nan(covariance: Array, xp: Any) -> Array:
+    """The inverse of ``covariance`` (..., D, D), or NaN everywhere where it is singular.
+
+    Singular: an eigenvalue at most ``D * eps`` times the largest (collinear or collapsed
+    samples, as ``numpy.linalg.matrix_rank`` decides), or an entry that is not finite. Decided
+    by ``where`` on the device, with no host sync, so every library gives the same NaN
+    instead of LinAlgError on one and a meaningless number on another.
+    """
+    d = covariance.shape[-1]
+    finite = xp.all(xp.isfinite(covariance), axis=(-2, -1), keepdims=True)
+    cleaned = xp.where(finite, covariance, xp.zeros_like(covariance))
+    eigenvalues = xp.linalg.eigvalsh(cleaned)
+    largest = xp.max(xp.abs(eigenvalues), axis=-1, keepdims=True)[..., None]
+    smallest = xp.min(eigenvalues, axis=-1, keepdims=True)[..., None]
+    tolerance = max(d, 1) * float(xp.finfo(covariance.dtype).eps)
+    regular = finite & (smallest > tolerance * largest)
+    identity = xp.eye(d, dtype=covariance.dtype, device=_device(covariance))
+    inverse = xp.linalg.inv(xp.where(regular, cleaned, identity))  # never singular
+    return xp.where(regular, inverse, xp.full_like(inverse, math.nan))
 
 
 def _blocks(n: int) -> list[slice]:
@@ -99,7 +121,7 @@ class BHEP:  # numpydoc ignore=PR02
         if not self.standardize:
             return z, z, None
         x = z - xp.mean(z, axis=-2, keepdims=True)
-        precision = xp.linalg.inv(xp.matrix_transpose(x) @ x / z.shape[-2])
+        precision = _precision_or_nan(xp.matrix_transpose(x) @ x / z.shape[-2], xp)
         return x, x @ precision, precision
 
     @staticmethod

@@ -1,9 +1,24 @@
 """Statistics of the sample moments: Jarque-Bera and the weighted raw-moment misfit.
 
 Both are functions of the power sums ``S_k = sum_i x_i^k`` over samples, so they
-support ``all_reduce`` (data-parallel) like Epps-Pulley. The moments come from
-raw sums: in float32, columns whose mean is large against their spread lose
-digits to cancellation (embeddings that SIGReg keeps near N(0, I) do not).
+support ``all_reduce`` (data-parallel) like Epps-Pulley.
+
+Precision. The weighted moment misfit compares the *raw* moments with N(0, 1)'s, so
+its raw sums lose nothing to cancellation: where a raw moment is far from N(0, 1)'s,
+the statistic is as large as that moment. Jarque-Bera is free of location and scale,
+so raw sums would cancel: at a mean of 100 standard deviations float32 keeps no digit
+of the fourth central moment. Its values are therefore computed on each column
+shifted by its mean and divided by its largest deviation (:meth:`JarqueBera.local_form`,
+used whenever the sums are not reduced across workers or micro-batches), so both
+float32 and float64 stay exact at any location and scale.
+
+Sums that are added across workers, micro-batches or Dask chunks must all be taken
+about the same shift. No shift close to the data's mean is known to every worker
+without a round of communication, and one call reduces its sums once, so the
+reducible sums stay raw power sums (about 0): with ``all_reduce``, the
+``Accumulator`` or Dask, Jarque-Bera is exact only while the columns' mean is small
+against their spread (embeddings that SIGReg keeps near N(0, I) are); centre the
+embeddings first otherwise.
 """
 
 from __future__ import annotations
@@ -15,10 +30,13 @@ from typing import Any, ClassVar
 from .._core import checks
 from .._core.plan import DEFAULT, Plan
 from .._core.statistic import SumsStatistic
+from . import rank_based
 
 Array = Any
 
 MAX_ORDER = 8
+# The second moment is what makes a collapsed cloud score badly.
+MIN_ORDER = 2
 
 
 def _normal_moment(k: int) -> float:
@@ -77,12 +95,12 @@ class Moments(_PowerSums):  # numpydoc ignore=PR02
     Parameters
     ----------
     order : int, default 4
-        How many moments, 1 to 8.
+        How many moments, 2 to 8 (the first alone would not see the spread).
 
     Raises
     ------
     TypeError, ValueError
-        If ``order`` is not an integer in 1..8 (checked at construction).
+        If ``order`` is not an integer in 2..8 (checked at construction).
 
     Examples
     --------
@@ -96,8 +114,11 @@ class Moments(_PowerSums):  # numpydoc ignore=PR02
 
     def __post_init__(self) -> None:
         order = checks.integer("order", self.order, 1)
-        if order > MAX_ORDER:
-            raise ValueError(f"order must be in 1..{MAX_ORDER}, got {order}")
+        if not MIN_ORDER <= order <= MAX_ORDER:
+            raise ValueError(
+                f"order must be in {MIN_ORDER}..{MAX_ORDER}, got {order} (the first moment alone does not "
+                "see the spread: a cloud collapsed to a point at the origin would score 0, the best)"
+            )
         object.__setattr__(self, "order", order)
 
     @property
@@ -134,6 +155,11 @@ class JarqueBera(_PowerSums):
     test of normality, not of N(0, 1). The per-slice score of
     :func:`sigreg.sigreg` is the statistic; it supports ``all_reduce``.
 
+    Blind to scale: as a SIGReg loss it does not see a cloud that shrinks, or that
+    collapses onto a line with a Gaussian profile (every projection is then a scaled
+    Gaussian). Pair it with a statistic of N(0, 1) itself, such as ``"epps_pulley"``
+    or ``"moments"``. A constant column has no skewness or kurtosis: NaN.
+
     Examples
     --------
     >>> from sigreg.stats import JarqueBera
@@ -143,10 +169,29 @@ class JarqueBera(_PowerSums):
 
     name: ClassVar[str] = "jarque_bera"
     min_samples: ClassVar[int] = 2
+    # Blind to scale: a cloud collapsed onto a line with a Gaussian profile passes (documented).
+    scale_free: ClassVar[bool] = True
 
     @property
     def powers(self) -> int:  # numpydoc ignore=GL08
         return 4  # skewness and kurtosis
+
+    def local_form(self) -> _CentredJarqueBera:
+        """The same statistic computed about each column's own mean and scale (no sums to reduce).
+
+        Returns
+        -------
+        Statistic
+            A statistic with the same values and gradients, exact in float32 at any location
+            and scale; the dispatch layer uses it whenever nothing is all-reduced.
+
+        Examples
+        --------
+        >>> from sigreg.stats import JarqueBera
+        >>> JarqueBera().local_form().has_sums
+        False
+        """
+        return _CentredJarqueBera()
 
     def check_samples(self, n: int, name: str) -> None:  # numpydoc ignore=GL08
         # Fewer than 2 samples have no variance.
@@ -182,3 +227,45 @@ class JarqueBera(_PowerSums):
         d_e2 = d_m2 + d_m3 * (-3.0 * e1) + d_m4 * (6.0 * e1 * e1)
         d_e3 = d_m3 + d_m4 * (-4.0 * e1)
         return _stack_last([d_e1 / n, d_e2 / n, d_e3 / n, d_m4 / n], xp)
+
+
+@dataclass(frozen=True)
+class _CentredJarqueBera:
+    """Jarque-Bera of each column shifted by its mean and divided by its largest deviation.
+
+    The statistic is free of location and scale, so this is the same function of ``u``;
+    the powers are then taken of numbers at most 1 in size, with no cancellation and no
+    overflow. Its gradient is that of the scaled column divided by the scale: the shift
+    and the scale depend on ``u``, but the statistic does not depend on them.
+    A constant column (no deviation) gives 0/0: NaN.
+    """
+
+    name: ClassVar[str] = "jarque_bera"
+    min_samples: ClassVar[int] = 2
+
+    @property
+    def has_sums(self) -> bool:  # numpydoc ignore=GL08
+        return False  # sums about this column's own mean: not to be added to another worker's
+
+    def check_samples(self, n: int, name: str) -> None:  # numpydoc ignore=GL08
+        JarqueBera().check_samples(n, name)
+
+    def forward(  # numpydoc ignore=GL08
+        self, u: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> tuple[Array, tuple[Any, ...]]:
+        y, scale = rank_based.centred_and_scaled(u, xp)
+        sums = _power_sums(y, 4, xp)
+        n = u.shape[-2]
+        # A constant column (all y = 0) has no skewness or kurtosis: NaN, written out (no 0/0).
+        spread = sums[..., 1] > 0.0
+        safe = xp.where(spread[..., None], sums, xp.ones_like(sums))
+        values = JarqueBera().from_sums(safe, n, xp)
+        return xp.where(spread, values, xp.full_like(values, math.nan)), (sums, scale)
+
+    def backward(  # numpydoc ignore=GL08
+        self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> Array:
+        sums, scale = residuals
+        y, _ = rank_based.centred_and_scaled(u, xp)
+        sums_bar = JarqueBera().from_sums_vjp(sums, u.shape[-2], cotangent, xp)
+        return _power_sums_vjp(y, sums_bar, xp) / scale

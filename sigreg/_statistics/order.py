@@ -88,6 +88,12 @@ class ShapiroWilk(rank_based.OrderStatistic):
 
     The per-slice score of :func:`sigreg.sigreg` is ``1 - W`` (0 for a perfect
     fit). W is free of location and scale: it tests normality, not N(0, 1).
+    W lies in [0, 1]; a constant column gives NaN.
+
+    Blind to scale: as a SIGReg loss it does not see a cloud that shrinks, or that
+    collapses onto a line with a Gaussian profile (every projection is then a scaled
+    Gaussian). Pair it with a statistic of N(0, 1) itself, such as ``"epps_pulley"``
+    or ``"moments"``.
 
     Examples
     --------
@@ -100,6 +106,7 @@ class ShapiroWilk(rank_based.OrderStatistic):
 
     name: ClassVar[str] = "shapiro_wilk"
     min_samples: ClassVar[int] = 3
+    scale_free: ClassVar[bool] = True  # blind to scale (documented above)
 
     def forward(  # numpydoc ignore=GL08
         self, u: Array, xp: Any, plan: Plan = DEFAULT
@@ -107,20 +114,24 @@ class ShapiroWilk(rank_based.OrderStatistic):
         n = u.shape[-2]
         table = rank_based.table(_shapiro_wilk_coefficients(n), u, xp)
         coefficient = rank_based.at_ranks(table, rank_based.ranks(u, xp), xp)
-        centred = u - xp.mean(u, axis=-2, keepdims=True)
-        linear = xp.sum(coefficient * u, axis=-2, keepdims=True)
+        centred, scale = rank_based.centred_and_scaled(u, xp)
+        linear = xp.sum(coefficient * centred, axis=-2, keepdims=True)
         squares = xp.sum(centred * centred, axis=-2, keepdims=True)
-        w = linear * linear / (_squared_norm(n) * squares)
-        return 1.0 - w[..., 0, :], (coefficient, linear, squares)
+        # W <= 1 by Cauchy-Schwarz; rounding may cross it. A constant column has no W: NaN.
+        spread = squares > 0.0
+        ratio = linear * linear / (_squared_norm(n) * xp.where(spread, squares, xp.ones_like(squares)))
+        w = xp.where(spread, xp.clip(ratio, max=1.0), xp.full_like(ratio, math.nan))
+        return 1.0 - w[..., 0, :], (coefficient, linear, squares, scale)
 
     def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
     ) -> Array:
-        coefficient, linear, squares = residuals
+        # W is free of location and scale: its gradient is that of the scaled column over the scale.
+        coefficient, linear, squares, scale = residuals
         norm = _squared_norm(u.shape[-2])
-        centred = u - xp.mean(u, axis=-2, keepdims=True)
+        centred, _ = rank_based.centred_and_scaled(u, xp)
         grad_w = 2.0 * linear * (coefficient * squares - linear * centred) / (norm * squares * squares)
-        return -rank_based.expand_cotangent(cotangent) * grad_w
+        return -rank_based.expand_cotangent(cotangent) * grad_w / scale
 
 
 # The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
@@ -179,10 +190,14 @@ class Entropy(rank_based.OrderStatistic):  # numpydoc ignore=PR02
         return padded[..., 2 * m :, :] - padded[..., :n, :], m
 
     def _entropy(self, u: Array, xp: Any) -> Array:
-        # Vasicek's estimate per column, as scipy.stats.differential_entropy.
+        # Vasicek's estimate per column, as scipy.stats.differential_entropy; the constant
+        # log(n / 2m) added after the logs, so that no spacing near the largest float overflows.
         spacings, m = self._spacings(u, xp)
         n = u.shape[-2]
-        return xp.mean(xp.log(n / (2.0 * m) * spacings), axis=-2)
+        # A zero spacing (tied samples spanning a window) has log -inf, written out: no warning.
+        positive = spacings > 0.0
+        logs = xp.where(positive, xp.log(xp.where(positive, spacings, xp.ones_like(spacings))), -math.inf)
+        return xp.mean(logs, axis=-2) + math.log(n / (2.0 * m))
 
     def forward(  # numpydoc ignore=GL08
         self, u: Array, xp: Any, plan: Plan = DEFAULT
@@ -193,6 +208,10 @@ class Entropy(rank_based.OrderStatistic):  # numpydoc ignore=PR02
     def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
     ) -> Array:
+        grad_entropy = self._grad_entropy(u, xp)
+        return rank_based.expand_cotangent(cotangent) * (u / u.shape[-2] - grad_entropy)
+
+    def _grad_entropy(self, u: Array, xp: Any) -> Array:
         n = u.shape[-2]
         spacings, m = self._spacings(u, xp)
         inverse = 1.0 / spacings  # d H / d (spacing i) = inverse_i / n
@@ -203,8 +222,26 @@ class Entropy(rank_based.OrderStatistic):  # numpydoc ignore=PR02
         bottom = xp.sum(inverse[..., : m + 1, :], axis=-2, keepdims=True)
         upper = xp.concat([zeros, inverse[..., : n - 1 - m, :], top], axis=-2)
         lower = xp.concat([bottom, inverse[..., m + 1 :, :], zeros], axis=-2)
-        grad_entropy = rank_based.from_sorted((upper - lower) / n, rank_based.ranks(u, xp), xp)
-        return rank_based.expand_cotangent(cotangent) * (u / n - grad_entropy)
+        return rank_based.from_sorted((upper - lower) / n, rank_based.ranks(u, xp), xp)
+
+
+@dataclass(frozen=True)
+class DifferentialEntropy(Entropy):
+    """Vasicek's estimate H itself, the value of :func:`sigreg.stats.entropy` (not registered).
+
+    Computed directly, not as ``energy - score``: at large scale the energy ``mean(x^2)/2``
+    would swamp H (``x * 1e6`` would lose 7 digits, ``x * 1e100`` all of them).
+    """
+
+    def forward(  # numpydoc ignore=GL08
+        self, u: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> tuple[Array, tuple[Any, ...]]:
+        return self._entropy(u, xp), ()
+
+    def backward(  # numpydoc ignore=GL08
+        self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
+    ) -> Array:
+        return rank_based.expand_cotangent(cotangent) * self._grad_entropy(u, xp)
 
 
 @_memoized

@@ -62,6 +62,21 @@ def nonfinite_marker(u: Array, xp: Any) -> Array:
     return xp.sum(u - u, axis=-2)
 
 
+def centred_and_scaled(u: Array, xp: Any) -> tuple[Array, Array]:
+    """Each column of ``u`` (..., N, K) minus its mean, over its largest deviation; and that scale.
+
+    For statistics free of location and scale: the powers and products are then of numbers
+    at most 1, whatever the column's offset or scale. A constant column keeps a scale of 1
+    (its centred values are 0).
+    """
+    mean = xp.mean(u, axis=-2, keepdims=True)
+    mean = mean + xp.mean(u - mean, axis=-2, keepdims=True)  # a second pass: exact to rounding
+    deviation = u - mean
+    scale = xp.max(xp.abs(deviation), axis=-2, keepdims=True)
+    scale = xp.where(scale > 0.0, scale, xp.ones_like(scale))
+    return deviation / scale, scale
+
+
 def expand_cotangent(cotangent: Array) -> Array:
     return cotangent[..., None, :]
 
