@@ -226,7 +226,7 @@ class Entropy(rank_based.OrderStatistic):  # numpydoc ignore=PR02
 
 
 @dataclass(frozen=True)
-class DifferentialEntropy(Entropy):
+class DifferentialEntropy(Entropy):  # numpydoc ignore=EX01
     """Vasicek's estimate H itself, the value of :func:`sigreg.stats.entropy` (not registered).
 
     Computed directly, not as ``energy - score``: at large scale the energy ``mean(x^2)/2``
