@@ -100,8 +100,10 @@ _DEFAULT_PROGRAMS_PER_SM = 2
 _MAX_GRID = 2**31 - 1
 _FLOAT_DTYPES = (torch.float32, torch.float64)
 # Compile options set explicitly (Triton 3.9 warns when fp fusion is left to its default):
-# fused multiply-adds round once where a multiply and an add round twice.
-_OPTIONS: dict[str, Any] = {"enable_fp_fusion": True}
+# fused multiply-adds round once where a multiply and an add round twice. Without maxnreg,
+# ptxas caps some float32 variants (32-knot blocks) at 128 registers and spills; with it they
+# take about 150 and spill nothing (docs/data/kernels.md).
+_OPTIONS: dict[str, Any] = {"enable_fp_fusion": True, "maxnreg": 255}
 
 # Argument reduction by pi/2. float32: CUDA's three-part pi/2 for fused multiply-adds;
 # float64: fdlibm's parts of 33 bits (exact products for |n| < 2**20, with or without fma).
