@@ -242,6 +242,7 @@ def _ecf_sums_kernel(
     BLOCK_K: tl.constexpr,
     BLOCK_J: tl.constexpr,
     ROWS: tl.constexpr,
+    ONE_J_BLOCK: tl.constexpr,
     IS_F64: tl.constexpr,
 ):
     # One flat grid axis: axes 1 and 2 are limited to 65535 programs on CUDA. The knot
@@ -288,7 +289,8 @@ def _ecf_sums_kernel(
         for run in tl.static_range(BLOCK_J // _ANCHOR_EVERY):
             if j_start + run * _ANCHOR_EVERY < j:
                 if run == 0:
-                    if jb > 0:
+                    # With one knot block the first anchor is always the step: no code for it.
+                    if not ONE_J_BLOCK and jb > 0:
                         c, s = _sincos(x, a0_64, a0_hi, a0_lo, IS_F64)
                         c = tl.where(mask_r[:, None], c, 0.0)
                         s = tl.where(mask_r[:, None], s, 0.0)
@@ -624,6 +626,7 @@ def sums_constexprs(
         "BLOCK_K": 32 * warps,
         "BLOCK_J": _block_j(num_knots),
         "ROWS": _rows(device, n),
+        "ONE_J_BLOCK": num_knots <= _block_j(num_knots),
         "IS_F64": dtype == torch.float64,
         "num_warps": warps,
     }
