@@ -183,9 +183,16 @@ def device_name(device: str) -> str:
 
 def report(device: str, quick: bool, timeout: float) -> tuple[list[str], bool]:
     began = time.perf_counter()
+    if device == "cpu":
+        # The dry run checks this script, not sigreg's CPU kernels: without Numba's first
+        # compilations (a minute on a small machine) the array-API plan serves the CPU tensors.
+        import sigreg._kernels
+
+        sigreg._kernels._LOADED["numba"] = None
     tests_ok, tests_summary = run_tests(quick, timeout)
-    log(f"tests: {tests_summary}")
+    log(f"tests: {tests_summary} ({time.perf_counter() - began:.0f} s so far)")
     acc = accuracy(device, quick)
+    log(f"accuracy done ({time.perf_counter() - began:.0f} s so far)")
     rows = timings(device, quick)
     syncs = syncs_per_step(device, quick)
     kernels = kernel_resources()

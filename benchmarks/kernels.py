@@ -13,7 +13,8 @@ is the one a real launch would choose.
 Variants: float32 and float64; for the sums each block of directions (``num_warps`` 1, 2,
 4) and each block of knots (16 for ``J <= 16``, 32 above); for the VJP the same blocks of
 directions and three knot regimes (``J <= 16``, ``J <= 32`` with the cotangents loaded once,
-``J > 32`` reloaded per block of knots); for ``sm_80`` and ``sm_90``. ``--subset`` keeps
+``J > 32`` reloaded per block of knots; the sums compile the first anchor of a block only
+where there is more than one block); for ``sm_80`` and ``sm_90``. ``--subset`` keeps
 ``num_warps = 4`` (the configuration of every ``K >= 65``), which the CI test compiles.
 
 Each JSON row (one line per variant, on stdout): ``kernel``, ``dtype``, ``arch``,
@@ -61,7 +62,7 @@ ARCHS = (80, 90)
 # values cover every residue, a coarse step the rest of the range (every N takes minutes).
 SWEEP = [*range(1000, 1064), *range(1064, 9001, 499), 9000]
 # (K, J) shapes that reach each configuration: K picks num_warps, J the knot block.
-SUMS_SHAPES = [(k, j) for k in (20, 50, 512) for j in (16, 17)]
+SUMS_SHAPES = [(k, j) for k in (20, 50, 512) for j in (16, 17, 100)]
 VJP_SHAPES = [(k, j) for k in (20, 50, 512) for j in (16, 17, 100)]
 N = 1000
 
@@ -269,8 +270,7 @@ def variants(
                         name = (
                             f"{kind}_{row['dtype']}_{row['arch']}_w{kwargs['num_warps']}_j{kwargs['BLOCK_J']}"
                         )
-                        if kind == "vjp":
-                            name += "_one" if kwargs["ONE_J_BLOCK"] else "_many"
+                        name += "_one" if kwargs["ONE_J_BLOCK"] else "_many"
                         row.update(compiled=True, **analyse(compiled, tmp, name, arch))
                         per_iteration = kwargs["ROWS"] * kwargs["BLOCK_J"]
                         loop = row["loop_instructions"]

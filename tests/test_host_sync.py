@@ -106,3 +106,15 @@ def test_the_detectors_see_host_to_device_copies():
         torch.empty(3, device="meta").copy_(torch.ones(3))
     assert len(functions.transfers) == 4, functions.transfers
     assert len(dispatch.transfers) >= 2, dispatch.transfers
+
+
+def test_constants_made_under_inference_mode_serve_a_later_backward():
+    """A first call under torch.inference_mode() must not cache inference tensors, which a
+    later training step could not save for its backward."""
+    import sigreg._xp
+
+    sigreg._xp._CONSTANTS.clear()
+    with torch.inference_mode():
+        sigreg.sigreg(torch.randn(64, 8, device="meta"), num_slices=4, seed=1, num_points=9)
+    assert sigreg._xp._CONSTANTS and not any(torch.is_inference(c) for c in sigreg._xp._CONSTANTS.values())
+    _step(num_slices=4, seed=1, num_points=9)

@@ -49,9 +49,9 @@ def test_every_variant_compiles_without_spills(rows):
 
 def test_instructions_per_element(rows):
     """The recurrence: a rotation (2 FMUL + 2 FFMA) and two adds or FMAs per knot, plus the
-    anchors' sincos shared over 16 knots. float64 sums are at 12.9 with 16 knots (see report)."""
+    anchors' sincos shared over 16 knots (about 8.6 and 10 in float32, 9.7 and 11 in float64)."""
     for row in rows:
-        limit = {"sums": 12.0, "vjp": 16.0}[row["kernel"]] + (1.0 if row["dtype"] == "float64" else 0.0)
+        limit = {"sums": 12.0, "vjp": 16.0}[row["kernel"]]
         assert row["sass_per_element"] is not None and row["sass_per_element"] <= limit, row
 
 

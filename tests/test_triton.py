@@ -219,7 +219,8 @@ def test_block_rule(num_knots, k, dtype):
         assert config["BLOCK_J"] % triton_ecf._ANCHOR == 0
         assert config["BLOCK_J"] == (16 if num_knots <= 16 else 32)
         assert config["IS_F64"] == (dtype == torch.float64)
-    assert vjp["ONE_J_BLOCK"] == (num_knots <= vjp["BLOCK_J"])
+    for config in (sums, vjp):
+        assert config["ONE_J_BLOCK"] == (num_knots <= config["BLOCK_J"])
 
 
 @pytest.mark.parametrize(

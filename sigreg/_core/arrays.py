@@ -75,5 +75,8 @@ def constant(values: tuple[float, ...], like: Any, xp: Any) -> Any:
     key = (values, str(dev), like.dtype)
     cached = _CONSTANTS.get(key)
     if cached is None:
-        cached = _CONSTANTS[key] = xp.asarray(values, dtype=like.dtype, device=dev)
+        # Made outside inference mode: an inference tensor made by a first call under
+        # torch.inference_mode() could not be saved for a later backward.
+        with torch.inference_mode(False), torch.no_grad():
+            cached = _CONSTANTS[key] = xp.asarray(values, dtype=like.dtype, device=dev)
     return cached

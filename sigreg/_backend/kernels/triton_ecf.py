@@ -100,8 +100,10 @@ _DEFAULT_PROGRAMS_PER_SM = 2
 _MAX_GRID = 2**31 - 1
 _FLOAT_DTYPES = (torch.float32, torch.float64)
 # Compile options set explicitly (Triton 3.9 warns when fp fusion is left to its default):
-# fused multiply-adds round once where a multiply and an add round twice.
-_OPTIONS: dict[str, Any] = {"enable_fp_fusion": True}
+# fused multiply-adds round once where a multiply and an add round twice. Without maxnreg,
+# ptxas caps some float32 variants (32-knot blocks) at 128 registers and spills; with it they
+# take about 150 and spill nothing (docs/data/kernels.md).
+_OPTIONS: dict[str, Any] = {"enable_fp_fusion": True, "maxnreg": 255}
 
 # Argument reduction by pi/2. float32: CUDA's three-part pi/2 for fused multiply-adds;
 # float64: fdlibm's parts of 33 bits (exact products for |n| < 2**20, with or without fma).
@@ -240,6 +242,7 @@ def _ecf_sums_kernel(
     BLOCK_K: tl.constexpr,
     BLOCK_J: tl.constexpr,
     ROWS: tl.constexpr,
+    ONE_J_BLOCK: tl.constexpr,
     IS_F64: tl.constexpr,
 ):
     # One flat grid axis: axes 1 and 2 are limited to 65535 programs on CUDA. The knot
@@ -286,7 +289,8 @@ def _ecf_sums_kernel(
         for run in tl.static_range(BLOCK_J // _ANCHOR_EVERY):
             if j_start + run * _ANCHOR_EVERY < j:
                 if run == 0:
-                    if jb > 0:
+                    # With one knot block the first anchor is always the step: no code for it.
+                    if not ONE_J_BLOCK and jb > 0:
                         c, s = _sincos(x, a0_64, a0_hi, a0_lo, IS_F64)
                         c = tl.where(mask_r[:, None], c, 0.0)
                         s = tl.where(mask_r[:, None], s, 0.0)
@@ -622,6 +626,7 @@ def sums_constexprs(
         "BLOCK_K": 32 * warps,
         "BLOCK_J": _block_j(num_knots),
         "ROWS": _rows(device, n),
+        "ONE_J_BLOCK": num_knots <= _block_j(num_knots),
         "IS_F64": dtype == torch.float64,
         "num_warps": warps,
     }
