@@ -186,9 +186,9 @@ def report(device: str, quick: bool, timeout: float) -> tuple[list[str], bool]:
     if device == "cpu":
         # The dry run checks this script, not sigreg's CPU kernels: without Numba's first
         # compilations (a minute on a small machine) the array-API plan serves the CPU tensors.
-        import sigreg._kernels
+        import sigreg._backend.kernels
 
-        sigreg._kernels._LOADED["numba"] = None
+        sigreg._backend.kernels._LOADED["numba"] = None
     tests_ok, tests_summary = run_tests(quick, timeout)
     log(f"tests: {tests_summary} ({time.perf_counter() - began:.0f} s so far)")
     acc = accuracy(device, quick)

@@ -111,10 +111,12 @@ def test_the_detectors_see_host_to_device_copies():
 def test_constants_made_under_inference_mode_serve_a_later_backward():
     """A first call under torch.inference_mode() must not cache inference tensors, which a
     later training step could not save for its backward."""
-    import sigreg._xp
+    import sigreg._core.arrays
 
-    sigreg._xp._CONSTANTS.clear()
+    sigreg._core.arrays._CONSTANTS.clear()
     with torch.inference_mode():
         sigreg.sigreg(torch.randn(64, 8, device="meta"), num_slices=4, seed=1, num_points=9)
-    assert sigreg._xp._CONSTANTS and not any(torch.is_inference(c) for c in sigreg._xp._CONSTANTS.values())
+    assert sigreg._core.arrays._CONSTANTS and not any(
+        torch.is_inference(c) for c in sigreg._core.arrays._CONSTANTS.values()
+    )
     _step(num_slices=4, seed=1, num_points=9)
