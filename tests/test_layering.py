@@ -15,6 +15,7 @@ import ast
 import fnmatch
 import functools
 import importlib
+import importlib.util
 import inspect
 from pathlib import Path
 
@@ -147,6 +148,15 @@ def test_no_module_uses_another_modules_private_names(module):
     assert not private, private
 
 
+PUBLIC_MODULES = [
+    ("sigreg", None),
+    ("sigreg.stats", None),
+    ("sigreg.demo", None),
+    ("sigreg.torch", "torch"),
+    ("sigreg.jax", "jax"),
+]
+
+
 def _top_level_definitions(tree: ast.Module) -> set[str]:
     return {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
 
@@ -154,7 +164,9 @@ def _top_level_definitions(tree: ast.Module) -> set[str]:
 def test_every_public_name_is_defined_where_numpydoc_looks():
     root = PACKAGE.parent
     trees = {p.relative_to(root).as_posix(): ast.parse(p.read_text()) for p in PACKAGE.rglob("*.py")}
-    for public in ("sigreg", "sigreg.stats", "sigreg.torch", "sigreg.jax", "sigreg.demo"):
+    for public, framework in PUBLIC_MODULES:
+        if framework and importlib.util.find_spec(framework) is None:
+            continue  # sigreg.torch needs torch: its names are checked in the sessions that have it
         module = importlib.import_module(public)
         names = getattr(module, "__all__", [n for n in vars(module) if not n.startswith("_")])
         for name in names:
