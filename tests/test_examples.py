@@ -144,7 +144,7 @@ def test_report_prints_a_table_with_a_header_and_json_on_request(monkeypatch, ca
 
     import _report
 
-    metrics = {"linear probe": 93.5, "SIGReg": 1.2}
+    metrics = {"linear probe": 93.5, "SIGReg": 1.2, "SIGReg p-value": 0.5}
     monkeypatch.setattr(sys, "argv", ["example", "--steps", "3"])
     _report.main(lambda recipe: {**metrics, "steps": recipe.steps}, None)
     lines = capsys.readouterr().out.splitlines()
