@@ -53,6 +53,7 @@ def epps_pulley(
     t_max: float = T_MAX,
     num_points: int = NUM_POINTS,
     integration: str = "trapezoid",
+    unbiased: bool = False,
 ) -> Array:
     """The Epps-Pulley statistic of the samples along ``axis`` against N(0, 1).
 
@@ -76,6 +77,9 @@ def epps_pulley(
     integration : {"trapezoid", "simpson", "gauss_hermite", "exact"}, default "trapezoid"
         The quadrature rule (see :class:`EppsPulley`); ``"exact"``: the closed form
         over the whole real line.
+    unbiased : bool, default False
+        The U-statistic form without the ``i = j`` pairs: mean exactly 0 under N(0, 1)
+        at every N (see :class:`EppsPulley`); needs at least 2 samples.
 
     Returns
     -------
@@ -104,7 +108,7 @@ def epps_pulley(
     >>> bool(epps_pulley(x + 1.0)[0] > 50)  # a shifted sample is far from N(0, 1)
     True
     """
-    statistic = EppsPulley(t_max=t_max, num_points=num_points, integration=integration)
+    statistic = EppsPulley(t_max=t_max, num_points=num_points, integration=integration, unbiased=unbiased)
     return along_axis(statistic, x, axis)
 
 

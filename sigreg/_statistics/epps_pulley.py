@@ -52,6 +52,12 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         window over the whole line (no truncation; knots evaluated directly, no
         fused kernels). ``"exact"``: the closed form over the whole real line
         (O(N^2) work per column, for validation and small N; no ``all_reduce``).
+    unbiased : bool, default False
+        Drop the ``i = j`` pairs from ``|ecf(t)|^2 = (1/N^2) sum_{i,j} cos(t (x_i - x_j))``
+        (the U-statistic ``(N |ecf|^2 - 1) / (N - 1)`` in its place): the value then has mean
+        exactly 0 under N(0, 1) at every N, where the default's is ``sum_j W_j (1 - phi_j^2)``
+        (about 1.05 on the default grid), a bias of order 1/N in the statistic divided by N.
+        Same sums, same cost, exact with ``all_reduce``. It can be negative. Needs N >= 2.
 
     Raises
     ------
@@ -74,6 +80,7 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
     t_max: float = T_MAX
     num_points: int = NUM_POINTS
     integration: str = "trapezoid"
+    unbiased: bool = False
     grid: Grid = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -83,6 +90,7 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
             raise ValueError(f"num_points must be <= {MAX_POINTS}, got {num_points}")
         object.__setattr__(self, "num_points", num_points)
         integration = checks.choice("integration", self.integration, INTEGRATIONS)
+        checks.boolean("unbiased", self.unbiased)
         # Built once here (a plain attribute: torch.compile traces attribute reads).
         if integration == "simpson":
             if num_points % 2 == 0:
@@ -202,6 +210,11 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         positive = nodes > 0
         return nodes[positive], 2.0 * weights[positive]
 
+    def check_samples(self, n: int, name: str) -> None:  # numpydoc ignore=GL08
+        # The U-statistic divides by N - 1.
+        if self.unbiased and n < 2:
+            raise ValueError(f"{name} must have at least 2 samples for EppsPulley(unbiased=True), got {n}")
+
     # The methods of the Statistic protocol: their docstrings are the protocol's (inherited).
 
     @property
@@ -212,24 +225,24 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         self, u: Array, xp: Any, plan: Plan = DEFAULT
     ) -> tuple[Array, tuple[Any, ...]]:
         if not self.has_sums:
-            return closed_form.exact_statistic(u, xp), ()
+            return closed_form.exact_statistic(u, xp, self.unbiased), ()
         return super().forward(u, xp, plan)
 
     def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
     ) -> Array:
         if not self.has_sums:
-            return closed_form.exact_vjp(u, cotangent, xp)
+            return closed_form.exact_vjp(u, cotangent, xp, self.unbiased)
         return super().backward(u, residuals, cotangent, xp, plan)
 
     def local_sums(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> Array:  # numpydoc ignore=GL08
         return ecf.ecf_sums(u, self.grid, xp, plan)
 
     def from_sums(self, sums: Array, n: Any, xp: Any) -> Array:  # numpydoc ignore=GL08
-        return ecf.statistic_from_sums(sums, n, self.grid, xp)
+        return ecf.statistic_from_sums(sums, n, self.grid, xp, self.unbiased)
 
     def from_sums_vjp(self, sums: Array, n: Any, cotangent: Array, xp: Any) -> Array:  # numpydoc ignore=GL08
-        return ecf.statistic_from_sums_vjp(sums, n, cotangent, self.grid, xp)
+        return ecf.statistic_from_sums_vjp(sums, n, cotangent, self.grid, xp, self.unbiased)
 
     def local_sums_vjp(
         self, u: Array, sums_bar: Array, xp: Any, plan: Plan = DEFAULT
