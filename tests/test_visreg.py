@@ -340,3 +340,24 @@ def test_jax_named_axis_all_reduce_is_the_global_batch():
         fixed = (mu, np.sqrt(((z - mu) ** 2).mean(axis=0)) + EPS)
         fd = numerical_grad(lambda x: _sharded_oracle(np.split(x, 3), a, fixed), z)
         np.testing.assert_allclose(np.asarray(grads).reshape(z.shape) / 3, fd, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+@pytest.mark.parametrize("all_reduce", [None, lambda x: x])
+def test_a_training_step_copies_nothing_from_the_host(all_reduce):
+    """On ``meta`` tensors (PyTorch's accelerator plan): after a first step, which may make the
+    cached quantile table, a forward+backward makes no host-to-device copy (no stream sync)."""
+    import torch
+
+    from .test_host_sync import CpuInputs, HostToDevice
+
+    def step():
+        z = torch.randn(64, 8, device="meta", requires_grad=True)
+        sigreg.visreg(z, num_slices=16, seed=3, all_reduce=all_reduce).backward()
+        assert z.grad is not None and z.grad.shape == z.shape
+
+    step()
+    functions, dispatch = HostToDevice(), CpuInputs()
+    with functions, dispatch:
+        step()
+    assert functions.transfers == [] and dispatch.transfers == []
