@@ -70,12 +70,13 @@ def test_full_dimension_one_frame_is_the_statistic(xp):
     for dtype in support.float_dtypes(xp)[-1:]:  # the widest: float32 is covered by the oracle test
         zx = support.asarray(xp, z, dtype)
         rtol = 1e-10 if dtype == xp.float64 else 1e-4
-        cases = [
-            (bhep, {"beta": 0.7}),
-            (bhep, {"standardize": True}),
-            (henze_zirkler, {}),
-            (henze_zirkler, {"standardize": False}),
-        ]
+        cases = [(henze_zirkler, {})]  # whitened, Henze-Zirkler's beta(N, k): every piece
+        if xp.__name__ == "array_api_compat.numpy":  # the other options on one backend: CI time
+            cases += [
+                (bhep, {"beta": 0.7}),
+                (bhep, {"standardize": True}),
+                (henze_zirkler, {"standardize": False}),
+            ]
         for function, options in cases:
             whole = support.to_numpy(function(zx, **options))
             framed = function(zx, subspace_dim=D, num_subspaces=1, seed=3, **options)
