@@ -10,6 +10,7 @@ array library; the framework adapters load when their arrays show up.
 from . import stats
 from ._api.accumulate import Accumulator
 from ._api.regulariser import directions, lejepa_loss, sigreg, value_and_grad
+from ._api.visreg import visreg, visreg_value_and_grad
 from ._api.warmup import warmup
 from ._core.public import rehome as _rehome
 from ._pvalues.sliced import TestResult, test
@@ -25,6 +26,8 @@ __all__ = [
     "stats",
     "test",
     "value_and_grad",
+    "visreg",
+    "visreg_value_and_grad",
     "warmup",
 ]
 __version__ = "0.1.0"

@@ -15,6 +15,7 @@ from .._core import arrays, checks, draws, dtypes, quasi_random, slicing
 from .._core.plan import Plan
 from .._core.statistic import Statistic
 from .._statistics import registry
+from . import visreg as visreg_api
 
 Array = Any
 
@@ -347,6 +348,7 @@ def value_and_grad(
 
 
 SIGREG_ON = ("views", "all")
+REGULARISERS = ("sigreg", "visreg")
 
 
 def lejepa_loss(
@@ -356,6 +358,7 @@ def lejepa_loss(
     *,
     lam: float = 0.05,
     sigreg_on: str = "views",
+    regulariser: str = "sigreg",
     **sigreg_options: Any,
 ) -> Array:
     """The LeJEPA objective of global views ``(Vg, N, D)`` and optional local views ``(Vl, N, D)``.
@@ -388,6 +391,12 @@ def lejepa_loss(
         ``"views"``: SIGReg of each view (N samples) with the same directions (the
         same seed), averaged over the views, as the paper and ``MINIMAL.md`` do.
         ``"all"``: SIGReg of all views flattened to ``((Vg + Vl) * N, D)``.
+        With ``regulariser="visreg"`` the same choice applies to VISReg.
+    regulariser : {"sigreg", "visreg"}, default "sigreg"
+        ``"visreg"``: :func:`sigreg.visreg` in place of SIGReg (Wu, Balestriero, Levine
+        2026), with its defaults (``num_slices=4096``); ``sigreg_options`` are then
+        :func:`sigreg.visreg`'s (``num_slices``, ``seed``, ``directions``, ``all_reduce``,
+        the weights, ``eps``; no ``statistic``, and ``reduction`` only ``"mean"``).
     **sigreg_options
         Passed to :func:`sigreg` (``statistic``, ``num_slices``, ``seed``,
         ``directions``, ``all_reduce``, statistic options such as ``t_max``);
@@ -442,9 +451,16 @@ def lejepa_loss(
             )
     lam = checks.unit_interval("lam", lam)
     sigreg_on = checks.choice("sigreg_on", sigreg_on, SIGREG_ON)
+    regulariser = checks.choice("regulariser", regulariser, REGULARISERS)
     reduction = sigreg_options.pop("reduction", "mean")
     if isinstance(reduction, str) and reduction == "none":
         raise ValueError("reduction must be 'mean' or 'sum' in lejepa_loss, got 'none'")
+    if regulariser == "visreg":
+        if "statistic" in sigreg_options:
+            raise TypeError("statistic is an option of regulariser='sigreg'; VISReg's statistic is fixed")
+        if not (isinstance(reduction, str) and reduction == "mean"):
+            raise ValueError(f"reduction must be 'mean' with regulariser='visreg', got {reduction!r}")
+        sigreg_options.setdefault("num_slices", visreg_api.NUM_SLICES)
     statistic = sigreg_options.pop("statistic", "epps_pulley")
     num_slices = sigreg_options.pop("num_slices", 1024)
     seed = sigreg_options.pop("seed", 0)
@@ -465,11 +481,29 @@ def lejepa_loss(
         views_for_sigreg = xp.reshape(views, (-1, views.shape[-1]))
     else:
         views_for_sigreg = views
-    s = _slice(
-        name, views_for_sigreg, statistic, sigreg_options, num_slices, seed, directions, reduction, all_reduce
-    )
-    values = dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, xp)
-    regulariser = slicing.reduce(values, s.reduction, xp)
+    if regulariser == "visreg":
+        value = visreg_api.visreg(
+            views_for_sigreg,
+            num_slices=num_slices,
+            seed=seed,
+            directions=directions,
+            all_reduce=all_reduce,
+            **sigreg_options,
+        )
+    else:
+        s = _slice(
+            name,
+            views_for_sigreg,
+            statistic,
+            sigreg_options,
+            num_slices,
+            seed,
+            directions,
+            reduction,
+            all_reduce,
+        )
+        values = dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, xp)
+        value = slicing.reduce(values, s.reduction, xp)
     centers = xp.mean(g, axis=0, keepdims=True)  # the global views only define the targets
     prediction = xp.mean((centers - views) ** 2)
-    return lam * regulariser + (1.0 - lam) * prediction
+    return lam * value + (1.0 - lam) * prediction
