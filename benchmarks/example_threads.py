@@ -1,0 +1,82 @@
+"""OpenMP's wait policy and the PyTorch digits example: ``python benchmarks/example_threads.py``.
+
+Trains ``examples/lejepa_digits_torch.py``'s recipe for ``--steps`` steps in fresh processes,
+alternately with OpenMP's default wait policy (threads spin for a while after each parallel
+region; ``OMP_WAIT_POLICY`` unset and examples/_openmp.py skipped) and ``passive`` (what the
+examples set), ``--rounds`` times, while ``--busy`` other processes keep
+cores busy, and prints each run's time and the ratio. A step is everything between two batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def _train(steps: int, policy: str) -> float:
+    sys.path.insert(0, str(EXAMPLES))
+    if policy == "default":  # the example's own setting skipped
+        sys.modules["_openmp"] = types.ModuleType("_openmp")
+    else:
+        os.environ["OMP_WAIT_POLICY"] = policy
+    import _digits
+    import lejepa_digits_torch
+
+    start = time.perf_counter()
+    lejepa_digits_torch.train(_digits.Recipe(steps=steps), progress=False)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--busy", type=int, default=2, help="processes that keep a core busy")
+    parser.add_argument("--train", nargs=2, metavar=("STEPS", "POLICY"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.train:
+        print(_train(int(args.train[0]), args.train[1]))
+        return
+    busy = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(args.busy)]
+    for p in busy:
+        p.start()
+    times: dict[str, list[float]] = {"default": [], "passive": []}
+    try:
+        for _ in range(args.rounds):
+            for policy in times:
+                env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+                out = subprocess.run(
+                    [sys.executable, __file__, "--train", str(args.steps), policy],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                times[policy].append(float(out.stdout.strip().splitlines()[-1]))
+                print(f"{policy:8s} {times[policy][-1]:7.1f} s", flush=True)
+    finally:
+        for p in busy:
+            p.terminate()
+    best = {policy: min(t) for policy, t in times.items()}
+    print(
+        f"{args.steps} steps, {args.busy} busy processes, {os.cpu_count()} cores: "
+        f"default {best['default']:.1f} s, passive {best['passive']:.1f} s, "
+        f"ratio {best['default'] / best['passive']:.1f}x (best of {args.rounds})"
+    )
+
+
+if __name__ == "__main__":
+    main()
