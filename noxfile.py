@@ -30,7 +30,12 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 nox.options.sessions = ["lint", "tests", "cross_checks", "docs"]
 # Run by the docs session, with every framework installed and the site built.
-DOCS_TESTS = ["tests/test_docs.py", "tests/test_site.py", "tests/test_story.py"]
+DOCS_TESTS = [
+    "tests/test_docs.py",
+    "tests/test_site.py",
+    "tests/test_story.py",
+    "tests/test_collapse_page.py",
+]
 DOCS_IGNORED = [f"--ignore={path}" for path in DOCS_TESTS]
 EXAMPLE_PACKAGES = ["scikit-learn>=1.3", "tqdm>=4.60", "optax>=0.2"]
 nox.options.error_on_missing_interpreters = True

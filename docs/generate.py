@@ -13,6 +13,9 @@ Writes into ``docs/_generated/`` (not committed):
   ``sigreg.test`` against uniform, by N; power against scipy's tests; a QQ plot;
 - ``statistics.md``: every normality statistic of ``sigreg.stats``, its cost and
   its gradient norm at a Gaussian and at a collapsed cloud;
+- ``collapse.md``, ``collapse_null.md``, ``figures/collapse.png``: each regulariser's value and
+  gradient norm as a Gaussian cloud shrinks towards a point, a line and a thin sheet, and its
+  null mean and spread against N (docs/regularisers.md);
 - ``extra/story/``: the visual story page and its data (``docs/story/make_data.py``).
 """
 
@@ -348,6 +351,90 @@ def statistics_table(n: int = 512, d: int = 16, k: int = 256, seed: int = 0) -> 
     return "\n".join(lines) + "\n"
 
 
+# docs/regularisers.md: how each regulariser scores, and pulls on, a collapsing cloud.
+COLLAPSE_N, COLLAPSE_D, COLLAPSE_K = 256, 16, 128
+COLLAPSE_SCALES = (1.0, 0.3, 0.1, 0.03, 0.01, 1e-3, 1e-4)
+# Which axes shrink: all (a point), all but one (a line), one (a thin sheet of D - 1 dimensions).
+COLLAPSE_KINDS = {"point": slice(0, None), "line": slice(1, None), "sheet": slice(0, 1)}
+
+
+def regularisers(k: int = COLLAPSE_K) -> dict:
+    """The regularisers of docs/regularisers.md, as functions of embeddings (N, D) of any library."""
+    return {
+        "Epps-Pulley (SIGReg)": lambda z: sigreg.sigreg(z, num_slices=k, seed=0),
+        "Epps-Pulley, unbiased": lambda z: sigreg.sigreg(z, num_slices=k, seed=0, unbiased=True),
+        "Wasserstein": lambda z: sigreg.sigreg(z, statistic="wasserstein", num_slices=k, seed=0),
+        "VISReg": lambda z: sigreg.visreg(z, num_slices=k, seed=0),
+    }
+
+
+def collapse_curves(seed: int = 0) -> dict:
+    """``{(regulariser, kind): (values, gradient norms)}`` over COLLAPSE_SCALES (torch, float64)."""
+    import torch
+
+    base = np.random.default_rng(seed).standard_normal((COLLAPSE_N, COLLAPSE_D))
+    curves = {}
+    for name, function in regularisers().items():
+        for kind, axes in COLLAPSE_KINDS.items():
+            values, norms = [], []
+            for scale in COLLAPSE_SCALES:
+                z = base.copy()
+                z[:, axes] *= scale
+                x = torch.asarray(z).requires_grad_(True)
+                value = function(x)
+                value.backward()
+                values.append(float(value.detach()))
+                norms.append(float(torch.linalg.vector_norm(x.grad)))
+            curves[name, kind] = (values, norms)
+    return curves
+
+
+def collapse_table(curves: dict) -> str:
+    """Markdown: value and gradient norm per regulariser, collapse kind and scale."""
+    scales = " | ".join(f"{s:g}" for s in COLLAPSE_SCALES)
+    lines = [f"| regulariser | collapse | | {scales} |", "|---|---|---|" + "---|" * len(COLLAPSE_SCALES)]
+    for (name, kind), (values, norms) in curves.items():
+        lines.append(f"| {name} | {kind} | value | " + " | ".join(f"{v:.3g}" for v in values) + " |")
+        lines.append("| | | ‖grad‖ | " + " | ".join(f"{g:.3g}" for g in norms) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def collapse_figure(path: Path, curves: dict) -> None:
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 3, figsize=(11, 6.4), sharex=True)
+    for column, kind in enumerate(COLLAPSE_KINDS):
+        for name in regularisers():
+            values, norms = curves[name, kind]
+            axes[0, column].plot(COLLAPSE_SCALES, np.abs(values), marker="o", ms=3, label=name)
+            axes[1, column].plot(COLLAPSE_SCALES, norms, marker="o", ms=3, label=name)
+        axes[0, column].set_title(f"towards a {kind}")
+        axes[1, column].set_xlabel("scale of the shrinking axes (1: the Gaussian cloud)")
+    for ax in axes.flat:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    axes[0, 0].set_ylabel("|value|")
+    axes[1, 0].set_ylabel("‖gradient‖")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f"N = {COLLAPSE_N}, D = {COLLAPSE_D}, K = {COLLAPSE_K} slices, float64")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def collapse_null(sizes=(16, 64, 256, 1024), draws: int = 100, seed: int = 0) -> str:
+    """Markdown: each regulariser's mean and standard deviation over N(0, I) samples, by N (NumPy)."""
+    rng = np.random.default_rng(seed)
+    lines = ["| regulariser | " + " | ".join(f"N = {n}" for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
+    samples = {n: [rng.standard_normal((n, COLLAPSE_D)) for _ in range(draws)] for n in sizes}
+    for name, function in regularisers().items():
+        cells = []
+        for n in sizes:
+            values = np.array([float(function(z)) for z in samples[n]])
+            cells.append(f"{values.mean():.4f} ± {values.std(ddof=1):.4f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def story(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name in STORY_FILES:
@@ -384,6 +471,10 @@ def main() -> None:
     (OUT / "power.md").write_text(power_table())
     (OUT / "statistics.md").write_text(statistics_table())
     calibration_figure(FIGURES / "calibration.png")
+    curves = collapse_curves()
+    (OUT / "collapse.md").write_text(collapse_table(curves))
+    collapse_figure(FIGURES / "collapse.png", curves)
+    (OUT / "collapse_null.md").write_text(collapse_null())
     story(EXTRA / "story")
     mathjax(EXTRA / "_static" / "mathjax")
 
