@@ -123,8 +123,9 @@ class Accumulator:
         self._total: Array | None = None  # the global packed sums, once pass 2 has started
         # Marks both callables for the JAX adapter: they hold arrays, so they must not be
         # static arguments of a cached jit (sigreg._backend.adapters.jax_vjp.column_statistics).
-        self.collect = _Hook(self._collect, lambda *call: self._observe(1, *call))
-        self.reduce = _Hook(self._reduce, lambda *call: self._observe(2, *call))
+        self.collect = _Hook(self._collect, lambda *call: self._observe(1, *call), self._agree)
+        self.reduce = _Hook(self._reduce, lambda *call: self._observe(2, *call), self._agree)
+        self._frame: Array | None = None  # the shift and scale of a two-round statistic (Jarque-Bera)
         self._fingerprint: _Fingerprint | None = None
         self._directions: Array | None = None  # pass 1's explicit directions, if any
         self._checked_directions: list[weakref.ref[Any]] = []  # other objects found equal to them
@@ -260,6 +261,17 @@ class Accumulator:
         total = self._total_sums(arrays.namespace(self._local))
         return total[-1] * (float(num_samples) / total[-2])
 
+    def _agree(self, packed: Array) -> Array:
+        """The frame sums of the first round (sigreg._backend.dispatch.agreed_frame): pass 1's
+        first micro-batch's (reduced over workers when ``all_reduce`` is given, at once), then
+        the same for every micro-batch of both passes, so that all their sums share one shift."""
+        if self._frame is None:
+            packed = dispatch.constant(packed, arrays.namespace(packed))
+            self._frame = packed if self.all_reduce is None else self.all_reduce(packed)
+        elif tuple(self._frame.shape) != tuple(packed.shape):
+            raise ValueError("every micro-batch must have the same batch axes, slices and statistic")
+        return self._frame
+
     def _collect(self, packed: Array) -> Array:
         if self._total is not None:
             raise RuntimeError(
@@ -317,8 +329,11 @@ class _Hook:
 
     holds_arrays = True
 
-    def __init__(self, fn: Callable[[Array], Array], observe: Callable[..., None]) -> None:
+    def __init__(
+        self, fn: Callable[[Array], Array], observe: Callable[..., None], agree: Callable[[Array], Array]
+    ) -> None:
         self._fn = fn
+        self.agree = agree  # the first round of a two-round statistic (sigreg._backend.dispatch)
         # Called by the public functions once their arguments are checked, before any work:
         # ``observe(z, xp, statistic, seed, num_slices, directions)``.
         self.observe = observe

@@ -234,7 +234,9 @@ def sigreg(
         The statistic is then that of the global batch (workers may hold different
         N), and each worker's gradient is scaled so that the usual gradient
         averaging gives the single-process gradient. Needs a statistic that is a
-        function of sums over samples.
+        function of sums over samples. Jarque-Bera calls it twice (a shift and a
+        scale that every worker agrees on first, then its sums about them), which
+        keeps it exact at any location and scale.
     **options
         Options of the statistic when it is given by name. Epps-Pulley:
         ``t_max=3.0``, ``num_points=17``, ``integration="trapezoid"`` (see
