@@ -77,7 +77,9 @@ class Accumulator:
         :func:`sigreg.jax.all_reduce`), or None on one worker. Pass 1 calls it
         once, when pass 2 starts; under DDP, the usual gradient average over
         workers then gives the gradient of the global batch of every worker's
-        micro-batches.
+        micro-batches. Jarque-Bera calls it once more, at pass 1's first
+        micro-batch: the shift and scale its sums are taken about, agreed by
+        every worker (so every worker must run that micro-batch).
 
     Attributes
     ----------
