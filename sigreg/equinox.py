@@ -91,6 +91,12 @@ class SIGReg(eqx.Module):
         jax.Array
             As :func:`sigreg.sigreg` returns it.
 
+        Raises
+        ------
+        TypeError, ValueError
+            If ``step`` is not a non-negative Python int below 2**64 or a 0-d integer
+            array (the message names ``step``), or ``z`` is not valid for :func:`sigreg.sigreg`.
+
         Examples
         --------
         >>> import jax
@@ -99,6 +105,12 @@ class SIGReg(eqx.Module):
         >>> sigreg.equinox.SIGReg(num_slices=16)(z, step=0).shape
         ()
         """
+        try:
+            _checks.seed(step, None)
+        except (TypeError, ValueError) as err:  # the seed is this step: name the argument given
+            raise type(err)(
+                str(err).replace("seed", "step", 1) + " (the seed of this step's directions)"
+            ) from None
         reduce = None if self.axis_name is None else _all_reduce(self.axis_name)
         out: jax.Array = _regulariser.sigreg(
             z,

@@ -32,7 +32,7 @@ def effective_rank(z: torch.Tensor) -> torch.Tensor:
     -------
     torch.Tensor
         A 0-d tensor in ``[1, min(N, D)]``: D for isotropic embeddings, 1 for a
-        collapse onto a line.
+        collapse onto a line; NaN if the centred embeddings hold NaN or inf.
 
     Examples
     --------
@@ -42,10 +42,14 @@ def effective_rank(z: torch.Tensor) -> torch.Tensor:
     >>> round(float(effective_rank(line)), 6)
     1.0
     """
-    s = torch.linalg.svdvals(z - z.mean(dim=0, keepdim=True))
+    centred = z - z.mean(dim=0, keepdim=True)
+    # svdvals raises on NaN or inf: such embeddings are replaced by zeros and their rank by NaN,
+    # on the device (no host sync).
+    finite = torch.isfinite(centred).all()
+    s = torch.linalg.svdvals(torch.where(finite, centred, torch.zeros_like(centred)))
     p = s / s.sum().clamp_min(torch.finfo(s.dtype).tiny)
     entropy = -(p * torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))).sum()
-    return torch.exp(entropy)
+    return torch.where(finite, torch.exp(entropy), torch.full_like(entropy, torch.nan))
 
 
 def embedding_scale(z: torch.Tensor) -> torch.Tensor:
@@ -144,7 +148,15 @@ class SIGRegMonitor(pl.Callback):
         -------
         dict of str to torch.Tensor
             0-d tensors named ``{prefix}/sigreg``, ``{prefix}/pvalue`` (unless
-            ``n_resamples=0``), ``{prefix}/effective_rank`` and ``{prefix}/scale``.
+            ``n_resamples=0``), ``{prefix}/effective_rank`` and ``{prefix}/scale``;
+            every one NaN if ``z`` holds NaN or inf (a diverged step is logged, not
+            raised).
+
+        Raises
+        ------
+        ValueError
+            If ``z`` is not of shape (..., N, D) with at least 2 dimensions (the message
+            of :func:`sigreg.sigreg`).
 
         Examples
         --------
@@ -153,6 +165,10 @@ class SIGRegMonitor(pl.Callback):
         >>> sorted(SIGRegMonitor(n_resamples=0).metrics(torch.randn(64, 4)))
         ['sigreg/effective_rank', 'sigreg/scale', 'sigreg/sigreg']
         """
+        if not isinstance(z, torch.Tensor):
+            raise TypeError(f"z must be a torch.Tensor, got {type(z).__name__}")
+        # 1-D input would otherwise be flattened into one sample of N features.
+        _checks.embeddings("z", z, _checks.namespace("z", z))
         z = z.detach().reshape(-1, z.shape[-1])
         z = z if z.dtype == torch.float64 else z.float()
         out = {
@@ -162,8 +178,12 @@ class SIGRegMonitor(pl.Callback):
         }
         if self.n_resamples:
             result = _sliced.test(z, num_slices=self.num_slices, seed=self.seed, n_resamples=self.n_resamples)
-            out[f"{self.prefix}/pvalue"] = result.pvalue
-        return out
+            out[f"{self.prefix}/pvalue"] = torch.as_tensor(result.pvalue, dtype=z.dtype, device=z.device)
+        # Non-finite embeddings (a diverged step): every metric NaN, decided on the device.
+        finite = torch.isfinite(z).all()
+        return {
+            name: torch.where(finite, value, torch.full_like(value, torch.nan)) for name, value in out.items()
+        }
 
     def on_train_batch_end(  # numpydoc ignore=EX01
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int

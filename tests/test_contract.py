@@ -162,22 +162,31 @@ def test_torch_compile_fullgraph(statistic):
 def test_all_reduce_equals_the_concatenated_batch(xp, statistic):
     """Two workers emulated in one process: worker B's packed sums are added to worker A's.
 
-    B's packed array is captured on NumPy (a JAX all_reduce runs under jit, where
-    capturing would leak a tracer) and given to A's backend as a constant.
+    B's packed arrays are captured on NumPy (a JAX all_reduce runs under jit, where
+    capturing would leak a tracer) and given to A's backend as constants, one per round
+    of reduction (two for Jarque-Bera: its shift and scale, then its sums about them;
+    B's second round needs the reduced first, so A's first round is captured first).
     """
     z, a = _case(seed=5, n=30)
     za, ax = asarray(xp, z[:13]), asarray(xp, a)
-    captured = []
 
-    def capture(packed):
-        captured.append(packed)
-        return packed
+    def rounds(samples, others):
+        captured = []
 
-    sigreg.sigreg(z[13:], directions=a, statistic=statistic, all_reduce=capture)
-    other = asarray(xp, captured[0], za.dtype)
+        def capture(packed):
+            captured.append(packed)
+            return packed + others[len(captured) - 1] if len(captured) <= len(others) else packed
+
+        sigreg.sigreg(samples, directions=a, statistic=statistic, all_reduce=capture)
+        return captured
+
+    first_of_a = rounds(z[:13], [])[:1]
+    others = [asarray(xp, packed, za.dtype) for packed in rounds(z[13:], first_of_a)]
+    calls = []
 
     def two_workers(packed):
-        return packed + other
+        calls.append(None)
+        return packed + others[(len(calls) - 1) % len(others)]
 
     value = sigreg.sigreg(za, directions=ax, statistic=statistic, all_reduce=two_workers)
     full_value, full_grad = sigreg.value_and_grad(asarray(xp, z), directions=ax, statistic=statistic)

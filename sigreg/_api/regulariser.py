@@ -140,8 +140,14 @@ def _slice(
     directions: Any,
     reduction: Any,
     all_reduce: Any,
+    original: Any = None,
 ) -> _Sliced:
-    """Check every argument, then draw the directions and project."""
+    """Check every argument, then draw the directions and project.
+
+    An ``all_reduce`` with an ``observe`` method (:class:`sigreg.Accumulator`'s hooks) sees
+    the checked call first (``original``, the caller's array, else ``z``), to refuse a
+    micro-batch that does not fit the others before any work.
+    """
     xp = checks.namespace(name, z)
     checks.embeddings(name, z, xp)
     dim = z.shape[-1]
@@ -164,6 +170,9 @@ def _slice(
             f"all_reduce needs a statistic that is a function of sums over samples; {stat!r} is not "
             "(sort-based and pairwise statistics see the whole batch)"
         )
+    observe = getattr(all_reduce, "observe", None)
+    if observe is not None:
+        observe(z if original is None else original, xp, stat, seed, num_slices, directions)
 
     zc = slicing.clamp_to_projectable(dtypes.as_compute_dtype(z, xp), xp)
     if directions is None:
@@ -226,7 +235,9 @@ def sigreg(
         The statistic is then that of the global batch (workers may hold different
         N), and each worker's gradient is scaled so that the usual gradient
         averaging gives the single-process gradient. Needs a statistic that is a
-        function of sums over samples.
+        function of sums over samples. Jarque-Bera calls it twice (a shift and a
+        scale that every worker agrees on first, then its sums about them), which
+        keeps it exact at any location and scale.
     **options
         Options of the statistic when it is given by name. Epps-Pulley:
         ``t_max=3.0``, ``num_points=17``, ``integration="trapezoid"``, ``unbiased=False``
@@ -339,7 +350,7 @@ def value_and_grad(
         )
     xp = checks.namespace("z", z)
     z_const = dispatch.constant(z, xp)
-    s = _slice("z", z_const, statistic, options, num_slices, seed, directions, reduction, all_reduce)
+    s = _slice("z", z_const, statistic, options, num_slices, seed, directions, reduction, all_reduce, z)
     value, grad_u = dispatch.value_and_grad(s.u, s.statistic, s.plan, s.all_reduce, s.reduction, xp)
     grad = grad_u @ s.directions.T
     if grad.dtype != z.dtype:

@@ -125,12 +125,51 @@ def host_directions(
     return np.asarray(directions, dtype=dtype)
 
 
-def chunk_sums(block: Array, directions: Array, statistic: Any, kernels: bool, num_sums: int) -> Array:
+def _slabs(block: Array, directions: Array) -> Any:
+    """The projections of one chunk (..., n, D), a slab of rows at a time (each (..., rows, K))."""
+    import numpy as np
+
+    xp = numpy_namespace()
+    rows = max(1, SLAB_ELEMENTS // directions.shape[1])
+    for start in range(0, block.shape[-2], rows):
+        slab = np.asarray(block[..., start : start + rows, :], dtype=directions.dtype)
+        yield slicing.clamp_to_projectable(slab, xp) @ directions
+
+
+def chunk_frame_sums(block: Array, directions: Array) -> Array:
+    """A two-round statistic's first-round sums over one chunk: (..., 1, 1, 2K), float64.
+
+    Per column, ``n`` times the chunk's mean and ``n`` times its largest deviation from it
+    (as ``JarqueBera.frame_sums``), in two passes over the slabs; a chunk of no rows adds 0.
+    """
+    import numpy as np
+
+    n, k = block.shape[-2], directions.shape[1]
+    sums = np.zeros((*block.shape[:-2], k), dtype=np.float64)
+    spread = np.zeros_like(sums)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for u in _slabs(block, directions):
+            sums = sums + np.sum(u, axis=-2, dtype=np.float64)
+        mean = (sums / max(n, 1)).astype(directions.dtype)[..., None, :]
+        for u in _slabs(block, directions):
+            spread = np.maximum(spread, np.max(np.abs(u - mean), axis=-2))
+    return np.concatenate([sums, spread * n], axis=-1)[..., None, None, :]
+
+
+def framed_chunk_sums(block: Array, frame: Array, **options: Any) -> Array:
+    """:func:`chunk_sums` with the frame block as a positional argument (as ``map_blocks`` gives it)."""
+    return chunk_sums(block, frame=frame, **options)
+
+
+def chunk_sums(
+    block: Array, directions: Array, statistic: Any, kernels: bool, num_sums: int, frame: Array | None = None
+) -> Array:
     """The statistic's sums over the rows of one chunk (..., n, D): shape (..., 1, K, S), float64.
 
     Runs on a worker, in NumPy; slabs of rows keep the projections small. A chunk of
     no rows (dask makes them, e.g. after a boolean selection and
-    ``compute_chunk_sizes()``) adds zero to every sum.
+    ``compute_chunk_sizes()``) adds zero to every sum. With a ``frame`` (..., 1, 2K) of
+    shifts and scales (a two-round statistic), the sums are those of the moved columns.
     """
     import numpy as np
 
@@ -138,13 +177,15 @@ def chunk_sums(block: Array, directions: Array, statistic: Any, kernels: bool, n
 
     xp = numpy_namespace()
     n, k = block.shape[-2], directions.shape[1]
-    rows = max(1, SLAB_ELEMENTS // k)
     total = np.zeros((*block.shape[:-2], k, num_sums), dtype=np.float64) if n == 0 else None
+    if frame is not None:
+        shift = frame[..., :k].astype(directions.dtype)
+        scale = frame[..., k:].astype(directions.dtype)
     # NaN and inf entries give a non-finite result by design (as for NumPy arrays), silently.
     with np.errstate(invalid="ignore", over="ignore"):
-        for start in range(0, n, rows):
-            slab = np.asarray(block[..., start : start + rows, :], dtype=directions.dtype)
-            u = slicing.clamp_to_projectable(slab, xp) @ directions
+        for u in _slabs(block, directions):
+            if frame is not None:
+                u = (u - shift) / scale
             plan = dispatch.plan(u, xp)
             if not kernels:
                 plan = dataclasses.replace(plan, kernel=None)
@@ -152,6 +193,28 @@ def chunk_sums(block: Array, directions: Array, statistic: Any, kernels: bool, n
             total = sums if total is None else total + sums
     assert total is not None  # n >= 1 rows ran the loop
     return total[..., None, :, :]
+
+
+def _frame(z: Array, directions: Array) -> Array:
+    """The lazy first round of a two-round statistic: shifts and scales, shape (..., 1, 2K)."""
+    import numpy as np
+
+    da = _dask_array()
+    k = directions.shape[1]
+    blocks = da.map_blocks(
+        functools.partial(chunk_frame_sums, directions=directions),
+        z,
+        chunks=(*z.chunks[:-2], (1,) * len(z.chunks[-2]), (1,), (2 * k,)),
+        new_axis=[z.ndim],
+        dtype=np.float64,
+        meta=np.empty((0,) * (z.ndim + 1), dtype=np.float64),
+        token="sigreg-chunk-frame",
+    )
+    total = da.sum(blocks, axis=z.ndim - 2, split_every=SPLIT_EVERY) / float(z.shape[-2])  # (..., 1, 2K)
+    scale = total[..., k:]
+    # A constant column keeps a scale of 1 (its moved values are 0: NaN, as for NumPy).
+    scale = da.where(scale > 0.0, scale, 1.0)
+    return da.concatenate([total[..., :k], scale], axis=-1).rechunk({z.ndim - 1: -1})
 
 
 def values_from_sums(sums: Array, statistic: Any, n: int, dtype: Any) -> Array:
@@ -171,15 +234,18 @@ def column_statistics(z: Array, statistic: Any, directions: Array) -> Array:
     s = probe.shape[-1]
     num_blocks = len(z.chunks[-2])
     batch = z.ndim - 2
+    two_rounds = hasattr(statistic, "frame_sums")  # Jarque-Bera: sums about an agreed shift and scale
+    frame = [_frame(z, directions)] if two_rounds else []
     blocks = da.map_blocks(
         functools.partial(
-            chunk_sums,
+            framed_chunk_sums if two_rounds else chunk_sums,
             directions=directions,
             statistic=statistic,
             kernels=math.prod(z.shape[:-1]) * k >= KERNEL_MIN_PROJECTIONS,
             num_sums=s,
         ),
         z,
+        *frame,
         chunks=(*z.chunks[:-2], (1,) * num_blocks, (k,), (s,)),
         new_axis=[z.ndim],
         dtype=np.float64,

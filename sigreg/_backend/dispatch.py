@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._core import draws, slicing
+from .._core.arrays import device as _device
 from .._core.plan import Plan
 from .._core.statistic import EmbeddingStatistic, Statistic
 
@@ -73,11 +74,41 @@ def _is_cupy(xp: Any) -> bool:
     return "cupy" in xp.__name__
 
 
+def agreed_frame(
+    u: Array, statistic: Statistic, all_reduce: Callable[[Array], Array] | None, xp: Any
+) -> tuple[Array, Array | None]:
+    """``(u - shift) / scale`` and the scale (..., 1, K), or ``(u, None)``: the first round of a reduction.
+
+    A statistic free of location and scale with ``frame_sums`` (Jarque-Bera) would lose its
+    digits to cancellation in raw power sums at a large mean. With ``all_reduce``, its frame
+    sums are reduced first (one more all-reduce of K * 2 + 1 numbers per batch index), so that
+    every worker moves and scales its columns by the same constants; the statistic of the
+    moved columns is the same function of ``u``, so its gradient is that of the moved columns
+    divided by the scale (the framework's autodiff does this; explicit gradients divide).
+    An all-reduce with an ``agree`` method (the ``Accumulator``'s) decides the frame itself.
+    """
+    make = getattr(statistic, "frame_sums", None)
+    if all_reduce is None or make is None:
+        return u, None
+    local = constant(make(u, xp), xp)  # the frame is a constant: no gradient flows through it
+    n = u.shape[-2]
+    count = xp.arange(1, dtype=local.dtype, device=_device(local)) + float(n)  # made on the device
+    packed = xp.concat([xp.reshape(local, (-1,)), count])
+    agree = getattr(all_reduce, "agree", all_reduce)
+    total = constant(agree(packed), xp)
+    frame = xp.reshape(total[:-1], local.shape) / total[-1]
+    shift, scale = frame[..., None, :, 0], frame[..., None, :, 1]
+    # A column constant on every worker keeps a scale of 1 (its moved values are 0: NaN, as unreduced).
+    scale = xp.where(scale > 0.0, scale, xp.ones_like(scale))
+    return (u - shift) / scale, scale
+
+
 def column_statistics(
     u: Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Array], Array] | None, xp: Any
 ) -> Array:
     """Per-column values of ``u`` (..., N, K), differentiable in the framework's own autodiff."""
     statistic = local_form(statistic, all_reduce)
+    u, _ = agreed_frame(u, statistic, all_reduce, xp)
     module = adapter(xp)
     if module is not None:
         return module.column_statistics(u, statistic, plan, all_reduce)
@@ -135,11 +166,13 @@ def value_and_grad(
 ) -> tuple[Array, Array]:
     """The reduced value and its analytic gradient with respect to ``u``, outside any autodiff."""
     statistic = local_form(statistic, all_reduce)
+    u, scale = agreed_frame(u, statistic, all_reduce, xp)
     module = adapter(xp)
     if module is not None and hasattr(module, "value_and_grad"):
         value, grad = module.value_and_grad(u, statistic, plan, all_reduce, reduction)
-        return value, grad
-    return slicing.value_and_grad(u, statistic, xp, plan, all_reduce, reduction)
+    else:
+        value, grad = slicing.value_and_grad(u, statistic, xp, plan, all_reduce, reduction)
+    return value, (grad if scale is None else grad / scale)
 
 
 def constant(x: Array, xp: Any) -> Array:

@@ -13,12 +13,13 @@ used whenever the sums are not reduced across workers or micro-batches), so both
 float32 and float64 stay exact at any location and scale.
 
 Sums that are added across workers, micro-batches or Dask chunks must all be taken
-about the same shift. No shift close to the data's mean is known to every worker
-without a round of communication, and one call reduces its sums once, so the
-reducible sums stay raw power sums (about 0): with ``all_reduce``, the
-``Accumulator`` or Dask, Jarque-Bera is exact only while the columns' mean is small
-against their spread (embeddings that SIGReg keeps near N(0, I) are); centre the
-embeddings first otherwise.
+about the same shift. With ``all_reduce``, the ``Accumulator`` or Dask, Jarque-Bera
+therefore reduces twice: first :meth:`JarqueBera.frame_sums` (each column's mean and
+largest deviation, times its count) give a shift and a scale every worker agrees on
+(the ``Accumulator`` takes them from pass 1's first micro-batch), then the power sums
+of the columns moved and scaled by them are reduced as before
+(:func:`sigreg._backend.dispatch.agreed_frame`). Both float32 and float64 then stay
+exact at any location and scale on those paths too.
 """
 
 from __future__ import annotations
@@ -192,6 +193,42 @@ class JarqueBera(_PowerSums):
         False
         """
         return _CentredJarqueBera()
+
+    def frame_sums(self, u: Array, xp: Any) -> Array:
+        """Per column of ``u`` (..., N, K): ``N`` times its mean and ``N`` times its largest deviation.
+
+        The first round of the reduced paths (``all_reduce``, the ``Accumulator``, Dask): these
+        sums, added over workers (or taken from the first micro-batch) and divided by the total
+        count, give a shift and a scale that every worker agrees on. The power sums of the
+        second round are then taken of ``(u - shift) / scale``, numbers of order 1 whose mean is
+        small against their spread, so they neither cancel nor overflow; the statistic is free
+        of location and scale, so its value and gradient are unchanged.
+
+        Parameters
+        ----------
+        u : array of shape (..., N, K)
+            Projections.
+        xp : namespace
+            The array-API namespace of ``u``.
+
+        Returns
+        -------
+        array of shape (..., K, 2)
+            The two sums of each column.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import array_api_compat.numpy as xp
+        >>> from sigreg.stats import JarqueBera
+        >>> JarqueBera().frame_sums(np.array([[1.0], [3.0]]), xp).tolist()
+        [[4.0, 2.0]]
+        """
+        n = float(u.shape[-2])
+        mean = xp.mean(u, axis=-2, keepdims=True)
+        mean = mean + xp.mean(u - mean, axis=-2, keepdims=True)  # a second pass: exact to rounding
+        spread = xp.max(xp.abs(u - mean), axis=-2)
+        return xp.stack([mean[..., 0, :] * n, spread * n], axis=-1)
 
     def check_samples(self, n: int, name: str) -> None:  # numpydoc ignore=GL08
         # Fewer than 2 samples have no variance.
