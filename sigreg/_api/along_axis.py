@@ -32,7 +32,9 @@ def samples_along(  # numpydoc ignore=PR01,RT01,EX01
             f"{name} must have at least one sample along axis {axis}, got shape {tuple(x.shape)}"
         )
     checks.real_floating(name, x, xp)
-    u = xp.moveaxis(dtypes.as_compute_dtype(x, xp), axis, -1)[..., None]
+    # permute_dims, not moveaxis: torch's moveaxis has no torch.func.vmap batching rule.
+    order = tuple(i for i in range(x.ndim) if i != axis % x.ndim) + (axis % x.ndim,)
+    u = xp.permute_dims(dtypes.as_compute_dtype(x, xp), order)[..., None]
     return xp, slicing.clamp_to_projectable(u, xp)
 
 

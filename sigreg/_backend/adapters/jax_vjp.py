@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from ..._core import draws, slicing
 from ..._core.plan import Plan
 from ..._core.statistic import Statistic
+from . import jax_linear
 
 Array = Any  # a jax.Array; Any because jax.numpy functions are typed as returning Any
 
@@ -58,40 +59,6 @@ def kernel_for(u: jax.Array) -> Any | None:
     return numba_jax
 
 
-@functools.cache
-def _sums_fn(statistic: Any, plan: Plan) -> Any:
-    @jax.custom_vjp
-    def sums(u: jax.Array) -> Array:
-        return statistic.local_sums(u, jnp, plan)
-
-    def fwd(u: jax.Array) -> Any:
-        return statistic.local_sums(u, jnp, plan), u
-
-    def bwd(u: jax.Array, sums_bar: jax.Array) -> tuple[jax.Array]:
-        return (statistic.local_sums_vjp(u, sums_bar, jnp, plan),)
-
-    sums.defvjp(fwd, bwd)
-    return sums
-
-
-@functools.cache
-def _values_fn(statistic: Any, plan: Plan) -> Any:
-    @jax.custom_vjp
-    def values(u: jax.Array) -> Array:
-        return statistic.forward(u, jnp, plan)[0]
-
-    def fwd(u: jax.Array) -> Any:
-        out, residuals = statistic.forward(u, jnp, plan)
-        return out, (u, residuals)
-
-    def bwd(saved: Any, values_bar: jax.Array) -> tuple[jax.Array]:
-        u, residuals = saved
-        return (statistic.backward(u, residuals, values_bar, jnp, plan),)
-
-    values.defvjp(fwd, bwd)
-    return values
-
-
 def column_statistics(
     u: jax.Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
 ) -> Array:
@@ -107,8 +74,8 @@ def _column_statistics(
 ) -> Array:
     stat: Any = statistic  # hashable: a frozen dataclass
     if not stat.has_sums:
-        return _values_fn(stat, plan)(u)
-    sums = _sums_fn(stat, plan)(u)
+        return jax_linear.apply(jax_linear.Linearised(stat, plan, sums=False), u)
+    sums = jax_linear.apply(jax_linear.Linearised(stat, plan, sums=True), u)
     n: Any = u.shape[-2]
     if all_reduce is not None:
         sums, n, _ = slicing.global_sums(sums, n, all_reduce, jnp)

@@ -9,6 +9,7 @@ statistic's O(K*S) residuals instead of the N x K x P tensors autograd would.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,24 @@ from array_api_compat import torch as _xp
 from ..._core import slicing
 from ..._core.plan import Plan
 from ..._core.statistic import Statistic
+
+
+def _wrapped(*tensors: Any) -> bool:
+    """Whether torch.func transforms (vmap, grad, jvp) wrap any of these tensors (never under
+    torch.compile, which traces plain tensors and cannot trace this query)."""
+    if torch.compiler.is_compiling():
+        return False
+    return any(
+        isinstance(t, torch.Tensor) and torch._C._functorch.is_functorch_wrapped_tensor(t) for t in tensors
+    )
+
+
+# aten::moveaxis has no vmap batching rule (torch 2.13) while its twin movedim has one: the
+# differentiable formula that serves torch.func transforms sees array_api_compat.torch with
+# moveaxis as movedim (a copy of the module, so the same functions and the same __name__).
+_func_xp = types.ModuleType(_xp.__name__)
+_func_xp.__dict__.update(vars(_xp))
+_func_xp.moveaxis = torch.movedim  # type: ignore[attr-defined]
 
 
 class _ColumnStatistics(torch.autograd.Function):
@@ -36,23 +55,74 @@ class _ColumnStatistics(torch.autograd.Function):
         ctx.numbers = [None if isinstance(r, torch.Tensor) else r for r in residuals]
         ctx.mark_non_differentiable(*(t for t in tensors if t is not None))
         ctx.save_for_backward(u, *tensors)
+        ctx.save_for_forward(u, *(t for t in tensors if t is not None))
 
     @staticmethod
     def backward(ctx: Any, values_bar: torch.Tensor, *_: Any) -> tuple[Any, ...]:
         u, *tensors = ctx.saved_tensors
-        if torch.is_grad_enabled():
+        if torch.is_grad_enabled() or _wrapped(u, values_bar, *tensors):
+            # Higher-order autodiff, or torch.func transforms (vmap of the backward in jacrev and
+            # per-sample gradients, jvp of it in hessian): the gradient as differentiable operations.
             return _differentiable_backward(ctx, u, values_bar), None, None, None
         residuals = tuple(t if t is not None else n for t, n in zip(tensors, ctx.numbers, strict=True))
         grad = slicing.backward(u, residuals, values_bar, ctx.statistic, _xp, ctx.plan)
         return grad, None, None, None
 
 
+class _TransformableColumnStatistics(_ColumnStatistics):
+    """With forward mode (``jvp``) and a ``vmap`` rule, for torch.func; the base class serves
+    torch.compile, whose dynamo refuses autograd.Functions with a custom ``jvp``."""
+
+    @staticmethod
+    def jvp(ctx: Any, u_dot: torch.Tensor, *_: Any) -> tuple[Any, ...]:
+        """Forward mode: the statistic's formula linearised at ``u`` by torch.func.jvp (exact).
+
+        For statistics of sums the tangent of the sums is pushed through the all-reduce (a
+        sum, so linear) and then through ``from_sums``; the residual outputs have no tangent.
+        """
+        u, *tensors = ctx.saved_tensors
+        plan = dataclasses.replace(ctx.plan, kernel=None)
+        statistic: Any = ctx.statistic
+        if ctx.all_reduce is None:
+            _, values_dot = torch.func.jvp(lambda x: statistic.forward(x, _func_xp, plan)[0], (u,), (u_dot,))
+        else:
+            _, sums_dot = torch.func.jvp(lambda x: statistic.local_sums(x, _func_xp, plan), (u,), (u_dot,))
+            sums_dot = ctx.all_reduce(sums_dot)
+            _, sums, n = tensors  # (workers, sums, n): all tensors after an all-reduce
+            _, values_dot = torch.func.jvp(
+                lambda s: statistic.from_sums(s, n, _func_xp), (sums,), (sums_dot,)
+            )
+        return (values_dot, *(None for _ in ctx.numbers))
+
+    @staticmethod
+    def vmap(
+        info: Any, in_dims: tuple[Any, ...], u: torch.Tensor, statistic: Any, plan: Plan, all_reduce: Any
+    ) -> Any:
+        """vmap: the mapped axis becomes a leading batch axis of ``u`` (..., N, K), which every
+        statistic supports; one call then serves the whole batch, fused kernels included."""
+        u_dim = in_dims[0]
+        if u_dim is None:
+            outputs = _TransformableColumnStatistics.apply(u, statistic, plan, all_reduce)
+            return outputs, tuple(None for _ in outputs)
+        outputs = _TransformableColumnStatistics.apply(
+            torch.movedim(u, u_dim, 0), statistic, plan, all_reduce
+        )
+        # The values carry the batch axis first. The residuals only serve this rule's own
+        # backward and jvp, which work from u under transforms: they are passed on unmapped
+        # except the sums of a statistic of sums (the all-reduce case needs them).
+        out_dims = [0] + [None] * (len(outputs) - 1)
+        if getattr(statistic, "has_sums", False):
+            out_dims[2] = 0  # (values, workers, sums, n)
+        return outputs, tuple(out_dims)
+
+
 def _differentiable_backward(ctx: Any, u: torch.Tensor, values_bar: torch.Tensor) -> torch.Tensor:
-    """The gradient as differentiable operations, for higher-order autodiff (``create_graph=True``).
+    """The gradient as differentiable operations, for higher-order autodiff (``create_graph=True``)
+    and torch.func transforms of the backward.
 
     The saved residuals are constants to autograd, so they are recomputed from ``u``
-    with grad mode on; the fused kernels have no derivative of their own, so the
-    array-API plan serves. This keeps O(N*K*P) values for the second backward.
+    with grad mode on; the fused kernels have no derivative (nor batching rule) of their
+    own, so the array-API plan serves. This keeps O(N*K*P) values for the second backward.
     """
     if ctx.all_reduce is not None:
         raise RuntimeError(
@@ -60,15 +130,16 @@ def _differentiable_backward(ctx: Any, u: torch.Tensor, values_bar: torch.Tensor
             "sums has no derivative across workers); compute them without all_reduce"
         )
     plan = dataclasses.replace(ctx.plan, kernel=None)
-    _, residuals = slicing.forward(u, ctx.statistic, _xp, plan, None)
-    grad: torch.Tensor = slicing.backward(u, residuals, values_bar, ctx.statistic, _xp, plan)
+    _, residuals = slicing.forward(u, ctx.statistic, _func_xp, plan, None)
+    grad: torch.Tensor = slicing.backward(u, residuals, values_bar, ctx.statistic, _func_xp, plan)
     return grad
 
 
 def column_statistics(
     u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
 ) -> torch.Tensor:
-    outputs: Any = _ColumnStatistics.apply(u, statistic, plan, all_reduce)  # type: ignore[no-untyped-call]
+    function = _ColumnStatistics if torch.compiler.is_compiling() else _TransformableColumnStatistics
+    outputs: Any = function.apply(u, statistic, plan, all_reduce)  # type: ignore[no-untyped-call]
     return typing.cast(torch.Tensor, outputs[0])
 
 
