@@ -125,6 +125,7 @@ def test_along_axis_functions_are_vmapped_and_forward_differentiated(backend):
         for fn in (sigreg.stats.epps_pulley, sigreg.stats.anderson_darling, sigreg.stats.bhep):
             _close(vmap(fn)(z), xp.stack([fn(x) for x in z]), f"vmap of {fn.__name__}")
             x = z[0]
+
             def total(y, fn=fn):
                 return xp.sum(fn(y))
 

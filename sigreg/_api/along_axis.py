@@ -33,7 +33,7 @@ def samples_along(  # numpydoc ignore=PR01,RT01,EX01
         )
     checks.real_floating(name, x, xp)
     # permute_dims, not moveaxis: torch's moveaxis has no torch.func.vmap batching rule.
-    order = tuple(i for i in range(x.ndim) if i != axis % x.ndim) + (axis % x.ndim,)
+    order = (*(i for i in range(x.ndim) if i != axis % x.ndim), axis % x.ndim)
     u = xp.permute_dims(dtypes.as_compute_dtype(x, xp), order)[..., None]
     return xp, slicing.clamp_to_projectable(u, xp)
 
