@@ -40,6 +40,14 @@ _func_xp.__dict__.update(vars(_xp))
 _func_xp.moveaxis = torch.movedim  # type: ignore[attr-defined]
 
 
+def _sign(x: torch.Tensor, /) -> torch.Tensor:
+    # array_api_compat's sign puts back NaNs by boolean-mask assignment, which vmap refuses.
+    return torch.where(torch.isnan(x), x, torch.sign(x))
+
+
+_func_xp.sign = _sign  # type: ignore[attr-defined]
+
+
 class _ColumnStatistics(torch.autograd.Function):
     @staticmethod
     def forward(u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Any) -> Any:
