@@ -1,3 +1,5 @@
+# mypy: disable-error-code="no-untyped-call"
+# (jax.interpreters.ad and batching, and Primitive.bind, carry no annotations.)
 """JAX primitives for a statistic's sums (or values) with both a JVP and an exact transpose.
 
 ``jax.custom_vjp`` gives an exact reverse mode but no forward mode (``jvp``, ``jacfwd``,
@@ -64,9 +66,9 @@ class Linearised:
         return self.statistic.backward(u, residuals, c, jnp, plan)
 
 
-primal_p = Primitive("sigreg_primal")
-tangent_p = Primitive("sigreg_tangent")
-cotangent_p = Primitive("sigreg_cotangent")
+primal_p: Any = Primitive("sigreg_primal")
+tangent_p: Any = Primitive("sigreg_tangent")
+cotangent_p: Any = Primitive("sigreg_cotangent")
 
 
 def apply(op: Linearised, u: Array) -> Array:
@@ -75,11 +77,11 @@ def apply(op: Linearised, u: Array) -> Array:
 
 
 def _aval(fn: Any, *args: Any) -> Any:
-    shapes = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in args]  # type: ignore[no-untyped-call]
+    shapes = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in args]
     out = jax.eval_shape(fn, *shapes)
     vma = frozenset().union(*(getattr(a, "vma", frozenset()) for a in args))
     try:
-        return jax.core.ShapedArray(out.shape, out.dtype, vma=vma)
+        return jax.core.ShapedArray(out.shape, out.dtype, vma=vma)  # type: ignore[call-arg]
     except TypeError:  # a JAX without varying manual axes
         return jax.core.ShapedArray(out.shape, out.dtype)
 

@@ -92,14 +92,14 @@ class _TransformableColumnStatistics(_ColumnStatistics):
         plan = dataclasses.replace(ctx.plan, kernel=None)
         statistic: Any = ctx.statistic
         if ctx.all_reduce is None:
-            _, values_dot = torch.func.jvp(lambda x: statistic.forward(x, _func_xp, plan)[0], (u,), (u_dot,))
+            values_dot = torch.func.jvp(lambda x: statistic.forward(x, _func_xp, plan)[0], (u,), (u_dot,))[1]
         else:
-            _, sums_dot = torch.func.jvp(lambda x: statistic.local_sums(x, _func_xp, plan), (u,), (u_dot,))
+            sums_dot = torch.func.jvp(lambda x: statistic.local_sums(x, _func_xp, plan), (u,), (u_dot,))[1]
             sums_dot = ctx.all_reduce(sums_dot)
             _, sums, n = tensors  # (workers, sums, n): all tensors after an all-reduce
-            _, values_dot = torch.func.jvp(
-                lambda s: statistic.from_sums(s, n, _func_xp), (sums,), (sums_dot,)
-            )
+            values_dot = torch.func.jvp(lambda s: statistic.from_sums(s, n, _func_xp), (sums,), (sums_dot,))[
+                1
+            ]
         return (values_dot, *(None for _ in ctx.numbers))
 
     @staticmethod
@@ -110,9 +110,9 @@ class _TransformableColumnStatistics(_ColumnStatistics):
         statistic supports; one call then serves the whole batch, fused kernels included."""
         u_dim = in_dims[0]
         if u_dim is None:
-            outputs = _TransformableColumnStatistics.apply(u, statistic, plan, all_reduce)
+            outputs = _TransformableColumnStatistics.apply(u, statistic, plan, all_reduce)  # type: ignore[no-untyped-call]
             return outputs, tuple(None for _ in outputs)
-        outputs = _TransformableColumnStatistics.apply(
+        outputs = _TransformableColumnStatistics.apply(  # type: ignore[no-untyped-call]
             torch.movedim(u, u_dim, 0), statistic, plan, all_reduce
         )
         # The values carry the batch axis first. The residuals only serve this rule's own
