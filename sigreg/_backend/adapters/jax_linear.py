@@ -7,21 +7,26 @@
 of the JVP, not the statistic's own VJP (Horner's rule, the fused kernels). Three primitives
 give both:
 
-- ``primal(u)``: the sums (or values) of ``u``;
-- ``tangent(u, u_dot)``: their JVP, linear in ``u_dot`` (the array-API formula linearised
-  by ``jax.jvp``), whose transpose is ``cotangent``;
-- ``cotangent(u, c)``: their VJP, linear in ``c`` (the statistic's own, kernels included),
-  whose transpose is ``tangent``.
+- ``primal(u)``: the sums (or values) of ``u``, and the residuals that the statistic's VJP
+  reads (its ``forward``'s; none for sums, whose VJP reads ``u`` alone);
+- ``tangent(u, *residuals, u_dot)``: their JVP, linear in ``u_dot`` (the array-API formula
+  linearised by ``jax.jvp``), whose transpose is ``cotangent``;
+- ``cotangent(u, *residuals, c)``: their VJP, linear in ``c`` (the statistic's own, kernels
+  included, on the residuals the primal saved), whose transpose is ``tangent``.
 
-So reverse mode runs exactly the VJP the custom_vjp ran before, forward mode runs the JVP,
-and higher orders (``hessian``, ``jacfwd(jacrev)``) differentiate ``tangent`` and
-``cotangent`` in ``u`` through the array-API formula (plain ``jax.numpy``). ``vmap`` moves
-the mapped axis to a leading batch axis, which every statistic takes: one call per batch.
+So reverse mode runs exactly the VJP the custom_vjp ran before, on the same saved residuals
+(the same bits), forward mode runs the JVP, and higher orders (``hessian``,
+``jacfwd(jacrev)``) differentiate ``tangent`` and ``cotangent`` in ``u`` through the
+array-API formula (plain ``jax.numpy``). The residuals are functions of ``u`` that only these
+primitives read: they get zero tangents, and the derivatives in ``u`` recompute them from
+``u``, so the dependence through them is counted once. ``vmap`` moves the mapped axis to a
+leading batch axis, which every statistic takes: one call per batch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -47,81 +52,132 @@ class Linearised:
         # The fused kernels have no derivative of their own: their derivatives use the array-API code.
         return dataclasses.replace(self.plan, kernel=None)
 
-    def primal(self, u: Array, plan: Plan | None = None) -> Array:
+    def primal(self, u: Array, plan: Plan | None = None) -> tuple[Array, tuple[Any, ...]]:
+        """The sums (or values) and the residuals of the VJP (a pytree of arrays)."""
         plan = self.plan if plan is None else plan
         if self.sums:
-            return self.statistic.local_sums(u, jnp, plan)
-        return self.statistic.forward(u, jnp, plan)[0]
+            return self.statistic.local_sums(u, jnp, plan), ()
+        values, residuals = self.statistic.forward(u, jnp, plan)
+        return values, tuple(residuals)
 
     def tangent(self, u: Array, u_dot: Array) -> Array:
-        return jax.jvp(lambda x: self.primal(x, self.array_api), (u,), (u_dot,))[1]
+        return jax.jvp(lambda x: self.primal(x, self.array_api)[0], (u,), (u_dot,))[1]
 
-    def cotangent(self, u: Array, c: Array, plan: Plan | None = None) -> Array:
+    def cotangent(self, u: Array, residuals: Any, c: Array, plan: Plan | None = None) -> Array:
         plan = self.plan if plan is None else plan
         if self.sums:
             return self.statistic.local_sums_vjp(u, c, jnp, plan)
-        # The residuals are recomputed from u (a primitive's operands are arrays); under jit
-        # XLA shares them with the primal's when both are in one computation.
-        _, residuals = self.statistic.forward(u, jnp, plan)
         return self.statistic.backward(u, residuals, c, jnp, plan)
+
+    def cotangent_from_u(self, u: Array, c: Array) -> Array:
+        """The VJP with its residuals recomputed from ``u`` (array-API plan): differentiable in ``u``."""
+        return self.cotangent(u, self.primal(u, self.array_api)[1], c, self.array_api)
 
 
 primal_p: Any = Primitive("sigreg_primal")
+primal_p.multiple_results = True
 tangent_p: Any = Primitive("sigreg_tangent")
 cotangent_p: Any = Primitive("sigreg_cotangent")
 
 
 def apply(op: Linearised, u: Array) -> Array:
-    """``op.primal(u)``, differentiable in every mode and batchable."""
-    return primal_p.bind(u, op=op)
+    """``op.primal(u)[0]``, differentiable in every mode and batchable."""
+    tree = _residual_tree(op, u.shape, u.dtype)
+    return primal_p.bind(u, op=op, tree=tree)[0]
 
 
-def _aval(fn: Any, *args: Any) -> Any:
-    shapes = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in args]
-    out = jax.eval_shape(fn, *shapes)
-    vma = frozenset().union(*(getattr(a, "vma", frozenset()) for a in args))
-    try:
-        return jax.core.ShapedArray(out.shape, out.dtype, vma=vma)  # type: ignore[call-arg]
-    except TypeError:  # a JAX without varying manual axes
-        return jax.core.ShapedArray(out.shape, out.dtype)
+@functools.cache
+def _residual_tree(op: Linearised, shape: tuple[int, ...], dtype: Any) -> Any:
+    """The pytree structure of the residuals for ``u`` of this shape and dtype."""
+    out = jax.eval_shape(lambda x: op.primal(x)[1], jax.ShapeDtypeStruct(shape, dtype))
+    return jax.tree_util.tree_structure(out)
 
 
-primal_p.def_impl(lambda u, op: op.primal(u))
-tangent_p.def_impl(lambda u, u_dot, op: op.tangent(u, u_dot))
-cotangent_p.def_impl(lambda u, c, op: op.cotangent(u, c))
-primal_p.def_abstract_eval(lambda u, op: _aval(op.primal, u))
-tangent_p.def_abstract_eval(lambda u, u_dot, op: _aval(op.tangent, u, u_dot))
-cotangent_p.def_abstract_eval(lambda u, c, op: _aval(op.cotangent, u, c))
-mlir.register_lowering(primal_p, mlir.lower_fun(lambda u, op: op.primal(u), multiple_results=False))
-mlir.register_lowering(
-    tangent_p, mlir.lower_fun(lambda u, u_dot, op: op.tangent(u, u_dot), multiple_results=False)
-)
-mlir.register_lowering(
-    cotangent_p, mlir.lower_fun(lambda u, c, op: op.cotangent(u, c), multiple_results=False)
-)
+# The primitives' bodies: residuals travel as a flat list of arrays, ``tree`` rebuilds them.
+def _primal(u: Array, *, op: Linearised, tree: Any) -> list[Array]:
+    out, residuals = op.primal(u)
+    return [out, *jax.tree_util.tree_leaves(residuals)]
 
-# Forward mode. In u_dot and c the maps are linear (so their JVP is the map itself); in u the
-# derivative is a second derivative, of the array-API formula, by jax.jvp.
-ad.defjvp(primal_p, lambda g, u, op: tangent_p.bind(u, g, op=op))
-ad.defjvp(
-    tangent_p,
-    lambda g, u, u_dot, op: jax.jvp(lambda x: op.tangent(x, u_dot), (u,), (g,))[1],
-    lambda g, u, u_dot, op: tangent_p.bind(u, g, op=op),
-)
-ad.defjvp(
-    cotangent_p,
-    lambda g, u, c, op: jax.jvp(lambda x: op.cotangent(x, c, op.array_api), (u,), (g,))[1],
-    lambda g, u, c, op: cotangent_p.bind(u, g, op=op),
-)
+
+def _tangent(u: Array, *rest: Array, op: Linearised, tree: Any) -> Array:
+    return op.tangent(u, rest[-1])
+
+
+def _cotangent(u: Array, *rest: Array, op: Linearised, tree: Any) -> Array:
+    residuals = jax.tree_util.tree_unflatten(tree, rest[:-1])
+    return op.cotangent(u, residuals, rest[-1])
+
+
+def _abstract(body: Any, multiple: bool) -> Any:
+    """The output avals as JAX itself derives them from the body traced on the operands' avals:
+    inside shard_map they then vary over the manual axes as the body's result does (which
+    transposition checks: a cotangent varies as its primal)."""
+
+    def rule(*avals: Any, **params: Any) -> Any:
+        out = jax.make_jaxpr(functools.partial(body, **params))(*avals).out_avals
+        return list(out) if multiple else out[0]
+
+    return rule
+
+
+for _prim, _body in ((primal_p, _primal), (tangent_p, _tangent), (cotangent_p, _cotangent)):
+    _prim.def_impl(_body)
+    _prim.def_abstract_eval(_abstract(_body, _prim.multiple_results))
+    mlir.register_lowering(_prim, mlir.lower_fun(_body, multiple_results=_prim.multiple_results))
+
+
+_typeof: Any = getattr(jax, "typeof", None) or getattr(jax.core, "get_aval")  # noqa: B009 (typeof: JAX 0.4.36 on)
+
+
+def _zero(x: Array) -> Any:
+    return ad.Zero(_typeof(x).to_tangent_aval())
+
+
+def _sum(terms: list[Any], like: Array) -> Any:
+    terms = [t for t in terms if type(t) is not ad.Zero]
+    return functools.reduce(jnp.add, terms) if terms else _zero(like)
+
+
+# Forward mode. The residual outputs get zero tangents: only tangent and cotangent read them,
+# and their derivatives in u recompute them from u. In u_dot and c the maps are linear (their
+# JVP is the map itself); in u the derivative is a second derivative, of the array-API formula.
+def _primal_jvp(primals: Any, tangents: Any, *, op: Linearised, tree: Any) -> Any:
+    (u,), (u_dot,) = primals, tangents
+    out = primal_p.bind(u, op=op, tree=tree)
+    if type(u_dot) is ad.Zero:
+        return out, [_zero(o) for o in out]
+    return out, [tangent_p.bind(u, *out[1:], u_dot, op=op, tree=tree), *(_zero(r) for r in out[1:])]
+
+
+def _linear_jvp(prim: Primitive, in_u: Any) -> Any:
+    def rule(primals: Any, tangents: Any, *, op: Linearised, tree: Any) -> Any:
+        u, *residuals, linear = primals
+        g_u, *_, g_linear = tangents
+        out = prim.bind(*primals, op=op, tree=tree)
+        terms = []
+        if type(g_u) is not ad.Zero:
+            terms.append(jax.jvp(lambda x: in_u(op, x, linear), (u,), (g_u,))[1])
+        if type(g_linear) is not ad.Zero:
+            terms.append(prim.bind(u, *residuals, g_linear, op=op, tree=tree))
+        return out, _sum(terms, out)
+
+    return rule
+
+
+ad.primitive_jvps[primal_p] = _primal_jvp
+ad.primitive_jvps[tangent_p] = _linear_jvp(tangent_p, lambda op, x, u_dot: op.tangent(x, u_dot))
+ad.primitive_jvps[cotangent_p] = _linear_jvp(cotangent_p, lambda op, x, c: op.cotangent_from_u(x, c))
 
 
 def _transpose(target: Primitive) -> Any:
-    def rule(ct: Any, u: Any, linear: Any, op: Linearised) -> list[Any]:
-        if ad.is_undefined_primal(u):
+    def rule(ct: Any, u: Any, *rest: Any, op: Linearised, tree: Any) -> list[Any]:
+        *residuals, linear = rest
+        if ad.is_undefined_primal(u) or any(ad.is_undefined_primal(r) for r in residuals):
             raise ValueError("sigreg: u enters a linearised statistic non-linearly")
+        nothing = [None] * (1 + len(residuals))
         if type(ct) is ad.Zero:
-            return [None, ad.Zero(linear.aval)]
-        return [None, target.bind(u, ct, op=op)]
+            return [*nothing, ad.Zero(linear.aval)]
+        return [*nothing, target.bind(u, *residuals, ct, op=op, tree=tree)]
 
     return rule
 
@@ -130,19 +186,51 @@ ad.primitive_transposes[tangent_p] = _transpose(cotangent_p)
 ad.primitive_transposes[cotangent_p] = _transpose(tangent_p)
 
 
-def _batch(prim: Primitive) -> Any:
-    """vmap: every operand's mapped axis first (broadcast where unmapped), one call."""
+def _leading(a: Array, d: Any, size: int) -> Array:
+    return jnp.broadcast_to(a, (size, *a.shape)) if d is None else jnp.moveaxis(a, d, 0)
 
-    def rule(args: tuple[Any, ...], dims: tuple[Any, ...], op: Linearised) -> tuple[Any, int]:
+
+def _batched_residual_shapes(op: Linearised, u: Array) -> list[tuple[int, ...]]:
+    # ``u`` carries the batch axis first: the residuals' shapes for it, the batch axis included.
+    out = jax.eval_shape(lambda x: op.primal(x)[1], jax.ShapeDtypeStruct(u.shape, u.dtype))
+    return [tuple(leaf.shape) for leaf in jax.tree_util.tree_leaves(out)]
+
+
+def _batch_primal(args: Any, dims: Any, *, op: Linearised, tree: Any) -> Any:
+    """vmap: the mapped axis first, one call; each residual is mapped where it carries it."""
+    (u,), (d,) = args, dims
+    u = jnp.moveaxis(u, d, 0)
+    out = primal_p.bind(u, op=op, tree=_residual_tree(op, u.shape, u.dtype))
+    # A residual of the unbatched shape does not depend on u (a constant table): unmapped.
+    unbatched = jax.eval_shape(lambda x: op.primal(x)[1], jax.ShapeDtypeStruct(u.shape[1:], u.dtype))
+    out_dims: list[int | None] = [0]
+    for r, s in zip(out[1:], jax.tree_util.tree_leaves(unbatched), strict=True):
+        out_dims.append(None if tuple(r.shape) == tuple(s.shape) else 0)
+    return out, out_dims
+
+
+def _batch_linear(prim: Primitive) -> Any:
+    """vmap: u and the linear operand with the mapped axis first (broadcast where unmapped); a
+    residual unmapped where the batch would map it (u unmapped, as in jacrev) is broadcast too."""
+
+    def rule(args: Any, dims: Any, *, op: Linearised, tree: Any) -> Any:
         size = next(a.shape[d] for a, d in zip(args, dims, strict=True) if d is not None)
-        moved = [
-            jnp.broadcast_to(a, (size, *a.shape)) if d is None else jnp.moveaxis(a, d, 0)
-            for a, d in zip(args, dims, strict=True)
-        ]
-        return prim.bind(*moved, op=op), 0
+        (u, *residuals, linear), (d_u, *d_residuals, d_linear) = args, dims
+        u = _leading(u, d_u, size)
+        shapes = _batched_residual_shapes(op, u)
+        moved = []
+        for r, d, shape in zip(residuals, d_residuals, shapes, strict=True):
+            if d is not None:
+                r = jnp.moveaxis(r, d, 0)
+            elif tuple(r.shape) != shape:
+                r = jnp.broadcast_to(r, shape)  # a per-example residual of an unmapped u
+            moved.append(r)
+        batched_tree = _residual_tree(op, u.shape, u.dtype)
+        return prim.bind(u, *moved, _leading(linear, d_linear, size), op=op, tree=batched_tree), 0
 
     return rule
 
 
-for _prim in (primal_p, tangent_p, cotangent_p):
-    batching.primitive_batchers[_prim] = _batch(_prim)
+batching.primitive_batchers[primal_p] = _batch_primal
+batching.primitive_batchers[tangent_p] = _batch_linear(tangent_p)
+batching.primitive_batchers[cotangent_p] = _batch_linear(cotangent_p)
