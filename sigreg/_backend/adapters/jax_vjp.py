@@ -1,11 +1,13 @@
-"""JAX adapter: ``jax.custom_vjp`` for every Statistic, and ``lax.scan`` as the loop.
+"""JAX adapter: the statistic's own VJP and a JVP for every Statistic, and ``lax.scan`` as the loop.
 
-Statistics that are functions of sums get the custom VJP on the sums alone:
-the all-reduce (``psum``) and the statistic on top of the sums are plain JAX
-operations, so JAX differentiates ``psum`` itself, which gives the right
-gradient inside ``shard_map`` with replication checking on or off. The
-statistic and plan are static (part of the cache key), so everything traces
-cleanly under ``jit``, ``grad``, ``value_and_grad`` and ``vmap``.
+The derivatives are wired by the primitives of :mod:`.jax_linear` (reverse mode runs the
+statistic's VJP on its saved residuals, bit for bit as ``jax.custom_vjp`` did; forward mode
+linearises the array-API formula), so ``grad``, ``jvp``, ``jacfwd``, ``jacrev``, ``hessian``
+and ``vmap`` all compose. Statistics that are functions of sums get them on the sums alone:
+the all-reduce (``psum``) and the statistic on top of the sums are plain JAX operations, so
+JAX differentiates ``psum`` itself, which gives the right gradient inside ``shard_map`` with
+replication checking on or off. The statistic and plan are static (part of the cache key), so
+everything traces cleanly under ``jit``.
 """
 
 from __future__ import annotations
