@@ -357,8 +357,8 @@ WIDTHS = (360, 390, 768, 1024, 1400)
 
 def test_layout_fits_the_screen(browser, site, shots):
     """At every width: no sideways scrolling; every canvas, cloud and histogram inside the screen and
-    wide enough to read; section 04's panel square; no two canvas labels overlapping, none crossing its canvas's edge; every
-    formula whole (no scrollbar, inside its block)."""
+    wide enough to read; section 04's panel square; no two canvas labels overlapping, none crossing
+    its canvas's edge; every formula whole (no scrollbar, inside its block)."""
     context, tab, log = _open(browser, site["url"], {"width": WIDTHS[0], "height": 844})
     try:
         tab.click("#add-slice")
