@@ -494,3 +494,21 @@ def test_seconds_cover_the_monte_carlo_null(tmp_path, capsys, monkeypatch):
     sliced._CACHE.clear()
     report = _report(capsys, tmp_path / "z.npy", "--num-slices", 4, "--seed", 11)
     assert report["seconds"] >= 100.0
+
+
+def test_jarque_bera_by_chunks_is_exact_at_a_large_mean(tmp_path, capsys, monkeypatch):
+    """The chunked path's sums are taken about a shift and scale from a first pass over the file:
+    float32 data at a mean of 1e4 standard deviations gives the in-memory float64 value."""
+    from sigreg._cli import files
+
+    z = _data(np.float32) + np.float32(1e4)
+    np.save(tmp_path / "z.npy", z)
+    monkeypatch.setattr(files, "CHUNK_BYTES", 500 * D * 4)  # 3 chunks
+    report = _report(capsys, tmp_path / "z.npy", "--num-slices", K, "--seed", 1, "--statistic", "jarque_bera")
+    assert report["chunks"] == 3
+    # The in-memory call on the same float32 data (its projections carry float32's rounding at
+    # 1e4, about 1e-4 of the statistic), and float64's value of those data.
+    in_memory = sigreg.sigreg(z, num_slices=K, seed=1, statistic="jarque_bera")
+    np.testing.assert_allclose(report["statistic"], float(in_memory), rtol=1e-5)
+    exact = sigreg.sigreg(z.astype(np.float64), num_slices=K, seed=1, statistic="jarque_bera")
+    np.testing.assert_allclose(report["statistic"], float(exact), rtol=1e-3)

@@ -490,13 +490,16 @@ def _values_by_chunks(source: Source, stat: Any, directions: Array, options: Opt
         ).shape[-1]
     )
     kernels = n * k >= dask_arrays.KERNEL_MIN_PROJECTIONS
+    # Jarque-Bera's sums are taken about a shift and scale that every chunk shares (a first
+    # pass over the file), so that a large mean does not cancel its digits away, as in Dask.
+    frame = _frame_by_chunks(source, directions, options) if hasattr(stat, "frame_sums") else None
 
     def chunk(rows: tuple[int, int]) -> tuple[Array, int, int]:
         block = source.rows(*rows)
         bad = ~np.isfinite(block).all(axis=1)
         count = int(bad.sum())
         first = rows[0] + int(np.argmax(bad)) if count else -1
-        sums = dask_arrays.chunk_sums(block, directions, stat, kernels, num_sums)[0]
+        sums = dask_arrays.chunk_sums(block, directions, stat, kernels, num_sums, frame=frame)[0]
         return sums, count, first
 
     total = np.zeros((k, num_sums), dtype=np.float64)
@@ -517,6 +520,25 @@ def _values_by_chunks(source: Source, stat: Any, directions: Array, options: Opt
     if bad_count:
         raise _nonfinite(source.path, bad_count, bad_first, n)
     return dask_arrays.values_from_sums(total, stat, n, directions.dtype)
+
+
+def _frame_by_chunks(source: Source, directions: Array, options: Options) -> Array:
+    """The first round of a two-round statistic over the file's chunks: shifts and scales (1, 2K)."""
+    import numpy as np
+
+    from .._backend import dask_arrays
+
+    k = directions.shape[1]
+    total = np.zeros(2 * k, dtype=np.float64)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=options.workers) as pool:
+        for part in pool.map(
+            lambda rows: dask_arrays.chunk_frame_sums(source.rows(*rows), directions), source.ranges()
+        ):
+            total += part.reshape(-1)
+    total /= source.shape[0]
+    # A constant column keeps a scale of 1, as in the Dask path.
+    scale = np.where(total[k:] > 0.0, total[k:], 1.0)
+    return np.concatenate([total[:k], scale])[None, :]
 
 
 def _values_in_memory(source: Source, stat: Any, directions: Array) -> Array:
