@@ -36,6 +36,15 @@ class Recipe:
     num_slices: int = 256
     lam: float = 0.05
     seed: int = 0
+    regulariser: str = "sigreg"  # or "visreg" (sigreg.visreg in lejepa_loss)
+    unbiased: bool = False  # SIGReg's U-statistic form (EppsPulley(unbiased=True))
+
+    def loss_options(self, step: object) -> dict:
+        """The options of ``sigreg.lejepa_loss`` besides ``lam``: the regulariser and its slices."""
+        options = {"num_slices": self.num_slices, "seed": step, "regulariser": self.regulariser}
+        if self.unbiased:
+            options["unbiased"] = True
+        return options
 
 
 def load(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -55,12 +55,16 @@ def table(metrics: dict[str, float], recipe: Recipe) -> str:
 
 
 def main(run: Callable[[Recipe], dict[str, float]], description: str | None) -> None:
-    """Parse ``--lam``, ``--steps`` and ``--json``, train, and print the results."""
+    """Parse ``--lam``, ``--steps``, ``--regulariser``, ``--unbiased`` and ``--json``, train, print."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--lam", type=float, default=Recipe.lam, help="weight of SIGReg in [0, 1]")
     parser.add_argument("--steps", type=int, default=Recipe.steps, help="training steps")
+    parser.add_argument(
+        "--regulariser", choices=("sigreg", "visreg"), default=Recipe.regulariser, help="the regulariser"
+    )
+    parser.add_argument("--unbiased", action="store_true", help="SIGReg's unbiased (U-statistic) form")
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     args = parser.parse_args()
-    recipe = Recipe(lam=args.lam, steps=args.steps)
+    recipe = Recipe(lam=args.lam, steps=args.steps, regulariser=args.regulariser, unbiased=args.unbiased)
     metrics = run(recipe)
     print(json.dumps(metrics, indent=2) if args.json else table(metrics, recipe))

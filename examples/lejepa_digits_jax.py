@@ -95,7 +95,7 @@ def train(recipe: Recipe | None = None, progress: bool = True) -> tuple[dict, di
         _, z, stats = encode(params, stats, views.reshape(v * b, -1), train=True)
         z = z.reshape(v, b, -1)
         z_global, z_local = z[: recipe.global_views], z[recipe.global_views :]
-        loss = sigreg.lejepa_loss(z_global, z_local, lam=recipe.lam, num_slices=recipe.num_slices, seed=step)
+        loss = sigreg.lejepa_loss(z_global, z_local, lam=recipe.lam, **recipe.loss_options(step))
         return loss, (stats, z)  # z: for the progress bar's SIGReg term
 
     @jax.jit

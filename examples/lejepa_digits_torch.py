@@ -48,7 +48,7 @@ def train(
         v, b, _ = views.shape  # batch norm sees all V * B views of a step together
         z = projector(backbone(views.reshape(v * b, -1))).reshape(v, b, -1)
         z_global, z_local = z[: recipe.global_views], z[recipe.global_views :]
-        loss = sigreg.lejepa_loss(z_global, z_local, lam=recipe.lam, num_slices=recipe.num_slices, seed=step)
+        loss = sigreg.lejepa_loss(z_global, z_local, lam=recipe.lam, **recipe.loss_options(step))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -3,7 +3,8 @@
     python examples/results.py [--output docs/data/examples.md]
 
 
-For each framework: LeJEPA (default lam), lam = 0 (no SIGReg), and the randomly
+For each framework: LeJEPA (default lam) with SIGReg, its unbiased form and VISReg in its
+place, lam = 0 (no SIGReg), and the randomly
 initialised encoder (0 steps); and PCA of the pixels with the same number of
 components as the representation.
 """
@@ -33,6 +34,8 @@ def main() -> None:
     for name, module in (("PyTorch", lejepa_digits_torch), ("JAX", lejepa_digits_jax)):
         for label, r in (
             (f"LeJEPA, lam = {recipe.lam}", recipe),
+            ("LeJEPA, unbiased SIGReg", dataclasses.replace(recipe, unbiased=True)),
+            ("LeJEPA, VISReg", dataclasses.replace(recipe, regulariser="visreg")),
             ("lam = 0 (no SIGReg)", dataclasses.replace(recipe, lam=0.0)),
             ("random encoder", dataclasses.replace(recipe, steps=0)),
         ):
