@@ -127,6 +127,7 @@ class _Sliced(NamedTuple):
     plan: Plan
     reduction: str
     all_reduce: Callable[[Array], Array] | None
+    target_cf: Array | None  # the target's CF per slice (target=), None for N(0, 1)
 
 
 def _slice(
@@ -171,7 +172,8 @@ def _slice(
         directions = xp.astype(directions, zc.dtype)
     directions = dispatch.constant(directions, xp)  # constants: no gradient flows to them
     u = zc @ directions
-    return _Sliced(xp, u, directions, stat, dispatch.plan(u, xp), reduction, all_reduce)
+    target_cf = getattr(stat, "target_cf", lambda *_: None)(directions, xp)
+    return _Sliced(xp, u, directions, stat, dispatch.plan(u, xp), reduction, all_reduce, target_cf)
 
 
 def sigreg(
@@ -267,7 +269,7 @@ def sigreg(
     if dask_arrays.is_dask_array(z):  # reduced chunk by chunk (sigreg._backend.dask_arrays), lazily
         return dask_arrays.sigreg(z, statistic, num_slices, seed, directions, reduction, all_reduce, options)
     s = _slice("z", z, statistic, options, num_slices, seed, directions, reduction, all_reduce)
-    values = dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, s.xp)
+    values = dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, s.xp, s.target_cf)
     return slicing.reduce(values, s.reduction, s.xp)
 
 
@@ -339,7 +341,9 @@ def value_and_grad(
     xp = checks.namespace("z", z)
     z_const = dispatch.constant(z, xp)
     s = _slice("z", z_const, statistic, options, num_slices, seed, directions, reduction, all_reduce)
-    value, grad_u = dispatch.value_and_grad(s.u, s.statistic, s.plan, s.all_reduce, s.reduction, xp)
+    value, grad_u = dispatch.value_and_grad(
+        s.u, s.statistic, s.plan, s.all_reduce, s.reduction, xp, s.target_cf
+    )
     grad = grad_u @ s.directions.T
     if grad.dtype != z.dtype:
         grad = xp.astype(grad, z.dtype)

@@ -74,14 +74,24 @@ def _is_cupy(xp: Any) -> bool:
 
 
 def column_statistics(
-    u: Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Array], Array] | None, xp: Any
+    u: Array,
+    statistic: Statistic,
+    plan: Plan,
+    all_reduce: Callable[[Array], Array] | None,
+    xp: Any,
+    target_cf: Array | None = None,
 ) -> Array:
-    """Per-column values of ``u`` (..., N, K), differentiable in the framework's own autodiff."""
+    """Per-column values of ``u`` (..., N, K), differentiable in the framework's own autodiff.
+
+    ``target_cf``: the target's CF per column (``statistic.target_cf(directions)``), a constant.
+    """
     statistic = local_form(statistic, all_reduce)
     module = adapter(xp)
     if module is not None:
-        return module.column_statistics(u, statistic, plan, all_reduce)
-    return slicing.forward(u, statistic, xp, plan, all_reduce)[0]
+        if target_cf is None:
+            return module.column_statistics(u, statistic, plan, all_reduce)
+        return module.column_statistics(u, statistic, plan, all_reduce, target_cf)
+    return slicing.forward(u, slicing.with_target_cf(statistic, target_cf), xp, plan, all_reduce)[0]
 
 
 def local_form(statistic: Statistic, all_reduce: Callable[[Array], Array] | None) -> Statistic:
@@ -132,14 +142,19 @@ def value_and_grad(
     all_reduce: Callable[[Array], Array] | None,
     reduction: str,
     xp: Any,
+    target_cf: Array | None = None,
 ) -> tuple[Array, Array]:
     """The reduced value and its analytic gradient with respect to ``u``, outside any autodiff."""
     statistic = local_form(statistic, all_reduce)
     module = adapter(xp)
     if module is not None and hasattr(module, "value_and_grad"):
-        value, grad = module.value_and_grad(u, statistic, plan, all_reduce, reduction)
+        if target_cf is None:
+            value, grad = module.value_and_grad(u, statistic, plan, all_reduce, reduction)
+        else:
+            value, grad = module.value_and_grad(u, statistic, plan, all_reduce, reduction, target_cf)
         return value, grad
-    return slicing.value_and_grad(u, statistic, xp, plan, all_reduce, reduction)
+    bound = slicing.with_target_cf(statistic, target_cf)
+    return slicing.value_and_grad(u, bound, xp, plan, all_reduce, reduction)
 
 
 def constant(x: Array, xp: Any) -> Array:

@@ -302,3 +302,30 @@ def _direct_sums_vjp(u: Array, sums_bar: Array, t: tuple[float, ...], xp: Any) -
         cos_bar, sin_bar = sums_bar[..., None, :, i], sums_bar[..., None, :, j + i]
         grad = grad + tj * (sin_bar * xp.cos(tj * u) - cos_bar * xp.sin(tj * u))
     return grad
+
+
+def target_statistic_from_sums(sums: Array, n: Any, weight: Array, cf: Array, xp: Any) -> Array:
+    """``EP_k = n * sum_j W_j ((C_kj - Re psi_kj)^2 + (S_kj - Im psi_kj)^2)`` against a target CF.
+
+    ``cf`` (..., K or 1, 2J) holds the target's CF at the knots, real parts then imaginary parts,
+    per column (a product target's ``psi_a`` depends on the direction) or shared (broadcast).
+    """
+    j = weight.shape[-1]
+    err = (sums[..., :j] / n - cf[..., :j]) ** 2 + (sums[..., j:] / n - cf[..., j:]) ** 2
+    return n * xp.sum(err * weight, axis=-1)
+
+
+def target_statistic_from_sums_vjp(
+    sums: Array, n: Any, values_bar: Array, weight: Array, cf: Array, xp: Any
+) -> Array:
+    """Gradient of :func:`target_statistic_from_sums` with respect to the sums (the CF is a constant)."""
+    j = weight.shape[-1]
+    scale = 2.0 * weight * values_bar[..., None]
+    return xp.concat(
+        [scale * (sums[..., :j] / n - cf[..., :j]), scale * (sums[..., j:] / n - cf[..., j:])], axis=-1
+    )
+
+
+def knot_weights(grid: Grid, like: Array, xp: Any) -> Array:
+    """The quadrature weights (window included) on ``like``'s device and dtype."""
+    return _constant(grid.weight, like, xp)

@@ -23,31 +23,37 @@ from ..._core.statistic import Statistic
 
 class _ColumnStatistics(torch.autograd.Function):
     @staticmethod
-    def forward(u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Any) -> Any:
-        values, residuals = slicing.forward(u, statistic, _xp, plan, all_reduce)
+    def forward(
+        u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Any, target_cf: Any = None
+    ) -> Any:
+        bound = slicing.with_target_cf(statistic, target_cf)
+        values, residuals = slicing.forward(u, bound, _xp, plan, all_reduce)
         return (values, *residuals)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
-        u, ctx.statistic, ctx.plan, ctx.all_reduce = inputs
+        u, ctx.statistic, ctx.plan, ctx.all_reduce, target_cf = inputs
         residuals = output[1:]
         tensors = [r if isinstance(r, torch.Tensor) else None for r in residuals]
         # Python numbers and None (sample counts, no workers) are kept aside: only tensors are saved.
         ctx.numbers = [None if isinstance(r, torch.Tensor) else r for r in residuals]
         ctx.mark_non_differentiable(*(t for t in tensors if t is not None))
-        ctx.save_for_backward(u, *tensors)
+        ctx.save_for_backward(u, target_cf, *tensors)
 
     @staticmethod
     def backward(ctx: Any, values_bar: torch.Tensor, *_: Any) -> tuple[Any, ...]:
-        u, *tensors = ctx.saved_tensors
+        u, target_cf, *tensors = ctx.saved_tensors
+        statistic = slicing.with_target_cf(ctx.statistic, target_cf)
         if torch.is_grad_enabled():
-            return _differentiable_backward(ctx, u, values_bar), None, None, None
+            return _differentiable_backward(ctx, statistic, u, values_bar), None, None, None, None
         residuals = tuple(t if t is not None else n for t, n in zip(tensors, ctx.numbers, strict=True))
-        grad = slicing.backward(u, residuals, values_bar, ctx.statistic, _xp, ctx.plan)
-        return grad, None, None, None
+        grad = slicing.backward(u, residuals, values_bar, statistic, _xp, ctx.plan)
+        return grad, None, None, None, None
 
 
-def _differentiable_backward(ctx: Any, u: torch.Tensor, values_bar: torch.Tensor) -> torch.Tensor:
+def _differentiable_backward(
+    ctx: Any, statistic: Statistic, u: torch.Tensor, values_bar: torch.Tensor
+) -> torch.Tensor:
     """The gradient as differentiable operations, for higher-order autodiff (``create_graph=True``).
 
     The saved residuals are constants to autograd, so they are recomputed from ``u``
@@ -60,15 +66,19 @@ def _differentiable_backward(ctx: Any, u: torch.Tensor, values_bar: torch.Tensor
             "sums has no derivative across workers); compute them without all_reduce"
         )
     plan = dataclasses.replace(ctx.plan, kernel=None)
-    _, residuals = slicing.forward(u, ctx.statistic, _xp, plan, None)
-    grad: torch.Tensor = slicing.backward(u, residuals, values_bar, ctx.statistic, _xp, plan)
+    _, residuals = slicing.forward(u, statistic, _xp, plan, None)
+    grad: torch.Tensor = slicing.backward(u, residuals, values_bar, statistic, _xp, plan)
     return grad
 
 
 def column_statistics(
-    u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
+    u: torch.Tensor,
+    statistic: Statistic,
+    plan: Plan,
+    all_reduce: Callable[[Any], Any] | None,
+    target_cf: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    outputs: Any = _ColumnStatistics.apply(u, statistic, plan, all_reduce)  # type: ignore[no-untyped-call]
+    outputs: Any = _ColumnStatistics.apply(u, statistic, plan, all_reduce, target_cf)  # type: ignore[no-untyped-call]
     return typing.cast(torch.Tensor, outputs[0])
 
 
