@@ -123,12 +123,14 @@ def null_mean(**options: Any) -> float:
     Parameters
     ----------
     **options
-        Options of the Epps-Pulley statistic (``t_max``, ``num_points``, ``integration``).
+        Options of the Epps-Pulley statistic (``t_max``, ``num_points``, ``integration``,
+        ``unbiased``).
 
     Returns
     -------
     float
-        The null mean: 1.0525 on the default grid, 1.0594 over the whole line.
+        The null mean: 1.0525 on the default grid, 1.0594 over the whole line, 0 for
+        ``unbiased=True``.
 
     Examples
     --------
@@ -139,7 +141,10 @@ def null_mean(**options: Any) -> float:
     from ._pvalues import asymptotic as _asymptotic
     from ._statistics.epps_pulley import EppsPulley
 
-    knots, weights = EppsPulley(**options).null_quadrature(np)
+    statistic = EppsPulley(**options)
+    if statistic.unbiased:
+        return 0.0  # the U-statistic's mean, exactly, at every N
+    knots, weights = statistic.null_quadrature(np)
     return float(np.sum(_asymptotic.chi2_weights(knots, weights)))
 
 

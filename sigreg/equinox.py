@@ -38,7 +38,7 @@ class SIGReg(eqx.Module):
         A mapped axis (``shard_map``, ``pmap``, ``vmap``) to reduce over: the
         statistic is then that of the global batch (:func:`sigreg.jax.all_reduce`).
     **options
-        Options of the statistic (Epps-Pulley: ``t_max``, ``num_points``, ``integration``).
+        Options of the statistic (Epps-Pulley: ``t_max``, ``num_points``, ``integration``, ``unbiased``).
 
     Raises
     ------

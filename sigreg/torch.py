@@ -78,7 +78,7 @@ class SIGReg(_torch.nn.Module):
     group : ProcessGroup, optional
         The process group; default: the world.
     **options
-        Options of the statistic (Epps-Pulley: ``t_max``, ``num_points``, ``integration``).
+        Options of the statistic (Epps-Pulley: ``t_max``, ``num_points``, ``integration``, ``unbiased``).
 
     Raises
     ------

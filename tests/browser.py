@@ -114,6 +114,6 @@ LAYOUT_JS = """() => ({
   canvases: [...document.querySelectorAll('canvas')].map((c) => {
     const r = c.getBoundingClientRect();
     return {id: c.id || c.getAttribute('aria-label') || c.className, left: r.left, right: r.right,
-            width: r.width, outside: c.dataset.outside ?? null};
+            width: r.width, height: r.height, outside: c.dataset.outside ?? null};
   }),
 })"""

@@ -357,7 +357,7 @@ WIDTHS = (360, 390, 768, 1024, 1400)
 
 def test_layout_fits_the_screen(browser, site, shots):
     """At every width: no sideways scrolling; every canvas, cloud and histogram inside the screen and
-    wide enough to read; no two canvas labels overlapping, none crossing its canvas's edge; every
+    wide enough to read; section 04's panel square; no two canvas labels overlapping, none crossing its canvas's edge; every
     formula whole (no scrollbar, inside its block)."""
     context, tab, log = _open(browser, site["url"], {"width": WIDTHS[0], "height": 844})
     try:
@@ -380,6 +380,9 @@ def test_layout_fits_the_screen(browser, site, shots):
                     width,
                     canvas,
                 )  # every point drawn inside its canvas
+            toy = next(c for c in layout["canvases"] if c["id"] == "toy-scene")
+            # the round cloud's panel is square (at most 620 px tall), not a wide strip with empty sides
+            assert 0.85 <= toy["width"] / toy["height"] <= 1.2, (width, toy)
             labels = tab.evaluate("window.storyLabels()")
             assert sum(len(c["labels"]) for c in labels) >= 40, labels  # the axes, ticks and markers
             problems = _label_problems(tab)

@@ -340,3 +340,37 @@ def test_targets_pickle_and_print_by_their_public_module():
         assert b"sigreg._" not in data and pickle.loads(data).target == target
     assert repr(targets.GeneralizedNormal(1.5)) == "GeneralizedNormal(beta=1.5)"
     assert {"normal", "laplace", "sphere", "rectified_generalized_normal"} <= set(targets.available())
+
+
+@pytest.mark.parametrize(
+    "target", [targets.Laplace(), targets.RectifiedGeneralizedNormal(p=1.0, mu=0.5)], ids=repr
+)
+def test_unbiased_with_a_target(target):
+    """unbiased=True composes with target=: the U-statistic of |ecf - psi_a|^2 (mean exactly 0 for
+    samples of the target), against its float64 transcription over pairs i != j."""
+    rng = np.random.default_rng(9)
+    z = rng.standard_normal((20, 3))
+    a = rng.standard_normal((3, 4))
+    a /= np.linalg.norm(a, axis=0)
+    statistic = sigreg.stats.EppsPulley(unbiased=True, target=target)
+    got = sigreg.sigreg(z, directions=a, statistic=statistic, reduction="none")
+    import array_api_compat.numpy as npx
+
+    j = len(statistic.knots)
+    cf = statistic.target_cf(a, npx)
+    psi = cf[:, :j] + 1j * cf[:, j:]  # (K, J)
+    u = z @ a
+    e = np.exp(1j * u[:, :, None] * np.array(statistic.knots))  # (N, K, J)
+    n = u.shape[0]
+    pairs = np.einsum("nkj,mkj->kj", e - psi, np.conj(e - psi)).real
+    diagonal = np.sum(np.abs(e - psi) ** 2, axis=0)
+    expected = n * np.sum(np.array(statistic.grid.weight) * (pairs - diagonal) / (n * (n - 1)), axis=-1)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    grad = sigreg.value_and_grad(z, directions=a, statistic=statistic)[1]
+    numeric = oracle.numerical_grad(lambda x: float(sigreg.sigreg(x, directions=a, statistic=statistic)), z)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=2e-8)
+    means = [
+        float(sigreg.sigreg(target.sample(16, 3, seed=r), directions=a, statistic=statistic))
+        for r in range(40)
+    ]
+    assert abs(np.mean(means)) < 4 * np.std(means, ddof=1) / math.sqrt(len(means))

@@ -54,6 +54,7 @@ def epps_pulley(
     t_max: float = T_MAX,
     num_points: int = NUM_POINTS,
     integration: str = "trapezoid",
+    unbiased: bool = False,
     target: Any = "normal",
 ) -> Array:
     """The Epps-Pulley statistic of the samples along ``axis`` against N(0, 1) (or ``target``).
@@ -78,6 +79,9 @@ def epps_pulley(
     integration : {"trapezoid", "simpson", "gauss_hermite", "exact"}, default "trapezoid"
         The quadrature rule (see :class:`EppsPulley`); ``"exact"``: the closed form
         over the whole real line.
+    unbiased : bool, default False
+        The U-statistic form without the ``i = j`` pairs: mean exactly 0 under N(0, 1)
+        at every N (see :class:`EppsPulley`); needs at least 2 samples.
     target : str or sigreg.targets.Target, default "normal"
         The 1-D law tested against, by its characteristic function ``psi``:
         ``N * integral |ecf(t) - psi(t)|^2 exp(-t^2/2) dt`` (a product target of
@@ -110,7 +114,9 @@ def epps_pulley(
     >>> bool(epps_pulley(x + 1.0)[0] > 50)  # a shifted sample is far from N(0, 1)
     True
     """
-    statistic = EppsPulley(t_max=t_max, num_points=num_points, integration=integration, target=target)
+    statistic = EppsPulley(
+        t_max=t_max, num_points=num_points, integration=integration, unbiased=unbiased, target=target
+    )
     if not isinstance(statistic.target, ProductTarget):
         raise ValueError(
             f"target={statistic.target!r} is a law of whole embeddings (its projections' CF depends on "

@@ -230,8 +230,8 @@ def sigreg(
         function of sums over samples.
     **options
         Options of the statistic when it is given by name. Epps-Pulley:
-        ``t_max=3.0``, ``num_points=17``, ``integration="trapezoid"`` (see
-        :class:`sigreg.stats.EppsPulley`).
+        ``t_max=3.0``, ``num_points=17``, ``integration="trapezoid"``, ``unbiased=False``
+        (see :class:`sigreg.stats.EppsPulley`).
 
     Returns
     -------

@@ -245,8 +245,12 @@ def pvalues(  # numpydoc ignore=PR01,RT01,EX01
         from . import asymptotic
 
         knots, weights = stat.null_quadrature(np)  # type: ignore[attr-defined]
-        table = asymptotic.survival_table(tuple(asymptotic.chi2_weights(knots, weights).tolist()))
-        slice_p = asymptotic.survival(values, table, xp)
+        lambdas = asymptotic.chi2_weights(knots, weights)
+        table = asymptotic.survival_table(tuple(lambdas.tolist()))
+        # The unbiased statistic is the plain one less its null mean sum(lambdas), up to
+        # O(1/sqrt(N)): shifted back, it follows the same weighted chi-square law.
+        offset = float(np.sum(lambdas)) if getattr(stat, "unbiased", False) else 0.0
+        slice_p = asymptotic.survival(values + offset, table, xp)
     else:
         slice_p = _exceedance(xp.reshape(null, (-1,)), values, xp)
     if k == 1 and per_slice == "asymptotic":

@@ -27,8 +27,11 @@ def _pair_block_rows(u: Array) -> int:
     return max(1, _PAIR_BLOCK_ELEMENTS // max(1, int(n) * int(k)))
 
 
-def exact_statistic(u: Array, xp: Any) -> Array:
-    """The closed form for each slice of ``u`` (..., N, K); result (..., K)."""
+def exact_statistic(u: Array, xp: Any, unbiased: bool = False) -> Array:
+    """The closed form for each slice of ``u`` (..., N, K); result (..., K).
+
+    ``unbiased``: the pair sum without its ``N`` diagonal terms (each 1), over ``N - 1``.
+    """
     n = u.shape[-2]
     pair = None
     for rows in row_slices(n, _pair_block_rows(u)):
@@ -36,14 +39,16 @@ def exact_statistic(u: Array, xp: Any) -> Array:
         part = xp.sum(xp.exp(-0.5 * d * d), axis=(-3, -2))
         pair = part if pair is None else pair + part
     single = xp.sum(xp.exp(-0.25 * u * u), axis=-2)
-    return _SQRT_2PI * (pair / n - math.sqrt(2.0) * single + n / math.sqrt(3.0))
+    pairs = (pair - n) / (n - 1) if unbiased else pair / n
+    return _SQRT_2PI * (pairs - math.sqrt(2.0) * single + n / math.sqrt(3.0))
 
 
-def exact_vjp(u: Array, ep_bar: Array, xp: Any) -> Array:
+def exact_vjp(u: Array, ep_bar: Array, xp: Any, unbiased: bool = False) -> Array:
     """Gradient of the closed form with respect to ``u``, times ``ep_bar`` (..., K).
 
     ``dT/dx_m = sqrt(2 pi) [ -(2/N) sum_l d_ml exp(-d_ml^2/2) + (x_m/sqrt 2) exp(-x_m^2/4) ]``
-    with ``d_ml = x_m - x_l``.
+    with ``d_ml = x_m - x_l`` (``N - 1`` for ``N`` in the first term when ``unbiased``: the
+    diagonal terms are constants).
     """
     n = u.shape[-2]
     blocks = []
@@ -52,4 +57,5 @@ def exact_vjp(u: Array, ep_bar: Array, xp: Any) -> Array:
         blocks.append(xp.sum(d * xp.exp(-0.5 * d * d), axis=-2))
     pair = blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=-2)
     single = u * xp.exp(-0.25 * u * u) / math.sqrt(2.0)
-    return (_SQRT_2PI * ep_bar[..., None, :]) * (-2.0 / n * pair + single)
+    pairs = n - 1 if unbiased else n
+    return (_SQRT_2PI * ep_bar[..., None, :]) * (-2.0 / pairs * pair + single)

@@ -253,20 +253,35 @@ def ecf_sums_vjp(u: Array, sums_bar: Array, grid: Grid, xp: Any, plan: Plan) -> 
     return grad
 
 
-def statistic_from_sums(sums: Array, n: Any, grid: Grid, xp: Any) -> Array:
-    """``EP_k = n * sum_j W_j ((C_kj - phi_j)^2 + S_kj^2)`` with ``C = cos_sum / n``; shape (..., K)."""
+def statistic_from_sums(sums: Array, n: Any, grid: Grid, xp: Any, unbiased: bool = False) -> Array:
+    """``EP_k = n * sum_j W_j ((C_kj - phi_j)^2 + S_kj^2)`` with ``C = cos_sum / n``; shape (..., K).
+
+    ``unbiased``: ``C^2 + S^2`` (which holds the ``i = j`` pairs, each 1) becomes the
+    U-statistic ``(n (C^2 + S^2) - 1) / (n - 1)``, so the value has mean 0 under N(0, 1).
+    """
     phi, weight = _knot_constants(grid, sums, xp)
     j = len(grid.t)
-    err = (sums[..., :j] / n - phi) ** 2 + (sums[..., j:] / n) ** 2
+    c, s = sums[..., :j] / n, sums[..., j:] / n
+    err = (c - phi) ** 2 + s**2
+    if unbiased:
+        # (n |ecf|^2 - 1) / (n - 1) - 2 phi C + phi^2, written without the cancellation of
+        # its O(1) terms down to an O(1/n) result (float32 would lose log10(n) digits).
+        err = err + (c * c + s * s - 1.0) / (n - 1.0)
     return n * xp.sum(err * weight, axis=-1)
 
 
-def statistic_from_sums_vjp(sums: Array, n: Any, values_bar: Array, grid: Grid, xp: Any) -> Array:
+def statistic_from_sums_vjp(
+    sums: Array, n: Any, values_bar: Array, grid: Grid, xp: Any, unbiased: bool = False
+) -> Array:
     """Gradient of :func:`statistic_from_sums` with respect to the sums, shape (..., K, 2J)."""
     phi, weight = _knot_constants(grid, sums, xp)
     j = len(grid.t)
     scale = 2.0 * weight * values_bar[..., None]
-    return xp.concat([scale * (sums[..., :j] / n - phi), scale * (sums[..., j:] / n)], axis=-1)
+    c, s = sums[..., :j] / n, sums[..., j:] / n
+    if unbiased:
+        # The derivative of (C^2 + S^2 - 1) / (n - 1) added to that of the plain form.
+        return xp.concat([scale * (c - phi + c / (n - 1.0)), scale * (s + s / (n - 1.0))], axis=-1)
+    return xp.concat([scale * (c - phi), scale * s], axis=-1)
 
 
 def _knot_constants(grid: Grid, like: Array, xp: Any) -> tuple[Array, Array]:
@@ -304,26 +319,34 @@ def _direct_sums_vjp(u: Array, sums_bar: Array, t: tuple[float, ...], xp: Any) -
     return grad
 
 
-def target_statistic_from_sums(sums: Array, n: Any, weight: Array, cf: Array, xp: Any) -> Array:
+def target_statistic_from_sums(
+    sums: Array, n: Any, weight: Array, cf: Array, xp: Any, unbiased: bool = False
+) -> Array:
     """``EP_k = n * sum_j W_j ((C_kj - Re psi_kj)^2 + (S_kj - Im psi_kj)^2)`` against a target CF.
 
     ``cf`` (..., K or 1, 2J) holds the target's CF at the knots, real parts then imaginary parts,
     per column (a product target's ``psi_a`` depends on the direction) or shared (broadcast).
+    ``unbiased``: ``C^2 + S^2`` becomes ``(n (C^2 + S^2) - 1) / (n - 1)``, as against N(0, 1).
     """
     j = weight.shape[-1]
-    err = (sums[..., :j] / n - cf[..., :j]) ** 2 + (sums[..., j:] / n - cf[..., j:]) ** 2
+    c, s = sums[..., :j] / n, sums[..., j:] / n
+    err = (c - cf[..., :j]) ** 2 + (s - cf[..., j:]) ** 2
+    if unbiased:
+        err = err + (c * c + s * s - 1.0) / (n - 1.0)
     return n * xp.sum(err * weight, axis=-1)
 
 
 def target_statistic_from_sums_vjp(
-    sums: Array, n: Any, values_bar: Array, weight: Array, cf: Array, xp: Any
+    sums: Array, n: Any, values_bar: Array, weight: Array, cf: Array, xp: Any, unbiased: bool = False
 ) -> Array:
     """Gradient of :func:`target_statistic_from_sums` with respect to the sums (the CF is a constant)."""
     j = weight.shape[-1]
     scale = 2.0 * weight * values_bar[..., None]
-    return xp.concat(
-        [scale * (sums[..., :j] / n - cf[..., :j]), scale * (sums[..., j:] / n - cf[..., j:])], axis=-1
-    )
+    c, s = sums[..., :j] / n, sums[..., j:] / n
+    dc, ds = c - cf[..., :j], s - cf[..., j:]
+    if unbiased:
+        dc, ds = dc + c / (n - 1.0), ds + s / (n - 1.0)
+    return xp.concat([scale * dc, scale * ds], axis=-1)
 
 
 def knot_weights(grid: Grid, like: Array, xp: Any) -> Array:

@@ -53,6 +53,12 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         window over the whole line (no truncation; knots evaluated directly, no
         fused kernels). ``"exact"``: the closed form over the whole real line
         (O(N^2) work per column, for validation and small N; no ``all_reduce``).
+    unbiased : bool, default False
+        Drop the ``i = j`` pairs from ``|ecf(t)|^2 = (1/N^2) sum_{i,j} cos(t (x_i - x_j))``
+        (the U-statistic ``(N |ecf|^2 - 1) / (N - 1)`` in its place): the value then has mean
+        exactly 0 under N(0, 1) at every N, where the default's is ``sum_j W_j (1 - phi_j^2)``
+        (about 1.05 on the default grid), a bias of order 1/N in the statistic divided by N.
+        Same sums, same cost, exact with ``all_reduce``. It can be negative. Needs N >= 2.
     target : str or sigreg.targets.Target, default "normal"
         The law tested against (:mod:`sigreg.targets`): each column's ECF is compared with the
         target's CF at the knots, real and imaginary parts, with the same window and quadrature.
@@ -83,6 +89,7 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
     t_max: float = T_MAX
     num_points: int = NUM_POINTS
     integration: str = "trapezoid"
+    unbiased: bool = False
     target: Any = field(default="normal", repr=False)
     grid: Grid = field(init=False, repr=False, compare=False)
 
@@ -93,6 +100,7 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
             raise ValueError(f"num_points must be <= {MAX_POINTS}, got {num_points}")
         object.__setattr__(self, "num_points", num_points)
         integration = checks.choice("integration", self.integration, INTEGRATIONS)
+        checks.boolean("unbiased", self.unbiased)
         # Built once here (a plain attribute: torch.compile traces attribute reads).
         if integration == "simpson":
             if num_points % 2 == 0:
@@ -121,6 +129,8 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
 
     def __repr__(self) -> str:
         options = f"t_max={self.t_max!r}, num_points={self.num_points!r}, integration={self.integration!r}"
+        if self.unbiased:
+            options += ", unbiased=True"
         if not targets.is_normal(self.target):  # the default is not shown: reprs stay as they were
             options += f", target={self.target!r}"
         return f"EppsPulley({options})"
@@ -225,6 +235,11 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         positive = nodes > 0
         return nodes[positive], 2.0 * weights[positive]
 
+    def check_samples(self, n: int, name: str) -> None:  # numpydoc ignore=GL08
+        # The U-statistic divides by N - 1.
+        if self.unbiased and n < 2:
+            raise ValueError(f"{name} must have at least 2 samples for EppsPulley(unbiased=True), got {n}")
+
     # The methods of the Statistic protocol: their docstrings are the protocol's (inherited).
 
     @property
@@ -235,14 +250,14 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         self, u: Array, xp: Any, plan: Plan = DEFAULT
     ) -> tuple[Array, tuple[Any, ...]]:
         if not self.has_sums:
-            return closed_form.exact_statistic(u, xp), ()
+            return closed_form.exact_statistic(u, xp, self.unbiased), ()
         return super().forward(u, xp, plan)
 
     def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
     ) -> Array:
         if not self.has_sums:
-            return closed_form.exact_vjp(u, cotangent, xp)
+            return closed_form.exact_vjp(u, cotangent, xp, self.unbiased)
         return super().backward(u, residuals, cotangent, xp, plan)
 
     def local_sums(self, u: Array, xp: Any, plan: Plan = DEFAULT) -> Array:  # numpydoc ignore=GL08
@@ -250,12 +265,12 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
 
     def from_sums(self, sums: Array, n: Any, xp: Any) -> Array:  # numpydoc ignore=GL08
         if targets.is_normal(self.target):
-            return ecf.statistic_from_sums(sums, n, self.grid, xp)
+            return ecf.statistic_from_sums(sums, n, self.grid, xp, self.unbiased)
         return self.from_sums_with_cf(sums, n, self._axis_cf(sums, xp), xp)
 
     def from_sums_vjp(self, sums: Array, n: Any, cotangent: Array, xp: Any) -> Array:  # numpydoc ignore=GL08
         if targets.is_normal(self.target):
-            return ecf.statistic_from_sums_vjp(sums, n, cotangent, self.grid, xp)
+            return ecf.statistic_from_sums_vjp(sums, n, cotangent, self.grid, xp, self.unbiased)
         return self.from_sums_vjp_with_cf(sums, n, cotangent, self._axis_cf(sums, xp), xp)
 
     # The target's CF per column: see sigreg._statistics.targeted.
@@ -304,14 +319,15 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         self, sums: Array, n: Any, cf: Array, xp: Any
     ) -> Array:  # numpydoc ignore=PR01,RT01
         """:meth:`from_sums` against the CF ``cf`` (..., K or 1, 2J)."""
-        return ecf.target_statistic_from_sums(sums, n, ecf.knot_weights(self.grid, sums, xp), cf, xp)
+        weight = ecf.knot_weights(self.grid, sums, xp)
+        return ecf.target_statistic_from_sums(sums, n, weight, cf, xp, self.unbiased)
 
     def from_sums_vjp_with_cf(  # numpydoc ignore=PR01,RT01
         self, sums: Array, n: Any, cotangent: Array, cf: Array, xp: Any
     ) -> Array:
         """:meth:`from_sums_vjp` against the CF ``cf``."""
         weight = ecf.knot_weights(self.grid, sums, xp)
-        return ecf.target_statistic_from_sums_vjp(sums, n, cotangent, weight, cf, xp)
+        return ecf.target_statistic_from_sums_vjp(sums, n, cotangent, weight, cf, xp, self.unbiased)
 
     def _axis_cf(self, like: Array, xp: Any) -> Array:
         """The target's 1-D CF at the knots, for the statistic along an axis (float64 on the host)."""
