@@ -14,7 +14,7 @@ from .._backend import dask_arrays, dispatch
 from .._core import arrays, checks, draws, dtypes, quasi_random, slicing
 from .._core.plan import Plan
 from .._core.statistic import Statistic
-from .._statistics import registry
+from .._statistics import registry, targets
 
 Array = Any
 
@@ -172,7 +172,14 @@ def _slice(
         directions = xp.astype(directions, zc.dtype)
     directions = dispatch.constant(directions, xp)  # constants: no gradient flows to them
     u = zc @ directions
-    target_cf = getattr(stat, "target_cf", lambda *_: None)(directions, xp)
+    # The target's constants for these slices (target=): Epps-Pulley's CF per slice, Wasserstein's
+    # reference order statistics (drawn from a stream of the seed); None for N(0, 1).
+    target = getattr(stat, "target", None)
+    target_cf = None
+    if target is not None and not targets.is_normal(target):  # the default path does no extra work
+        keys = draws.seed_keys(checks.seed(seed, xp), xp, arrays.device(z))
+        with_target: Any = stat  # a statistic with a target= option
+        target_cf = with_target.target_cf(directions, xp, z.shape[-2], keys)
     return _Sliced(xp, u, directions, stat, dispatch.plan(u, xp), reduction, all_reduce, target_cf)
 
 

@@ -66,7 +66,9 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         target's projection onto ``a`` has ``psi_a(t) = prod_d psi(a_d t)``, and
         :class:`~sigreg.targets.Sphere` one CF for all directions (it needs the dimension, so it
         is for :func:`sigreg.sigreg` only). ``"normal"`` is today's statistic, bit for bit.
-        Not with ``integration="exact"`` (a closed form against N(0, 1) only).
+        Not with ``integration="exact"`` (a closed form against N(0, 1) only). The tabulated
+        targets' quadrature (GeneralizedNormal, RectifiedGeneralizedNormal) runs here, at
+        construction: under ``torch.compile`` make the statistic outside the compiled function.
 
     Raises
     ------
@@ -92,6 +94,8 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
     unbiased: bool = False
     target: Any = field(default="normal", repr=False)
     grid: Grid = field(init=False, repr=False, compare=False)
+    _host_cf: Any = field(init=False, repr=False, compare=False, default=None)
+    _host_table: Any = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "t_max", checks.positive_finite("t_max", self.t_max))
@@ -126,6 +130,11 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
                 "quadrature rule ('trapezoid', 'simpson' or 'gauss_hermite')"
             )
         object.__setattr__(self, "target", target)
+        # A product target's host constants, made here, never under a trace: its CF at the knots
+        # (along an axis) and the table its projections' CF interpolates (sigreg.sigreg).
+        if isinstance(target, targets.ProductTarget) and not targets.is_normal(target):
+            object.__setattr__(self, "_host_cf", target.cf(grid.t))
+            object.__setattr__(self, "_host_table", target.table(max(grid.t)))
 
     def __repr__(self) -> str:
         options = f"t_max={self.t_max!r}, num_points={self.num_points!r}, integration={self.integration!r}"
@@ -275,7 +284,7 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
 
     # The target's CF per column: see sigreg._statistics.targeted.
 
-    def target_cf(self, directions: Array, xp: Any) -> Array | None:
+    def target_cf(self, directions: Array, xp: Any, n: int = 0, keys: Any = None) -> Array | None:
         """The target's CF at the knots for projections onto ``directions`` (D, K), or None for N(0, 1).
 
         Parameters
@@ -284,6 +293,10 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
             The directions of the slices (constants).
         xp : namespace
             Their namespace.
+        n : int, optional
+            The number of samples (not used: the CF does not depend on it).
+        keys : list, optional
+            The seed's keys (not used).
 
         Returns
         -------
@@ -305,7 +318,7 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         if targets.is_normal(self.target):
             return None
         if isinstance(self.target, targets.ProductTarget):
-            re, im = self.target.projection_cf(directions, self.grid.t, xp)
+            re, im = self.target.projection_cf(directions, self.grid.t, xp, self._host_table)
             return xp.concat([re, im], axis=-1)
         cf = self.target.projection_cf(directions.shape[0], self.grid.t)
         return _constant(cf + tuple(0.0 for _ in cf), directions, xp)
@@ -336,7 +349,7 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
                 f"target={self.target!r} is a law of whole embeddings: its projections' CF depends on "
                 "the dimension, so it is tested by sigreg.sigreg(z, target=...), not along an axis"
             )
-        re, im = self.target.cf(self.grid.t)
+        re, im = self._host_cf
         return _constant(re + im, like, xp)
 
     def local_sums_vjp(

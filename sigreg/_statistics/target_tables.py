@@ -129,8 +129,26 @@ def sphere_cf(dim: int, t: tuple[float, ...]) -> tuple[float, ...]:
     return tuple(_sphere_cf_at(dim, abs(tj)) for tj in t)
 
 
-@functools.cache
 def _sphere_cf_at(dim: int, t: float) -> float:
+    if t <= 4.0:
+        # (nu + 1)_m >= (D/2)^m, so the terms sum to at most exp(t^2/2) <= e^8 whatever D: float64
+        # loses at most 4 digits. Plain float arithmetic: torch.compile traces it (a first call
+        # under a trace computes it there).
+        x = -0.25 * t * t * dim
+        nu1 = 0.5 * dim
+        term = total = 1.0
+        m = 0
+        # The ratio of successive terms falls with m: they grow, then fall below any tolerance.
+        while abs(term) > 1e-18:
+            m += 1
+            term = term * x / (m * (nu1 + m - 1))
+            total += term
+        return total
+    return _sphere_cf_decimal(dim, t)
+
+
+@functools.cache
+def _sphere_cf_decimal(dim: int, t: float) -> float:
     r2 = t * t * dim
     digits = 30 + int(math.sqrt(r2) / math.log(10.0))
     with decimal.localcontext() as ctx:

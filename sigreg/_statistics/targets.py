@@ -164,16 +164,23 @@ class ProductTarget(Target):
         raise NotImplementedError
 
     def cf_arrays(
-        self, s: Array, xp: Any, bound: float
+        self, s: Array, xp: Any, table: Any
     ) -> tuple[Array, Array | None]:  # numpydoc ignore=PR01,RT01
         """``psi(s)`` as array operations: (real part, imaginary part or None when psi is real).
 
-        The default interpolates a float64 table of :meth:`cf` on ``[0, max|s|]`` (cubic, four
-        points); closed forms override it. ``bound`` (static) is at least ``max |s|``.
+        Tabulated laws interpolate ``table`` (:meth:`table`, cubic, four points); closed forms
+        override it and ignore ``table``.
         """
         raise NotImplementedError
 
-    def projection_cf(self, directions: Array, t: tuple[float, ...], xp: Any) -> tuple[Array, Array]:
+    def table(self, bound: float) -> Any:  # numpydoc ignore=PR01,RT01
+        """The float64 table of :meth:`cf` on ``[0, bound]`` that :meth:`cf_arrays` interpolates,
+        or None for a closed form. Host work (quadrature): made before any trace, and passed in."""
+        return target_tables.cf_table(self.cf, bound)
+
+    def projection_cf(
+        self, directions: Array, t: tuple[float, ...], xp: Any, table: Any = None
+    ) -> tuple[Array, Array]:
         """``psi_a(t_j) = prod_d psi(a_d t_j)`` for each column ``a`` of ``directions`` (D, K).
 
         Parameters
@@ -185,6 +192,9 @@ class ProductTarget(Target):
             Knots.
         xp : namespace
             The namespace of ``directions``.
+        table : optional
+            ``self.table(max |t|)``, made beforehand (the statistic makes it at construction, so
+            that no quadrature runs under a trace); made here if not given.
 
         Returns
         -------
@@ -205,7 +215,9 @@ class ProductTarget(Target):
         a = directions / xp.sqrt(xp.sum(directions * directions, axis=0, keepdims=True))
         knots = _constant(t, a, xp)
         s = a[:, :, None] * knots  # (D, K, J)
-        re, im = self.cf_arrays(s, xp, max(abs(tj) for tj in t))
+        if table is None:
+            table = self.table(max(abs(tj) for tj in t))
+        re, im = self.cf_arrays(s, xp, table)
         if im is None:
             return xp.prod(re, axis=0), xp.zeros(re.shape[1:], dtype=re.dtype, device=_device(re))
         # A product of complex numbers: moduli multiply, phases add.
@@ -213,9 +225,9 @@ class ProductTarget(Target):
         phase = xp.sum(xp.atan2(im, re), axis=0)
         return modulus * xp.cos(phase), modulus * xp.sin(phase)
 
-    def _tabulated(self, s: Array, xp: Any, bound: float) -> tuple[Array, Array | None]:
-        """Cubic (four-point Lagrange) interpolation of a float64 table of :meth:`cf` on [0, bound]."""
-        h, re_table, im_table = target_tables.cf_table(self.cf, bound)
+    def _tabulated(self, s: Array, table: Any, xp: Any) -> tuple[Array, Array | None]:
+        """Cubic (four-point Lagrange) interpolation of the float64 table of :meth:`cf`."""
+        h, re_table, im_table = table
         x = xp.abs(s) / h
         base = xp.clip(xp.floor(x) - 1.0, 0.0, float(target_tables.TABLE_POINTS - 1))
         p = x - base  # in [0, 3] where the stencil base .. base + 3 holds x
@@ -256,10 +268,11 @@ class Normal(ProductTarget):
     def cf(self, t: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:  # numpydoc ignore=GL08
         return tuple(math.exp(-0.5 * x * x) for x in t), tuple(0.0 for _ in t)
 
-    def cf_arrays(
-        self, s: Array, xp: Any, bound: float
-    ) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
+    def cf_arrays(self, s: Array, xp: Any, table: Any) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
         return xp.exp(-0.5 * s * s), None
+
+    def table(self, bound: float) -> Any:  # numpydoc ignore=GL08
+        return None
 
     def from_uniforms(self, u1: Array, u2: Array, xp: Any) -> Array:  # numpydoc ignore=GL08
         return xp.sqrt(-2.0 * xp.log(u1)) * xp.cos((2.0 * math.pi) * u2)
@@ -281,10 +294,11 @@ class Laplace(ProductTarget):
     def cf(self, t: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:  # numpydoc ignore=GL08
         return tuple(1.0 / (1.0 + 0.5 * x * x) for x in t), tuple(0.0 for _ in t)
 
-    def cf_arrays(
-        self, s: Array, xp: Any, bound: float
-    ) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
+    def cf_arrays(self, s: Array, xp: Any, table: Any) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
         return 1.0 / (1.0 + 0.5 * s * s), None
+
+    def table(self, bound: float) -> Any:  # numpydoc ignore=GL08
+        return None
 
     def from_uniforms(self, u1: Array, u2: Array, xp: Any) -> Array:  # numpydoc ignore=GL08
         # Exponential magnitude, random sign: both exact from 23-bit uniforms in (0, 1).
@@ -311,14 +325,15 @@ class Uniform(ProductTarget):
         r3 = math.sqrt(3.0)
         return tuple(1.0 if x == 0.0 else math.sin(r3 * x) / (r3 * x) for x in t), tuple(0.0 for _ in t)
 
-    def cf_arrays(
-        self, s: Array, xp: Any, bound: float
-    ) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
+    def cf_arrays(self, s: Array, xp: Any, table: Any) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
         x = math.sqrt(3.0) * s
         small = xp.abs(x) < 1e-4
         safe = xp.where(small, 1.0, x)
         # Below 1e-4 the series 1 - x^2/6 is exact to float64 rounding.
         return xp.where(small, 1.0 - x * x / 6.0, xp.sin(safe) / safe), None
+
+    def table(self, bound: float) -> Any:  # numpydoc ignore=GL08
+        return None
 
     def from_uniforms(self, u1: Array, u2: Array, xp: Any) -> Array:  # numpydoc ignore=GL08
         return math.sqrt(3.0) * (2.0 * u1 - 1.0)
@@ -386,10 +401,8 @@ class GeneralizedNormal(ProductTarget):
         re, _ = target_tables.gn_cf(self.beta, 0.0, sigma, False, tuple(t))
         return re, tuple(0.0 for _ in t)
 
-    def cf_arrays(
-        self, s: Array, xp: Any, bound: float
-    ) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
-        return self._tabulated(s, xp, bound)
+    def cf_arrays(self, s: Array, xp: Any, table: Any) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
+        return self._tabulated(s, table, xp)
 
     def from_uniforms(self, u1: Array, u2: Array, xp: Any) -> Array:  # numpydoc ignore=GL08
         sign = 2.0 * xp.astype(u2 >= 0.5, u2.dtype) - 1.0
@@ -464,10 +477,8 @@ class RectifiedGeneralizedNormal(ProductTarget):
     def cf(self, t: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:  # numpydoc ignore=GL08
         return target_tables.gn_cf(self.p, self.mu, self.sigma, True, tuple(t))
 
-    def cf_arrays(
-        self, s: Array, xp: Any, bound: float
-    ) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
-        return self._tabulated(s, xp, bound)
+    def cf_arrays(self, s: Array, xp: Any, table: Any) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
+        return self._tabulated(s, table, xp)
 
     def from_uniforms(self, u1: Array, u2: Array, xp: Any) -> Array:  # numpydoc ignore=GL08
         sign = 2.0 * xp.astype(u2 >= 0.5, u2.dtype) - 1.0

@@ -92,6 +92,28 @@ def _values_fn(statistic: Any, plan: Plan) -> Any:
     return values
 
 
+@functools.cache
+def _values_with_target_fn(statistic: Any, plan: Plan) -> Any:
+    """:func:`_values_fn` of the statistic bound to its target's constants (an argument with no
+    gradient: they do not depend on ``z``)."""
+
+    @jax.custom_vjp
+    def values(u: jax.Array, constants: jax.Array) -> Array:
+        return slicing.with_target_cf(statistic, constants).forward(u, jnp, plan)[0]
+
+    def fwd(u: jax.Array, constants: jax.Array) -> Any:
+        out, residuals = slicing.with_target_cf(statistic, constants).forward(u, jnp, plan)
+        return out, (u, constants, residuals)
+
+    def bwd(saved: Any, values_bar: jax.Array) -> tuple[jax.Array, jax.Array]:
+        u, constants, residuals = saved
+        bound = slicing.with_target_cf(statistic, constants)
+        return bound.backward(u, residuals, values_bar, jnp, plan), jnp.zeros_like(constants)
+
+    values.defvjp(fwd, bwd)
+    return values
+
+
 def column_statistics(
     u: jax.Array,
     statistic: Statistic,
@@ -115,7 +137,9 @@ def _column_statistics(
 ) -> Array:
     stat: Any = statistic  # hashable: a frozen dataclass
     if not stat.has_sums:
-        return _values_fn(stat, plan)(u)
+        if target_cf is None:
+            return _values_fn(stat, plan)(u)
+        return _values_with_target_fn(stat, plan)(u, target_cf)
     sums = _sums_fn(stat, plan)(u)
     n: Any = u.shape[-2]
     if all_reduce is not None:
