@@ -457,3 +457,10 @@ def test_torch_compile_traces_a_target_in_one_graph(options):
     (eager,) = torch.autograd.grad(loss(z), z)
     assert float(compiled(z).detach()) == pytest.approx(float(loss(z).detach()), rel=1e-12)
     torch.testing.assert_close(grad, eager, rtol=1e-10, atol=1e-12)
+
+
+def test_pvalues_refuse_a_target_other_than_normal():
+    z = np.random.default_rng(13).standard_normal((32, 3))
+    with pytest.raises(ValueError, match=r"against N\(0, I\) only.*target=Laplace\(\)"):
+        sigreg.test(z, target="laplace", num_slices=4)
+    assert 0.0 <= float(sigreg.test(z, target="normal", num_slices=4).pvalue) <= 1.0
