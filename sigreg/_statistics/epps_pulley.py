@@ -136,7 +136,7 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
             object.__setattr__(self, "_host_cf", target.cf(grid.t))
             object.__setattr__(self, "_host_table", target.table(max(grid.t)))
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # numpydoc ignore=GL08
         options = f"t_max={self.t_max!r}, num_points={self.num_points!r}, integration={self.integration!r}"
         if self.unbiased:
             options += ", unbiased=True"
@@ -323,19 +323,19 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         cf = self.target.projection_cf(directions.shape[0], self.grid.t)
         return _constant(cf + tuple(0.0 for _ in cf), directions, xp)
 
-    def with_target_cf(self, cf: Array) -> SumsStatistic:  # numpydoc ignore=PR01,RT01
+    def with_target_cf(self, cf: Array) -> SumsStatistic:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
         """This statistic against the per-column CF ``cf`` of :meth:`target_cf` (not hashable: made
         inside each call, never a static argument)."""
         return targeted.WithTargetCF(self, cf)
 
-    def from_sums_with_cf(
+    def from_sums_with_cf(  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
         self, sums: Array, n: Any, cf: Array, xp: Any
-    ) -> Array:  # numpydoc ignore=PR01,RT01
+    ) -> Array:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
         """:meth:`from_sums` against the CF ``cf`` (..., K or 1, 2J)."""
         weight = ecf.knot_weights(self.grid, sums, xp)
         return ecf.target_statistic_from_sums(sums, n, weight, cf, xp, self.unbiased)
 
-    def from_sums_vjp_with_cf(  # numpydoc ignore=PR01,RT01
+    def from_sums_vjp_with_cf(  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
         self, sums: Array, n: Any, cotangent: Array, cf: Array, xp: Any
     ) -> Array:
         """:meth:`from_sums_vjp` against the CF ``cf``."""

@@ -291,7 +291,7 @@ class Wasserstein(rank_based.OrderStatistic):  # numpydoc ignore=PR02
         object.__setattr__(self, "p", p)
         object.__setattr__(self, "target", targets.resolve("target", self.target))
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # numpydoc ignore=GL08
         shown = "" if targets.is_normal(self.target) else f", target={self.target!r}"
         return f"Wasserstein(p={self.p!r}{shown})"
 
@@ -328,7 +328,7 @@ class Wasserstein(rank_based.OrderStatistic):  # numpydoc ignore=PR02
             return None
         return target_quantiles.reference(self.target, n, directions, keys, xp)
 
-    def with_target_cf(self, reference: Array) -> Any:  # numpydoc ignore=PR01,RT01
+    def with_target_cf(self, reference: Array) -> Any:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
         """This statistic against the reference order statistics of :meth:`target_cf`."""
         return target_quantiles.WassersteinAgainst(self, reference)
 

@@ -114,16 +114,20 @@ class Target:
         keys = draws.seed_keys(seed, xp, device)
         return self.draw(n, d, keys, xp, device, dtype)
 
-    def draw(self, n: int, d: int, keys: list[Any], xp: Any, device: Any, dtype: Any) -> Array:
-        """The checked body of :meth:`sample` (arguments already validated)."""  # numpydoc ignore=PR01,RT01
+    def draw(
+        self, n: int, d: int, keys: list[Any], xp: Any, device: Any, dtype: Any
+    ) -> Array:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
+        """The checked body of :meth:`sample` (arguments already validated)."""
         u1, u2 = _uniforms(n, d, keys, xp, device, dtype)
         return self.from_uniforms(u1, u2, xp)
 
-    def from_uniforms(self, u1: Array, u2: Array, xp: Any) -> Array:  # numpydoc ignore=PR01,RT01
+    def from_uniforms(
+        self, u1: Array, u2: Array, xp: Any
+    ) -> Array:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
         """Coordinates from two independent uniform arrays in (0, 1)."""
         raise NotImplementedError
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # numpydoc ignore=GL08
         return f"{type(self).__name__}()"
 
 
@@ -163,9 +167,9 @@ class ProductTarget(Target):
         """
         raise NotImplementedError
 
-    def cf_arrays(
+    def cf_arrays(  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
         self, s: Array, xp: Any, table: Any
-    ) -> tuple[Array, Array | None]:  # numpydoc ignore=PR01,RT01
+    ) -> tuple[Array, Array | None]:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
         """``psi(s)`` as array operations: (real part, imaginary part or None when psi is real).
 
         Tabulated laws interpolate ``table`` (:meth:`table`, cubic, four points); closed forms
@@ -173,7 +177,7 @@ class ProductTarget(Target):
         """
         raise NotImplementedError
 
-    def table(self, bound: float) -> Any:  # numpydoc ignore=PR01,RT01
+    def table(self, bound: float) -> Any:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
         """The float64 table of :meth:`cf` on ``[0, bound]`` that :meth:`cf_arrays` interpolates,
         or None for a closed form. Host work (quadrature): made before any trace, and passed in."""
         return target_tables.cf_table(self.cf, bound)
@@ -362,7 +366,7 @@ def _magnitude(p: float, u: Array, xp: Any) -> Array:
 
 
 @dataclass(frozen=True, repr=False)
-class GeneralizedNormal(ProductTarget):
+class GeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
     """I.i.d. generalised normal coordinates of shape ``beta``, unit variance.
 
     Density proportional to ``exp(-|x / alpha|^beta)`` with ``alpha`` chosen for unit variance:
@@ -393,7 +397,7 @@ class GeneralizedNormal(ProductTarget):
     def __post_init__(self) -> None:
         object.__setattr__(self, "beta", _shape_parameter("beta", self.beta))
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # numpydoc ignore=GL08
         return f"GeneralizedNormal(beta={self.beta!r})"
 
     def cf(self, t: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:  # numpydoc ignore=GL08
@@ -410,7 +414,7 @@ class GeneralizedNormal(ProductTarget):
 
 
 @dataclass(frozen=True, repr=False)
-class RectifiedGeneralizedNormal(ProductTarget):
+class RectifiedGeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
     """I.i.d. rectified generalised Gaussian coordinates (RDMReg's target, Kuang et al. 2026).
 
     ``X = max(0, Y)`` with ``Y`` of density ``p^(1 - 1/p) / (2 sigma Gamma(1/p)) exp(-|y - mu|^p /
@@ -453,7 +457,7 @@ class RectifiedGeneralizedNormal(ProductTarget):
         object.__setattr__(self, "mu", checks.finite_reals("mu", (self.mu,))[0])
         object.__setattr__(self, "sigma", checks.positive_finite("sigma", self.sigma))
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # numpydoc ignore=GL08
         return f"RectifiedGeneralizedNormal(p={self.p!r}, mu={self.mu!r}, sigma={self.sigma!r})"
 
     @property
@@ -540,7 +544,7 @@ TARGETS: dict[str, type] = {
 }
 
 
-def resolve(name: str, target: Any) -> Target:
+def resolve(name: str, target: Any) -> Target:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
     """A target from a name (its default parameters) or a :class:`Target` instance as it is."""
     if isinstance(target, Target):
         return target
@@ -555,6 +559,6 @@ def resolve(name: str, target: Any) -> Target:
     raise TypeError(f"{name} must be a target name or a sigreg.targets.Target, got {target!r}")
 
 
-def is_normal(target: Target) -> bool:
+def is_normal(target: Target) -> bool:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
     """Whether ``target`` is N(0, I) (the statistics' own, bit-identical path)."""
     return isinstance(target, Normal)
