@@ -61,30 +61,6 @@ def kernel_for(u: jax.Array) -> Any | None:
     return numba_jax
 
 
-@functools.cache
-def _values_with_target_fn(statistic: Any, plan: Plan) -> Any:
-    """The values of a statistic without sums bound to its target's constants (Wasserstein's
-    reference order statistics, traced: an operand with a zero cotangent, since they do not
-    depend on ``z``). Reverse mode only (``jax.custom_vjp``): the primitives of
-    :mod:`.jax_linear` take the statistic as a static parameter, which cannot hold a traced array."""
-
-    @jax.custom_vjp
-    def values(u: jax.Array, constants: jax.Array) -> Array:
-        return slicing.with_target_cf(statistic, constants).forward(u, jnp, plan)[0]
-
-    def fwd(u: jax.Array, constants: jax.Array) -> Any:
-        out, residuals = slicing.with_target_cf(statistic, constants).forward(u, jnp, plan)
-        return out, (u, constants, residuals)
-
-    def bwd(saved: Any, values_bar: jax.Array) -> tuple[jax.Array, jax.Array]:
-        u, constants, residuals = saved
-        bound = slicing.with_target_cf(statistic, constants)
-        return bound.backward(u, residuals, values_bar, jnp, plan), jnp.zeros_like(constants)
-
-    values.defvjp(fwd, bwd)
-    return values
-
-
 def column_statistics(
     u: jax.Array,
     statistic: Statistic,
@@ -110,7 +86,8 @@ def _column_statistics(
     if not stat.has_sums:
         if target_cf is None:
             return jax_linear.apply(jax_linear.Linearised(stat, plan, sums=False), u)
-        return _values_with_target_fn(stat, plan)(u, target_cf)
+        # The target's constants (Wasserstein's reference order statistics) may be traced: an operand.
+        return jax_linear.apply(jax_linear.Linearised(stat, plan, sums=False, bound=True), u, target_cf)
     sums = jax_linear.apply(jax_linear.Linearised(stat, plan, sums=True), u)
     n: Any = u.shape[-2]
     if all_reduce is not None:
