@@ -7,7 +7,7 @@ array library; the framework adapters load when their arrays show up.
 ``sigreg.jax`` the framework extras (module, all-reduce).
 """
 
-from . import stats
+from . import stats, targets
 from ._api.accumulate import Accumulator
 from ._api.regulariser import directions, lejepa_loss, sigreg, value_and_grad
 from ._api.visreg import visreg, visreg_value_and_grad
@@ -24,6 +24,7 @@ __all__ = [
     "lejepa_loss",
     "sigreg",
     "stats",
+    "targets",
     "test",
     "value_and_grad",
     "visreg",

@@ -39,6 +39,8 @@ DOCUMENTED = (
     "sigreg/_statistics/order.py",
     "sigreg/_statistics/moments.py",
     "sigreg/_statistics/bhep.py",
+    "sigreg/_statistics/targets.py",
+    "sigreg/targets.py",
     "sigreg/_core/statistic.py",
 )
 

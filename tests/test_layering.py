@@ -152,6 +152,7 @@ PUBLIC_MODULES = [
     ("sigreg", None),
     ("sigreg.stats", None),
     ("sigreg.demo", None),
+    ("sigreg.targets", None),
     ("sigreg.torch", "torch"),
     ("sigreg.jax", "jax"),
 ]

@@ -17,7 +17,7 @@ def test_public_listing_is_all(module, framework):
         assert getattr(mod, name).__module__ == module, name  # defined there, not re-exported
 
 
-@pytest.mark.parametrize("module", ["sigreg", "sigreg.stats"])
+@pytest.mark.parametrize("module", ["sigreg", "sigreg.stats", "sigreg.targets"])
 def test_public_classes_and_functions_name_their_public_module(module):
     """Reprs, pickles and the docs name the public path, never a private folder (stable across moves)."""
     mod = importlib.import_module(module)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import sigreg
+import sigreg.targets
 
 from .browser import LAYOUT_JS, PageLog, chromium, serve
 
@@ -79,8 +80,9 @@ def test_every_page_is_built_and_loads_only_local_files(name):
 
 def test_api_reference_documents_every_public_name():
     html = (_site() / "api.html").read_text()
-    names = [f"sigreg.{name}" for name in sigreg.__all__ if name != "stats"]
+    names = [f"sigreg.{name}" for name in sigreg.__all__ if name not in ("stats", "targets")]
     names += [f"sigreg.stats.{name}" for name in sigreg.stats.__all__]
+    names += [f"sigreg.targets.{name}" for name in sigreg.targets.__all__]
     names += ["sigreg.torch.SIGReg", "sigreg.torch.all_reduce", "sigreg.jax.all_reduce"]
     for name in names:
         assert f'id="{name}"' in html, f"{name} is missing from the API reference"

@@ -13,6 +13,7 @@ from .._core import checks, dtypes, slicing
 from .._core.statistic import Statistic
 from .._statistics import ecf as ecf_module
 from .._statistics.epps_pulley import NUM_POINTS, T_MAX, EppsPulley
+from .._statistics.targets import ProductTarget
 
 Array = Any
 
@@ -56,8 +57,9 @@ def epps_pulley(
     num_points: int = NUM_POINTS,
     integration: str = "trapezoid",
     unbiased: bool = False,
+    target: Any = "normal",
 ) -> Array:
-    """The Epps-Pulley statistic of the samples along ``axis`` against N(0, 1).
+    """The Epps-Pulley statistic of the samples along ``axis`` against N(0, 1) (or ``target``).
 
     ``EP = N * integral |ecf(t) - exp(-t^2/2)|^2 exp(-t^2/2) dt`` over
     ``[-t_max, t_max]``, by the trapezoid rule on ``num_points`` knots of the
@@ -82,6 +84,10 @@ def epps_pulley(
     unbiased : bool, default False
         The U-statistic form without the ``i = j`` pairs: mean exactly 0 under N(0, 1)
         at every N (see :class:`EppsPulley`); needs at least 2 samples.
+    target : str or sigreg.targets.Target, default "normal"
+        The 1-D law tested against, by its characteristic function ``psi``:
+        ``N * integral |ecf(t) - psi(t)|^2 exp(-t^2/2) dt`` (a product target of
+        :mod:`sigreg.targets`; not ``"sphere"``, a law of whole embeddings).
 
     Returns
     -------
@@ -110,7 +116,14 @@ def epps_pulley(
     >>> bool(epps_pulley(x + 1.0)[0] > 50)  # a shifted sample is far from N(0, 1)
     True
     """
-    statistic = EppsPulley(t_max=t_max, num_points=num_points, integration=integration, unbiased=unbiased)
+    statistic = EppsPulley(
+        t_max=t_max, num_points=num_points, integration=integration, unbiased=unbiased, target=target
+    )
+    if not isinstance(statistic.target, ProductTarget):
+        raise ValueError(
+            f"target={statistic.target!r} is a law of whole embeddings (its projections' CF depends on "
+            "the dimension): test it with sigreg.sigreg(z, target=...), not along an axis"
+        )
     return along_axis(statistic, x, axis)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from .._backend import dispatch
 from .._core import arrays, checks, dtypes
+from .._statistics import targets
 from .._statistics.bhep import BHEP, HenzeZirkler
 from .._statistics.edf import AndersonDarling, CramerVonMises, Watson
 from .._statistics.moments import JarqueBera, Moments
@@ -311,7 +312,7 @@ def entropy(x: Array, /, *, axis: int = 0, window_length: int | None = None) -> 
     return along_axis(DifferentialEntropy(window_length=window_length), x, axis)
 
 
-def wasserstein(x: Array, /, *, axis: int = 0, p: float = 2.0) -> Array:
+def wasserstein(x: Array, /, *, axis: int = 0, p: float = 2.0, target: Any = "normal") -> Array:
     """Compute the p-Wasserstein distance between the samples along ``axis`` and N(0, 1).
 
     ``W_p = (1/N sum_i |x_(i) - Phi^-1((i - 1/2) / N)|^p)^(1/p)``: the i-th order
@@ -329,6 +330,10 @@ def wasserstein(x: Array, /, *, axis: int = 0, p: float = 2.0) -> Array:
         The sample axis.
     p : float, default 2.0
         The order, at least 1.
+    target : str or sigreg.targets.Target, default "normal"
+        Only N(0, 1) along an axis: other targets pair the order statistics with draws from
+        the target, seeded with the directions, in :func:`sigreg.sigreg` (``statistic=
+        "wasserstein"``); given here, they raise a ValueError.
 
     Returns
     -------
@@ -352,7 +357,12 @@ def wasserstein(x: Array, /, *, axis: int = 0, p: float = 2.0) -> Array:
     >>> bool(wasserstein(x) < 0.05), round(float(wasserstein(x + 1.0)), 1)
     (True, 1.0)
     """
-    statistic = Wasserstein(p=p)
+    statistic = Wasserstein(p=p, target=target)
+    if not targets.is_normal(statistic.target):
+        raise ValueError(
+            f"target={statistic.target!r} is drawn from a seed per call: use "
+            "sigreg.sigreg(z, statistic='wasserstein', target=...), not the statistic along an axis"
+        )
     return along_axis(statistic, x, axis) ** (1.0 / statistic.p)
 
 

@@ -14,7 +14,7 @@ from .._backend import dask_arrays, dispatch
 from .._core import arrays, checks, draws, dtypes, quasi_random, slicing
 from .._core.plan import Plan
 from .._core.statistic import Statistic
-from .._statistics import registry
+from .._statistics import registry, targets
 from . import visreg as visreg_api
 
 Array = Any
@@ -128,6 +128,7 @@ class _Sliced(NamedTuple):
     plan: Plan
     reduction: str
     all_reduce: Callable[[Array], Array] | None
+    target_cf: Array | None  # the target's CF per slice (target=), None for N(0, 1)
 
 
 def _slice(
@@ -181,7 +182,15 @@ def _slice(
         directions = xp.astype(directions, zc.dtype)
     directions = dispatch.constant(directions, xp)  # constants: no gradient flows to them
     u = zc @ directions
-    return _Sliced(xp, u, directions, stat, dispatch.plan(u, xp), reduction, all_reduce)
+    # The target's constants for these slices (target=): Epps-Pulley's CF per slice, Wasserstein's
+    # reference order statistics (drawn from a stream of the seed); None for N(0, 1).
+    target = getattr(stat, "target", None)
+    target_cf = None
+    if target is not None and not targets.is_normal(target):  # the default path does no extra work
+        keys = draws.seed_keys(checks.seed(seed, xp), xp, arrays.device(z))
+        with_target: Any = stat  # a statistic with a target= option
+        target_cf = with_target.target_cf(directions, xp, z.shape[-2], keys)
+    return _Sliced(xp, u, directions, stat, dispatch.plan(u, xp), reduction, all_reduce, target_cf)
 
 
 def sigreg(
@@ -279,7 +288,7 @@ def sigreg(
     if dask_arrays.is_dask_array(z):  # reduced chunk by chunk (sigreg._backend.dask_arrays), lazily
         return dask_arrays.sigreg(z, statistic, num_slices, seed, directions, reduction, all_reduce, options)
     s = _slice("z", z, statistic, options, num_slices, seed, directions, reduction, all_reduce)
-    values = dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, s.xp)
+    values = dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, s.xp, s.target_cf)
     return slicing.reduce(values, s.reduction, s.xp)
 
 
@@ -351,7 +360,9 @@ def value_and_grad(
     xp = checks.namespace("z", z)
     z_const = dispatch.constant(z, xp)
     s = _slice("z", z_const, statistic, options, num_slices, seed, directions, reduction, all_reduce, z)
-    value, grad_u = dispatch.value_and_grad(s.u, s.statistic, s.plan, s.all_reduce, s.reduction, xp)
+    value, grad_u = dispatch.value_and_grad(
+        s.u, s.statistic, s.plan, s.all_reduce, s.reduction, xp, s.target_cf
+    )
     grad = grad_u @ s.directions.T
     if grad.dtype != z.dtype:
         grad = xp.astype(grad, z.dtype)
@@ -513,7 +524,7 @@ def lejepa_loss(
             reduction,
             all_reduce,
         )
-        values = dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, xp)
+        values = dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, xp, s.target_cf)
         value = slicing.reduce(values, s.reduction, xp)
     centers = xp.mean(g, axis=0, keepdims=True)  # the global views only define the targets
     prediction = xp.mean((centers - views) ** 2)

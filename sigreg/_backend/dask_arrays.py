@@ -264,6 +264,11 @@ def column_statistics(z: Array, statistic: Any, directions: Array) -> Array:
     )
 
 
+def _target_cf(statistic: Any, directions: Array) -> Array | None:
+    make = getattr(statistic, "target_cf", None)
+    return None if make is None else make(directions, numpy_namespace())
+
+
 def sigreg(
     z: Array,
     statistic: Any,
@@ -287,7 +292,8 @@ def sigreg(
     import numpy as np
 
     a = host_directions(z.shape, num_slices, seed, directions, dtypes.compute_dtype(z.dtype, np), "z")
-    values = column_statistics(z, stat, a)
+    # A target's CF per slice (target=): the chunks' sums are the statistic's own, the values compare with it.
+    values = column_statistics(z, slicing.with_target_cf(stat, _target_cf(stat, a)), a)
     if reduction == "mean":
         return da.mean(values)
     if reduction == "sum":

@@ -104,15 +104,25 @@ def agreed_frame(
 
 
 def column_statistics(
-    u: Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Array], Array] | None, xp: Any
+    u: Array,
+    statistic: Statistic,
+    plan: Plan,
+    all_reduce: Callable[[Array], Array] | None,
+    xp: Any,
+    target_cf: Array | None = None,
 ) -> Array:
-    """Per-column values of ``u`` (..., N, K), differentiable in the framework's own autodiff."""
+    """Per-column values of ``u`` (..., N, K), differentiable in the framework's own autodiff.
+
+    ``target_cf``: the target's CF per column (``statistic.target_cf(directions)``), a constant.
+    """
     statistic = local_form(statistic, all_reduce)
     u, _ = agreed_frame(u, statistic, all_reduce, xp)
     module = adapter(xp)
     if module is not None:
-        return module.column_statistics(u, statistic, plan, all_reduce)
-    return slicing.forward(u, statistic, xp, plan, all_reduce)[0]
+        if target_cf is None:
+            return module.column_statistics(u, statistic, plan, all_reduce)
+        return module.column_statistics(u, statistic, plan, all_reduce, target_cf)
+    return slicing.forward(u, slicing.with_target_cf(statistic, target_cf), xp, plan, all_reduce)[0]
 
 
 def local_form(statistic: Statistic, all_reduce: Callable[[Array], Array] | None) -> Statistic:
@@ -163,15 +173,20 @@ def value_and_grad(
     all_reduce: Callable[[Array], Array] | None,
     reduction: str,
     xp: Any,
+    target_cf: Array | None = None,
 ) -> tuple[Array, Array]:
     """The reduced value and its analytic gradient with respect to ``u``, outside any autodiff."""
     statistic = local_form(statistic, all_reduce)
     u, scale = agreed_frame(u, statistic, all_reduce, xp)
     module = adapter(xp)
     if module is not None and hasattr(module, "value_and_grad"):
-        value, grad = module.value_and_grad(u, statistic, plan, all_reduce, reduction)
+        if target_cf is None:
+            value, grad = module.value_and_grad(u, statistic, plan, all_reduce, reduction)
+        else:
+            value, grad = module.value_and_grad(u, statistic, plan, all_reduce, reduction, target_cf)
     else:
-        value, grad = slicing.value_and_grad(u, statistic, xp, plan, all_reduce, reduction)
+        bound = slicing.with_target_cf(statistic, target_cf)
+        value, grad = slicing.value_and_grad(u, bound, xp, plan, all_reduce, reduction)
     return value, (grad if scale is None else grad / scale)
 
 

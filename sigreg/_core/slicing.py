@@ -47,6 +47,18 @@ def forward(
     return stat.from_sums(sums, n, xp), (workers, sums, n)
 
 
+def with_target_cf(statistic: Statistic, target_cf: Array | None) -> Statistic:
+    """``statistic`` bound to its target's per-column CF (``target=``), or itself when there is none.
+
+    Made inside each call (it holds an array): the frozen statistic stays the static argument.
+    """
+    if target_cf is None:
+        return statistic
+    targeted: Any = statistic  # a statistic with a target= option (EppsPulley)
+    bound: Statistic = targeted.with_target_cf(target_cf)
+    return bound
+
+
 def backward(
     u: Array, residuals: tuple[Any, ...], cotangent: Array, statistic: Statistic, xp: Any, plan: Plan
 ) -> Array:

@@ -25,7 +25,7 @@ from .._api import regulariser
 from .._backend import dask_arrays, dispatch
 from .._core import arrays, checks, draws, dtypes
 from .._core.statistic import Statistic
-from .._statistics import registry
+from .._statistics import registry, targets
 
 Array = Any
 
@@ -134,7 +134,8 @@ def test(
     ValueError
         If ``z`` is not 2-D or is empty, ``method`` is unknown, ``n_resamples`` is
         below 1, or ``method="asymptotic"`` is asked of a statistic without an
-        asymptotic null, of fewer than 16 samples, or of the average of several slices.
+        asymptotic null, of fewer than 16 samples, or of the average of several slices;
+        or the statistic has a target other than N(0, 1) (``target=``).
 
     Examples
     --------
@@ -160,6 +161,13 @@ def test(
     method = checks.choice("method", method, METHODS)
     n_resamples = checks.integer("n_resamples", n_resamples, 1)
     stat = registry.resolve(statistic, options)
+    target = getattr(stat, "target", None)
+    if target is not None and not targets.is_normal(target):
+        # The null laws here (asymptotic and Monte Carlo) are those of N(0, 1) samples.
+        raise ValueError(
+            f"sigreg.test computes p-values against N(0, I) only; {stat!r} has target={target!r} "
+            "(use sigreg.sigreg for its value)"
+        )
     n, dim = z.shape
     if method == "asymptotic" and not has_null_law(stat):
         raise ValueError(f"method='asymptotic' needs a statistic with an asymptotic null law, not {stat!r}")

@@ -317,3 +317,38 @@ def _direct_sums_vjp(u: Array, sums_bar: Array, t: tuple[float, ...], xp: Any) -
         cos_bar, sin_bar = sums_bar[..., None, :, i], sums_bar[..., None, :, j + i]
         grad = grad + tj * (sin_bar * xp.cos(tj * u) - cos_bar * xp.sin(tj * u))
     return grad
+
+
+def target_statistic_from_sums(
+    sums: Array, n: Any, weight: Array, cf: Array, xp: Any, unbiased: bool = False
+) -> Array:
+    """``EP_k = n * sum_j W_j ((C_kj - Re psi_kj)^2 + (S_kj - Im psi_kj)^2)`` against a target CF.
+
+    ``cf`` (..., K or 1, 2J) holds the target's CF at the knots, real parts then imaginary parts,
+    per column (a product target's ``psi_a`` depends on the direction) or shared (broadcast).
+    ``unbiased``: ``C^2 + S^2`` becomes ``(n (C^2 + S^2) - 1) / (n - 1)``, as against N(0, 1).
+    """
+    j = weight.shape[-1]
+    c, s = sums[..., :j] / n, sums[..., j:] / n
+    err = (c - cf[..., :j]) ** 2 + (s - cf[..., j:]) ** 2
+    if unbiased:
+        err = err + (c * c + s * s - 1.0) / (n - 1.0)
+    return n * xp.sum(err * weight, axis=-1)
+
+
+def target_statistic_from_sums_vjp(
+    sums: Array, n: Any, values_bar: Array, weight: Array, cf: Array, xp: Any, unbiased: bool = False
+) -> Array:
+    """Gradient of :func:`target_statistic_from_sums` with respect to the sums (the CF is a constant)."""
+    j = weight.shape[-1]
+    scale = 2.0 * weight * values_bar[..., None]
+    c, s = sums[..., :j] / n, sums[..., j:] / n
+    dc, ds = c - cf[..., :j], s - cf[..., j:]
+    if unbiased:
+        dc, ds = dc + c / (n - 1.0), ds + s / (n - 1.0)
+    return xp.concat([scale * dc, scale * ds], axis=-1)
+
+
+def knot_weights(grid: Grid, like: Array, xp: Any) -> Array:
+    """The quadrature weights (window included) on ``like``'s device and dtype."""
+    return _constant(grid.weight, like, xp)

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from .._core import checks
+from .._core.arrays import constant as _constant
 from .._core.plan import DEFAULT, Plan
 from .._core.statistic import SumsStatistic
-from . import closed_form, ecf
+from . import closed_form, ecf, targeted, targets
 from .quadrature import Grid, gauss_hermite_grid, simpson_grid, trapezoid_grid
 
 Array = Any
@@ -58,6 +59,16 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         exactly 0 under N(0, 1) at every N, where the default's is ``sum_j W_j (1 - phi_j^2)``
         (about 1.05 on the default grid), a bias of order 1/N in the statistic divided by N.
         Same sums, same cost, exact with ``all_reduce``. It can be negative. Needs N >= 2.
+    target : str or sigreg.targets.Target, default "normal"
+        The law tested against (:mod:`sigreg.targets`): each column's ECF is compared with the
+        target's CF at the knots, real and imaginary parts, with the same window and quadrature.
+        Along an axis the CF is the target's 1-D ``psi``; in :func:`sigreg.sigreg` a product
+        target's projection onto ``a`` has ``psi_a(t) = prod_d psi(a_d t)``, and
+        :class:`~sigreg.targets.Sphere` one CF for all directions (it needs the dimension, so it
+        is for :func:`sigreg.sigreg` only). ``"normal"`` is today's statistic, bit for bit.
+        Not with ``integration="exact"`` (a closed form against N(0, 1) only). The tabulated
+        targets' quadrature (GeneralizedNormal, RectifiedGeneralizedNormal) runs here, at
+        construction: under ``torch.compile`` make the statistic outside the compiled function.
 
     Raises
     ------
@@ -81,7 +92,10 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
     num_points: int = NUM_POINTS
     integration: str = "trapezoid"
     unbiased: bool = False
+    target: Any = field(default="normal", repr=False)
     grid: Grid = field(init=False, repr=False, compare=False)
+    _host_cf: Any = field(init=False, repr=False, compare=False, default=None)
+    _host_table: Any = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "t_max", checks.positive_finite("t_max", self.t_max))
@@ -109,6 +123,26 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         else:
             grid = trapezoid_grid(self.t_max, num_points)
         object.__setattr__(self, "grid", grid)
+        target = targets.resolve("target", self.target)
+        if integration == "exact" and not targets.is_normal(target):
+            raise ValueError(
+                f"integration='exact' is the closed form against N(0, 1); target={target!r} needs a "
+                "quadrature rule ('trapezoid', 'simpson' or 'gauss_hermite')"
+            )
+        object.__setattr__(self, "target", target)
+        # A product target's host constants, made here, never under a trace: its CF at the knots
+        # (along an axis) and the table its projections' CF interpolates (sigreg.sigreg).
+        if isinstance(target, targets.ProductTarget) and not targets.is_normal(target):
+            object.__setattr__(self, "_host_cf", target.cf(grid.t))
+            object.__setattr__(self, "_host_table", target.table(max(grid.t)))
+
+    def __repr__(self) -> str:  # numpydoc ignore=GL08
+        options = f"t_max={self.t_max!r}, num_points={self.num_points!r}, integration={self.integration!r}"
+        if self.unbiased:
+            options += ", unbiased=True"
+        if not targets.is_normal(self.target):  # the default is not shown: reprs stay as they were
+            options += f", target={self.target!r}"
+        return f"EppsPulley({options})"
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # numpydoc ignore=GL08
         # Pickle the options only: the grid is rebuilt (and checked) on loading, so a pickle
@@ -239,10 +273,84 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         return ecf.ecf_sums(u, self.grid, xp, plan)
 
     def from_sums(self, sums: Array, n: Any, xp: Any) -> Array:  # numpydoc ignore=GL08
-        return ecf.statistic_from_sums(sums, n, self.grid, xp, self.unbiased)
+        if targets.is_normal(self.target):
+            return ecf.statistic_from_sums(sums, n, self.grid, xp, self.unbiased)
+        return self.from_sums_with_cf(sums, n, self._axis_cf(sums, xp), xp)
 
     def from_sums_vjp(self, sums: Array, n: Any, cotangent: Array, xp: Any) -> Array:  # numpydoc ignore=GL08
-        return ecf.statistic_from_sums_vjp(sums, n, cotangent, self.grid, xp, self.unbiased)
+        if targets.is_normal(self.target):
+            return ecf.statistic_from_sums_vjp(sums, n, cotangent, self.grid, xp, self.unbiased)
+        return self.from_sums_vjp_with_cf(sums, n, cotangent, self._axis_cf(sums, xp), xp)
+
+    # The target's CF per column: see sigreg._statistics.targeted.
+
+    def target_cf(self, directions: Array, xp: Any, n: int = 0, keys: Any = None) -> Array | None:
+        """The target's CF at the knots for projections onto ``directions`` (D, K), or None for N(0, 1).
+
+        Parameters
+        ----------
+        directions : array of shape (D, K)
+            The directions of the slices (constants).
+        xp : namespace
+            Their namespace.
+        n : int, optional
+            The number of samples (not used: the CF does not depend on it).
+        keys : list, optional
+            The seed's keys (not used).
+
+        Returns
+        -------
+        array of shape (K, 2J) or (2J,), or None
+            Real parts then imaginary parts at the J knots: per direction for a product
+            target (``psi_a``, O(D K J) work), one row for the sphere; None for the default
+            target, whose statistic is unchanged.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import array_api_compat.numpy as xp
+        >>> from sigreg.stats import EppsPulley
+        >>> EppsPulley(num_points=3, target="laplace").target_cf(np.eye(2), xp).shape
+        (2, 4)
+        >>> EppsPulley().target_cf(np.eye(2), xp) is None
+        True
+        """
+        if targets.is_normal(self.target):
+            return None
+        if isinstance(self.target, targets.ProductTarget):
+            re, im = self.target.projection_cf(directions, self.grid.t, xp, self._host_table)
+            return xp.concat([re, im], axis=-1)
+        cf = self.target.projection_cf(directions.shape[0], self.grid.t)
+        return _constant(cf + tuple(0.0 for _ in cf), directions, xp)
+
+    def with_target_cf(self, cf: Array) -> SumsStatistic:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
+        """This statistic against the per-column CF ``cf`` of :meth:`target_cf` (not hashable: made
+        inside each call, never a static argument)."""
+        return targeted.WithTargetCF(self, cf)
+
+    def from_sums_with_cf(  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
+        self, sums: Array, n: Any, cf: Array, xp: Any
+    ) -> Array:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
+        """:meth:`from_sums` against the CF ``cf`` (..., K or 1, 2J)."""
+        weight = ecf.knot_weights(self.grid, sums, xp)
+        return ecf.target_statistic_from_sums(sums, n, weight, cf, xp, self.unbiased)
+
+    def from_sums_vjp_with_cf(  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
+        self, sums: Array, n: Any, cotangent: Array, cf: Array, xp: Any
+    ) -> Array:
+        """:meth:`from_sums_vjp` against the CF ``cf``."""
+        weight = ecf.knot_weights(self.grid, sums, xp)
+        return ecf.target_statistic_from_sums_vjp(sums, n, cotangent, weight, cf, xp, self.unbiased)
+
+    def _axis_cf(self, like: Array, xp: Any) -> Array:
+        """The target's 1-D CF at the knots, for the statistic along an axis (float64 on the host)."""
+        if not isinstance(self.target, targets.ProductTarget):
+            raise ValueError(
+                f"target={self.target!r} is a law of whole embeddings: its projections' CF depends on "
+                "the dimension, so it is tested by sigreg.sigreg(z, target=...), not along an axis"
+            )
+        re, im = self._host_cf
+        return _constant(re + im, like, xp)
 
     def local_sums_vjp(
         self, u: Array, sums_bar: Array, xp: Any, plan: Plan = DEFAULT

@@ -6,12 +6,12 @@ Rank-based (:mod:`sigreg._statistics.rank_based`): no sums, no ``all_reduce``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .._core import checks, normal_cdf
 from .._core.plan import DEFAULT, Plan
-from . import rank_based
+from . import rank_based, target_quantiles, targets
 
 Array = Any
 
@@ -263,6 +263,10 @@ class Wasserstein(rank_based.OrderStatistic):  # numpydoc ignore=PR02
     ----------
     p : float, default 2.0
         The order, at least 1 and finite.
+    target : str or sigreg.targets.Target, default "normal"
+        The law of the embeddings (:mod:`sigreg.targets`), for :func:`sigreg.sigreg`: other than
+        N(0, 1), each slice's order statistics are paired with those of N points drawn from the
+        target (counter-based, from the directions' seed), projected and sorted, as RDMReg does.
 
     Raises
     ------
@@ -278,12 +282,55 @@ class Wasserstein(rank_based.OrderStatistic):  # numpydoc ignore=PR02
 
     name: ClassVar[str] = "wasserstein"
     p: float = 2.0
+    target: Any = field(default="normal", repr=False)
 
     def __post_init__(self) -> None:
         p = checks.positive_finite("p", self.p)
         if p < 1:
             raise ValueError(f"p must be >= 1, got {p}")
         object.__setattr__(self, "p", p)
+        object.__setattr__(self, "target", targets.resolve("target", self.target))
+
+    def __repr__(self) -> str:  # numpydoc ignore=GL08
+        shown = "" if targets.is_normal(self.target) else f", target={self.target!r}"
+        return f"Wasserstein(p={self.p!r}{shown})"
+
+    def target_cf(self, directions: Array, xp: Any, n: int = 0, keys: Any = None) -> Array | None:
+        """The reference order statistics (N, K) of the target for ``directions``, or None for N(0, 1).
+
+        Parameters
+        ----------
+        directions : array of shape (D, K)
+            The slices' directions.
+        xp : namespace
+            Their namespace.
+        n : int
+            The number of samples per slice.
+        keys : list
+            The seed's keys (``sigreg._core.draws.seed_keys``).
+
+        Returns
+        -------
+        array of shape (N, K), or None
+            Sorted projections of N draws of the target.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import array_api_compat.numpy as xp
+        >>> from sigreg._core import draws
+        >>> from sigreg.stats import Wasserstein
+        >>> keys = draws.seed_keys(0, xp, None)
+        >>> Wasserstein(target="laplace").target_cf(np.eye(2), xp, 5, keys).shape
+        (5, 2)
+        """
+        if targets.is_normal(self.target):
+            return None
+        return target_quantiles.reference(self.target, n, directions, keys, xp)
+
+    def with_target_cf(self, reference: Array) -> Any:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
+        """This statistic against the reference order statistics of :meth:`target_cf`."""
+        return target_quantiles.WassersteinAgainst(self, reference)
 
     def forward(  # numpydoc ignore=GL08
         self, u: Array, xp: Any, plan: Plan = DEFAULT

@@ -7,6 +7,7 @@ import inspect
 from typing import Any
 
 from .._core.statistic import Statistic
+from . import targets
 from .edf import AndersonDarling, CramerVonMises, Watson
 from .epps_pulley import EppsPulley
 from .moments import JarqueBera, Moments
@@ -45,6 +46,7 @@ def resolve(statistic: Any, options: dict[str, Any]) -> Statistic:
                 f"statistic must be one of {', '.join(map(repr, _STATISTICS))}; got {statistic!r}"
             )
         known = _OPTIONS[cls]
+        options = _without_normal_target(statistic, known, options)
         unknown = sorted(set(options) - set(known))
         if unknown:
             names = ", ".join(map(repr, unknown))
@@ -62,6 +64,21 @@ def resolve(statistic: Any, options: dict[str, Any]) -> Statistic:
             f"{statistic!r} already holds its options"
         )
     return statistic
+
+
+def _without_normal_target(statistic: str, known: tuple[str, ...], options: dict[str, Any]) -> dict[str, Any]:
+    """Options without ``target`` for a statistic that has none, if the target is N(0, 1) (every
+    statistic tests that); any other target is refused naming both."""
+    if "target" not in options or "target" in known:
+        return options
+    target = targets.resolve("target", options["target"])
+    if not targets.is_normal(target):
+        with_targets = [name for name, cls in _STATISTICS.items() if "target" in _OPTIONS[cls]]
+        raise ValueError(
+            f"statistic {statistic!r} cannot use target={target!r}: it tests against N(0, 1) only; "
+            f"statistics with a target= option: {', '.join(map(repr, with_targets))}"
+        )
+    return {k: v for k, v in options.items() if k != "target"}
 
 
 def _option_names(cls: type) -> tuple[str, ...]:

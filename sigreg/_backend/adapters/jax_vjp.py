@@ -62,26 +62,39 @@ def kernel_for(u: jax.Array) -> Any | None:
 
 
 def column_statistics(
-    u: jax.Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
+    u: jax.Array,
+    statistic: Statistic,
+    plan: Plan,
+    all_reduce: Callable[[Any], Any] | None,
+    target_cf: jax.Array | None = None,
 ) -> Array:
     if getattr(all_reduce, "holds_arrays", False):
         # An all-reduce that holds arrays (sigreg.Accumulator's) cannot be a static jit
         # argument: it would be baked in as a constant, or leak an outer trace's values.
-        return _column_statistics(u, statistic, plan, all_reduce)
-    return _column_statistics_jit(u, statistic, plan, all_reduce)
+        return _column_statistics(u, statistic, plan, all_reduce, target_cf)
+    return _column_statistics_jit(u, statistic, plan, all_reduce, target_cf)
 
 
 def _column_statistics(
-    u: jax.Array, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
+    u: jax.Array,
+    statistic: Statistic,
+    plan: Plan,
+    all_reduce: Callable[[Any], Any] | None,
+    target_cf: jax.Array | None = None,
 ) -> Array:
     stat: Any = statistic  # hashable: a frozen dataclass
     if not stat.has_sums:
-        return jax_linear.apply(jax_linear.Linearised(stat, plan, sums=False), u)
+        if target_cf is None:
+            return jax_linear.apply(jax_linear.Linearised(stat, plan, sums=False), u)
+        # The target's constants (Wasserstein's reference order statistics) may be traced: an operand.
+        return jax_linear.apply(jax_linear.Linearised(stat, plan, sums=False, bound=True), u, target_cf)
     sums = jax_linear.apply(jax_linear.Linearised(stat, plan, sums=True), u)
     n: Any = u.shape[-2]
     if all_reduce is not None:
         sums, n, _ = slicing.global_sums(sums, n, all_reduce, jnp)
-    return stat.from_sums(sums, n, jnp)
+    # The sums' VJP is the statistic's own; JAX differentiates from_sums (the CF is a constant).
+    bound: Any = slicing.with_target_cf(stat, target_cf)
+    return bound.from_sums(sums, n, jnp)
 
 
 # Eager callers get one compiled kernel instead of a dispatch per array operation;
@@ -90,21 +103,33 @@ _column_statistics_jit = functools.partial(jax.jit, static_argnums=(1, 2, 3))(_c
 
 
 def value_and_grad(
-    u: jax.Array, statistic: Any, plan: Plan, all_reduce: Callable[[Any], Any] | None, reduction: str
+    u: jax.Array,
+    statistic: Any,
+    plan: Plan,
+    all_reduce: Callable[[Any], Any] | None,
+    reduction: str,
+    target_cf: jax.Array | None = None,
 ) -> tuple[Array, Array]:
     """The explicit analytic gradient of :func:`sigreg.value_and_grad`, compiled once per shape
     (unless ``all_reduce`` holds arrays, as in :func:`column_statistics`)."""
     if getattr(all_reduce, "holds_arrays", False):
-        return slicing.value_and_grad(u, statistic, jnp, plan, all_reduce, reduction)
-    value, grad = _value_and_grad_jit(u, statistic, plan, all_reduce, reduction)
+        bound = slicing.with_target_cf(statistic, target_cf)
+        return slicing.value_and_grad(u, bound, jnp, plan, all_reduce, reduction)
+    value, grad = _value_and_grad_jit(u, statistic, plan, all_reduce, reduction, target_cf)
     return value, grad
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
 def _value_and_grad_jit(
-    u: jax.Array, statistic: Any, plan: Plan, all_reduce: Callable[[Any], Any] | None, reduction: str
+    u: jax.Array,
+    statistic: Any,
+    plan: Plan,
+    all_reduce: Callable[[Any], Any] | None,
+    reduction: str,
+    target_cf: jax.Array | None = None,
 ) -> tuple[Array, Array]:
-    return slicing.value_and_grad(u, statistic, jnp, plan, all_reduce, reduction)
+    bound = slicing.with_target_cf(statistic, target_cf)
+    return slicing.value_and_grad(u, bound, jnp, plan, all_reduce, reduction)
 
 
 def directions(dim: int, num_slices: int, keys: list[Any], device: Any, dtype: Any) -> Array:

@@ -50,31 +50,36 @@ _func_xp.sign = _sign  # type: ignore[attr-defined]
 
 class _ColumnStatistics(torch.autograd.Function):
     @staticmethod
-    def forward(u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Any) -> Any:
-        values, residuals = slicing.forward(u, statistic, _xp, plan, all_reduce)
+    def forward(
+        u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Any, target_cf: Any = None
+    ) -> Any:
+        bound = slicing.with_target_cf(statistic, target_cf)
+        values, residuals = slicing.forward(u, bound, _xp, plan, all_reduce)
         return (values, *residuals)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
-        u, ctx.statistic, ctx.plan, ctx.all_reduce = inputs
+        u, ctx.statistic, ctx.plan, ctx.all_reduce, target_cf = inputs
         residuals = output[1:]
         tensors = [r if isinstance(r, torch.Tensor) else None for r in residuals]
         # Python numbers and None (sample counts, no workers) are kept aside: only tensors are saved.
         ctx.numbers = [None if isinstance(r, torch.Tensor) else r for r in residuals]
         ctx.mark_non_differentiable(*(t for t in tensors if t is not None))
-        ctx.save_for_backward(u, *tensors)
-        ctx.save_for_forward(u, *(t for t in tensors if t is not None))
+        # target_cf (None or a constant tensor) is saved too: backward and jvp rebind it.
+        ctx.save_for_backward(u, target_cf, *tensors)
+        ctx.save_for_forward(u, target_cf, *(t for t in tensors if t is not None))
 
     @staticmethod
     def backward(ctx: Any, values_bar: torch.Tensor, *_: Any) -> tuple[Any, ...]:
-        u, *tensors = ctx.saved_tensors
+        u, target_cf, *tensors = ctx.saved_tensors
+        statistic = slicing.with_target_cf(ctx.statistic, target_cf)
         if torch.is_grad_enabled() or _wrapped(u, values_bar, *tensors):
             # Higher-order autodiff, or torch.func transforms (vmap of the backward in jacrev and
             # per-sample gradients, jvp of it in hessian): the gradient as differentiable operations.
-            return _differentiable_backward(ctx, u, values_bar), None, None, None
+            return _differentiable_backward(ctx, statistic, u, values_bar), None, None, None, None
         residuals = tuple(t if t is not None else n for t, n in zip(tensors, ctx.numbers, strict=True))
-        grad = slicing.backward(u, residuals, values_bar, ctx.statistic, _xp, ctx.plan)
-        return grad, None, None, None
+        grad = slicing.backward(u, residuals, values_bar, statistic, _xp, ctx.plan)
+        return grad, None, None, None, None
 
 
 class _TransformableColumnStatistics(_ColumnStatistics):
@@ -87,10 +92,11 @@ class _TransformableColumnStatistics(_ColumnStatistics):
 
         For statistics of sums the tangent of the sums is pushed through the all-reduce (a
         sum, so linear) and then through ``from_sums``; the residual outputs have no tangent.
+        The target's CF (``target_cf``) is a constant: its tangent, if any, is ignored.
         """
-        u, *tensors = ctx.saved_tensors
+        u, target_cf, *tensors = ctx.saved_tensors
         plan = dataclasses.replace(ctx.plan, kernel=None)
-        statistic: Any = ctx.statistic
+        statistic: Any = slicing.with_target_cf(ctx.statistic, target_cf)
         if ctx.all_reduce is None:
             values_dot = torch.func.jvp(lambda x: statistic.forward(x, _func_xp, plan)[0], (u,), (u_dot,))[1]
         else:
@@ -104,16 +110,31 @@ class _TransformableColumnStatistics(_ColumnStatistics):
 
     @staticmethod
     def vmap(
-        info: Any, in_dims: tuple[Any, ...], u: torch.Tensor, statistic: Any, plan: Plan, all_reduce: Any
+        info: Any,
+        in_dims: tuple[Any, ...],
+        u: torch.Tensor,
+        statistic: Any,
+        plan: Plan,
+        all_reduce: Any,
+        target_cf: Any = None,
     ) -> Any:
         """vmap: the mapped axis becomes a leading batch axis of ``u`` (..., N, K), which every
-        statistic supports; one call then serves the whole batch, fused kernels included."""
+        statistic supports; one call then serves the whole batch, fused kernels included.
+
+        The target's CF (``target_cf``, one per column) depends on the directions only, which
+        no transform maps: it is passed on unbatched."""
+        if len(in_dims) > 4 and in_dims[4] is not None:
+            raise NotImplementedError(
+                "sigreg: vmap over the target's characteristic function (target_cf) is not supported; "
+                "the directions, and so target_cf, must be the same for every mapped element"
+            )
+        extra = () if target_cf is None else (target_cf,)
         u_dim = in_dims[0]
         if u_dim is None:
-            outputs = _TransformableColumnStatistics.apply(u, statistic, plan, all_reduce)  # type: ignore[no-untyped-call]
+            outputs = _TransformableColumnStatistics.apply(u, statistic, plan, all_reduce, *extra)  # type: ignore[no-untyped-call]
             return outputs, tuple(None for _ in outputs)
         outputs = _TransformableColumnStatistics.apply(  # type: ignore[no-untyped-call]
-            torch.movedim(u, u_dim, 0), statistic, plan, all_reduce
+            torch.movedim(u, u_dim, 0), statistic, plan, all_reduce, *extra
         )
         # The values carry the batch axis first. The residuals only serve this rule's own
         # backward and jvp, which work from u under transforms: they are passed on unmapped
@@ -124,7 +145,9 @@ class _TransformableColumnStatistics(_ColumnStatistics):
         return outputs, tuple(out_dims)
 
 
-def _differentiable_backward(ctx: Any, u: torch.Tensor, values_bar: torch.Tensor) -> torch.Tensor:
+def _differentiable_backward(
+    ctx: Any, statistic: Statistic, u: torch.Tensor, values_bar: torch.Tensor
+) -> torch.Tensor:
     """The gradient as differentiable operations, for higher-order autodiff (``create_graph=True``)
     and torch.func transforms of the backward.
 
@@ -138,16 +161,22 @@ def _differentiable_backward(ctx: Any, u: torch.Tensor, values_bar: torch.Tensor
             "sums has no derivative across workers); compute them without all_reduce"
         )
     plan = dataclasses.replace(ctx.plan, kernel=None)
-    _, residuals = slicing.forward(u, ctx.statistic, _func_xp, plan, None)
-    grad: torch.Tensor = slicing.backward(u, residuals, values_bar, ctx.statistic, _func_xp, plan)
+    _, residuals = slicing.forward(u, statistic, _func_xp, plan, None)
+    grad: torch.Tensor = slicing.backward(u, residuals, values_bar, statistic, _func_xp, plan)
     return grad
 
 
 def column_statistics(
-    u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Callable[[Any], Any] | None
+    u: torch.Tensor,
+    statistic: Statistic,
+    plan: Plan,
+    all_reduce: Callable[[Any], Any] | None,
+    target_cf: torch.Tensor | None = None,
 ) -> torch.Tensor:
     function = _ColumnStatistics if torch.compiler.is_compiling() else _TransformableColumnStatistics
-    outputs: Any = function.apply(u, statistic, plan, all_reduce)  # type: ignore[no-untyped-call]
+    # Without a target the call is main's four-argument one (target_cf defaults to None).
+    extra = () if target_cf is None else (target_cf,)
+    outputs: Any = function.apply(u, statistic, plan, all_reduce, *extra)  # type: ignore[no-untyped-call]
     return typing.cast(torch.Tensor, outputs[0])
 
 
