@@ -4,7 +4,7 @@
 
 
 For each framework: LeJEPA (default lam) with SIGReg, its unbiased form and VISReg in its
-place, lam = 0 (no SIGReg), and the randomly
+place (also at lam = 0.9, its authors' weight), lam = 0 (no SIGReg), and the randomly
 initialised encoder (0 steps); and PCA of the pixels with the same number of
 components as the representation.
 """
@@ -36,6 +36,8 @@ def main() -> None:
             (f"LeJEPA, lam = {recipe.lam}", recipe),
             ("LeJEPA, unbiased SIGReg", dataclasses.replace(recipe, unbiased=True)),
             ("LeJEPA, VISReg", dataclasses.replace(recipe, regulariser="visreg")),
+            # VISReg's authors weigh it 0.9 (HaiyuWu/visreg, configs/default.yaml: lamb 0.9)
+            ("LeJEPA, VISReg, lam = 0.9", dataclasses.replace(recipe, regulariser="visreg", lam=0.9)),
             ("lam = 0 (no SIGReg)", dataclasses.replace(recipe, lam=0.0)),
             ("random encoder", dataclasses.replace(recipe, steps=0)),
         ):
