@@ -154,16 +154,7 @@ def _slice(
     dim = z.shape[-1]
     stat = registry.resolve(statistic, options)
     checks.samples(stat, z.shape[-2], name)
-    if directions is not None:
-        checks.namespace("directions", directions)
-        xp = checks.same_library((name, "directions"), z, directions)
-        checks.same_device((name, "directions"), z, directions)
-        checks.real_floating("directions", directions, xp)
-        checks.directions_shape(name, z.shape, directions)
-    else:
-        num_slices = checks.integer("num_slices", num_slices, 1)
-        checks.counter_fits("D * num_slices", dim, num_slices)
-        seed = checks.seed(seed, xp)
+    xp, num_slices, seed = checks.slicing(name, z, xp, directions, num_slices, seed)
     reduction = checks.choice("reduction", reduction, checks.REDUCTIONS)
     all_reduce = checks.callable_or_none("all_reduce", all_reduce)
     if all_reduce is not None and not stat.has_sums:

@@ -71,16 +71,7 @@ def _parts(
     checks.embeddings(name, z, xp)
     dim = z.shape[-1]
     checks.samples(SHAPE, z.shape[-2], name)
-    if directions is not None:
-        checks.namespace("directions", directions)
-        xp = checks.same_library((name, "directions"), z, directions)
-        checks.same_device((name, "directions"), z, directions)
-        checks.real_floating("directions", directions, xp)
-        checks.directions_shape(name, z.shape, directions)
-    else:
-        num_slices = checks.integer("num_slices", num_slices, 1)
-        checks.counter_fits("D * num_slices", dim, num_slices)
-        seed = checks.seed(seed, xp)
+    xp, num_slices, seed = checks.slicing(name, z, xp, directions, num_slices, seed)
     weights = (
         _weight("center_weight", center_weight),
         _weight("scale_weight", scale_weight),

@@ -190,6 +190,25 @@ def counter_fits(label: str, *factors: int) -> None:
         raise ValueError(f"{label} must be below 2**31, got {' * '.join(str(f) for f in factors)}")
 
 
+def slicing(
+    name: str, z: Any, xp: Any, directions: Any, num_slices: Any, seed_value: Any
+) -> tuple[Any, Any, Any]:
+    """The slice arguments of a sliced function of ``z`` (checked ``xp``): ``directions`` of
+    ``z``'s library, device and D, or else ``num_slices`` and ``seed``. Returns ``xp`` (that
+    of both arrays), ``num_slices`` and ``seed``, checked."""
+    if directions is not None:
+        namespace("directions", directions)
+        xp = same_library((name, "directions"), z, directions)
+        same_device((name, "directions"), z, directions)
+        real_floating("directions", directions, xp)
+        directions_shape(name, z.shape, directions)
+    else:
+        num_slices = integer("num_slices", num_slices, 1)
+        counter_fits("D * num_slices", z.shape[-1], num_slices)
+        seed_value = seed(seed_value, xp)
+    return xp, num_slices, seed_value
+
+
 def directions_shape(name: str, shape: tuple[int, ...], directions: Any) -> None:
     """``directions`` is (D, K) with K >= 1 for embeddings ``name`` of ``shape`` (..., N, D)."""
     dim = shape[-1]
