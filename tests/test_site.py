@@ -34,6 +34,7 @@ PAGES = [
     "numbers.html",
     "pvalues.html",
     "statistics.html",
+    "regularisers.html",
     "large.html",
     "benchmark.html",
     "design.html",
@@ -100,10 +101,11 @@ def test_generated_figures_and_tables_are_on_their_pages():
     assert "33.5" in numbers and "10.1" in numbers  # aliasing periods of the default and paper grids
     assert numbers.count("<table") >= 1
     examples = (_site() / "examples.html").read_text()
-    for row in ("LeJEPA, lam = 0.05", "lam = 0 (no SIGReg)", "random encoder", "PCA of the pixels"):
+    rows = ("LeJEPA, lam = 0.05", "unbiased SIGReg", "VISReg, lam = 0.9", "lam = 0 (no SIGReg)")
+    for row in (*rows, "random encoder", "PCA of the pixels"):
         assert row in examples, f"the digits results table lacks the row {row!r}"
     figures = [("index.html", "descent"), ("numbers.html", "null"), ("benchmark.html", "benchmark")]
-    figures += [("pvalues.html", "calibration")]
+    figures += [("pvalues.html", "calibration"), ("regularisers.html", "collapse")]
     pvalues = (_site() / "pvalues.html").read_text()
     for row in ("Student-t(5)", "Shapiro-Wilk (scipy)", "| 256 |".replace("|", "").strip()):
         assert row in pvalues, f"the p-value page lacks {row!r}"
