@@ -5,8 +5,6 @@ Rank-based (:mod:`sigreg._statistics.rank_based`): no sums, no ``all_reduce``.
 
 from __future__ import annotations
 
-import functools
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -40,14 +38,8 @@ class AndersonDarling(rank_based.OrderStatistic):
         n = u.shape[-2]
         i = rank_based.float_ranks(u, xp) + 1.0
         log_cdf, log_survival = normal_cdf.log_ndtr_pair(u, xp)
-        # A^2 = -N - sum(terms) / N is a difference of two O(N) numbers with an O(1) result. The
-        # logs are taken relative to the plotting positions p_i = (2i - 1) / 2N, where they are
-        # small for a Gaussian sample, and the positions' own share, a constant of N, is added
-        # in float64 on the host: float32 then keeps its digits at large N.
-        position = (2.0 * i - 1.0) / (2.0 * n)
-        log_cdf_gap, log_survival_gap = log_cdf - xp.log(position), log_survival - xp.log1p(-position)
-        terms = (2.0 * i - 1.0) * log_cdf_gap + (2.0 * n + 1.0 - 2.0 * i) * log_survival_gap
-        return _at_plotting_positions(n) - xp.sum(terms, axis=-2) / n, (i, log_cdf, log_survival)
+        terms = (2.0 * i - 1.0) * log_cdf + (2.0 * n + 1.0 - 2.0 * i) * log_survival
+        return -n - xp.sum(terms, axis=-2) / n, (i, log_cdf, log_survival)
 
     def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
@@ -60,14 +52,6 @@ class AndersonDarling(rank_based.OrderStatistic):
         to_cdf, to_survival = xp.exp(log_density - log_cdf), xp.exp(log_density - log_survival)
         grad = -((2.0 * i - 1.0) * to_cdf - (2.0 * n + 1.0 - 2.0 * i) * to_survival) / n
         return rank_based.expand_cotangent(cotangent) * grad
-
-
-@functools.cache
-def _at_plotting_positions(n: int) -> float:
-    """A^2 of a sample whose CDF values are exactly the plotting positions ``(2i - 1) / 2N``."""
-    # sum_i (2N + 1 - 2i) log(1 - p_i) equals sum_i (2i - 1) log(p_i) (i -> N + 1 - i).
-    half = math.fsum((2 * k - 1) * math.log((2 * k - 1) / (2 * n)) for k in range(1, n + 1))
-    return -n - 2.0 * half / n
 
 
 def _edf_misfit(u: Array, xp: Any) -> tuple[Array, Array]:
