@@ -59,7 +59,11 @@ class _ColumnStatistics(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
-        u, ctx.statistic, ctx.plan, ctx.all_reduce, target_cf = inputs
+        # Eager apply() fills in target_cf's default; dynamo (torch.compile) passes the four
+        # arguments given. backward answers one gradient per input it was given.
+        u, ctx.statistic, ctx.plan, ctx.all_reduce, *extra = inputs
+        target_cf = extra[0] if extra else None
+        ctx.num_inputs = len(inputs)
         residuals = output[1:]
         tensors = [r if isinstance(r, torch.Tensor) else None for r in residuals]
         # Python numbers and None (sample counts, no workers) are kept aside: only tensors are saved.
@@ -76,10 +80,11 @@ class _ColumnStatistics(torch.autograd.Function):
         if torch.is_grad_enabled() or _wrapped(u, values_bar, *tensors):
             # Higher-order autodiff, or torch.func transforms (vmap of the backward in jacrev and
             # per-sample gradients, jvp of it in hessian): the gradient as differentiable operations.
-            return _differentiable_backward(ctx, statistic, u, values_bar), None, None, None, None
+            grad = _differentiable_backward(ctx, statistic, u, values_bar)
+            return (grad, *(None,) * (ctx.num_inputs - 1))
         residuals = tuple(t if t is not None else n for t, n in zip(tensors, ctx.numbers, strict=True))
         grad = slicing.backward(u, residuals, values_bar, statistic, _xp, ctx.plan)
-        return grad, None, None, None, None
+        return (grad, *(None,) * (ctx.num_inputs - 1))
 
 
 class _TransformableColumnStatistics(_ColumnStatistics):
