@@ -96,17 +96,7 @@ def directions(
     dim = checks.integer("dim", dim, 1)
     num_slices = checks.integer("num_slices", num_slices, 1)
     checks.counter_fits("dim * num_slices", dim, num_slices)
-    if xp is None and not isinstance(seed, int):
-        xp = arrays.namespace(seed)
-    if xp is None:
-        import array_api_compat.numpy as xp
-    else:
-        xp = checks.array_namespace("xp", xp)
-    seed = checks.seed(seed, xp)
-    if dtype is None:
-        dtype = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
-    elif not checks.is_real_floating_dtype(dtype, xp):
-        raise TypeError(f"dtype must be a real floating dtype of {xp.__name__}, got {dtype!r}")
+    xp, seed, dtype = checks.generator(seed, xp, device, dtype)
     kind = checks.choice("kind", kind, DIRECTION_KINDS)
     compute = dtypes.compute_dtype(dtype, xp)
     if kind == "sobol":

@@ -190,6 +190,24 @@ def counter_fits(label: str, *factors: int) -> None:
         raise ValueError(f"{label} must be below 2**31, got {' * '.join(str(f) for f in factors)}")
 
 
+def generator(seed_value: Any, xp: Any, device: Any, dtype: Any) -> tuple[Any, Any, Any]:
+    """The namespace, seed and dtype of a call that draws arrays (``sigreg.directions``, a
+    target's ``sample``): ``xp`` given, else that of an array seed, else NumPy's; the seed
+    checked; ``dtype`` a real floating dtype of ``xp``, by default its own."""
+    if xp is None and not isinstance(seed_value, int):
+        xp = arrays.namespace(seed_value)
+    if xp is None:
+        import array_api_compat.numpy as xp  # the public default
+    else:
+        xp = array_namespace("xp", xp)
+    seed_value = seed(seed_value, xp)
+    if dtype is None:
+        dtype = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
+    elif not is_real_floating_dtype(dtype, xp):
+        raise TypeError(f"dtype must be a real floating dtype of {xp.__name__}, got {dtype!r}")
+    return xp, seed_value, dtype
+
+
 def slicing(
     name: str, z: Any, xp: Any, directions: Any, num_slices: Any, seed_value: Any
 ) -> tuple[Any, Any, Any]:

@@ -98,19 +98,7 @@ class Target:
         n = checks.integer("n", n, 1)
         d = checks.integer("d", d, 1)
         checks.counter_fits("n * d", n, d)
-        if xp is None and not isinstance(seed, int):
-            from .._core import arrays
-
-            xp = arrays.namespace(seed)
-        if xp is None:
-            import array_api_compat.numpy as xp  # the public default, as for sigreg.directions
-        else:
-            xp = checks.array_namespace("xp", xp)
-        seed = checks.seed(seed, xp)
-        if dtype is None:
-            dtype = xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
-        elif not checks.is_real_floating_dtype(dtype, xp):
-            raise TypeError(f"dtype must be a real floating dtype of {xp.__name__}, got {dtype!r}")
+        xp, seed, dtype = checks.generator(seed, xp, device, dtype)
         keys = draws.seed_keys(seed, xp, device)
         return self.draw(n, d, keys, xp, device, dtype)
 
