@@ -55,3 +55,36 @@ def test_tails_against_mpmath(xp, name):
         # at N = 40); the tails themselves add nothing to that.
         rtol = 1e-12 if dtype_name == "float64" else 2e-5
         assert got == pytest.approx(_oracle(name, dtype_name), rel=rtol)
+
+
+@functools.cache
+def _large_oracle(n: int) -> tuple[np.ndarray, float]:
+    """A float32 Gaussian sample of ``n`` and its A-squared in 30-digit mpmath."""
+    x = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    mpmath.mp.dps = 30
+    values = sorted(mpmath.mpf(float(v)) for v in x)
+    total = mpmath.fsum(
+        (2 * i - 1) * mpmath.log(mpmath.ncdf(v)) + (2 * n + 1 - 2 * i) * mpmath.log(mpmath.ncdf(-v))
+        for i, v in enumerate(values, 1)
+    )
+    return x, float(-n - total / n)
+
+
+@pytest.mark.parametrize("n", [500, 8000])
+def test_float32_keeps_its_digits_at_large_n(xp, n):
+    """-N - sum / N is a difference of O(N) numbers: taken about the plotting positions, float32
+    stays within 1e-4 of the exact value (it was 8e-4 off at N = 8000 without that)."""
+    x, exact = _large_oracle(n)
+    got = float(to_numpy(sigreg.stats.anderson_darling(asarray(xp, x, xp.float32))))
+    assert got == pytest.approx(exact, rel=1e-4)
+
+
+@pytest.mark.parametrize("n", [1, 2, 31, 32, 33, 1000, 8000])
+def test_plotting_position_share_against_mpmath(n):
+    """The closed form of A^2 at the plotting positions (Glaisher's expansion from N = 32) against
+    the 50-digit sum it replaces: below float64's own rounding of -N - sum / N."""
+    from sigreg._statistics.edf import _at_plotting_positions
+
+    mpmath.mp.dps = 50
+    half = mpmath.fsum((2 * k - 1) * mpmath.log(mpmath.mpf(2 * k - 1) / (2 * n)) for k in range(1, n + 1))
+    assert abs(_at_plotting_positions(n) - float(-n - 2 * half / n)) < 1e-14
