@@ -82,6 +82,40 @@ def test_torch_compile_forward_and_backward_equal_eager():
     torch.testing.assert_close(zc.grad, ze.grad, rtol=1e-5, atol=1e-5 * float(ze.grad.abs().max()))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("statistic", "options", "sizes"),
+    [
+        ("epps_pulley", {"fullgraph": True}, (64, 80, 20)),
+        ("jarque_bera", {"fullgraph": True}, (64, 80, 20)),
+        # Order statistics build tables of N on the host: a symbolic N breaks the graph there,
+        # and the break runs them eagerly (fullgraph=True would refuse).
+        ("anderson_darling", {}, (64, 80, 20)),
+        # Its saved coefficients are a view of a gathered table (cloned for dynamo); a symbolic N
+        # is refused inside dynamo (torch 2.13), so one size.
+        ("shapiro_wilk", {"fullgraph": True}, (64,)),
+    ],
+)
+def test_torch_compile_follows_the_batch_size(statistic, options, sizes):
+    """A last, smaller batch: after a second shape, dynamo retraces with a symbolic N; values and
+    gradients stay eager's. The sample counts are Python
+    numbers, which dynamo refuses among an autograd.Function's outputs when they are symbolic."""
+    torch._dynamo.reset()
+
+    def loss(x):
+        return sigreg.sigreg(x, num_slices=8, seed=3, statistic=statistic)
+
+    compiled = torch.compile(loss, backend="eager", **options)
+    for n in sizes:
+        z = torch.randn(n, 16, generator=torch.Generator().manual_seed(n))
+        ze, zc = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
+        eager_value, compiled_value = loss(ze), compiled(zc)
+        eager_value.backward()
+        compiled_value.backward()
+        torch.testing.assert_close(compiled_value, eager_value, rtol=1e-6, atol=0)
+        torch.testing.assert_close(zc.grad, ze.grad, rtol=1e-5, atol=1e-7)
+
+
 FIRST_CALL_COMPILED = """
 import sys
 import torch

@@ -48,7 +48,60 @@ def _sign(x: torch.Tensor, /) -> torch.Tensor:
 _func_xp.sign = _sign  # type: ignore[attr-defined]
 
 
-class _ColumnStatistics(torch.autograd.Function):
+def _save(ctx: Any, inputs: tuple[Any, ...], residuals: tuple[Any, ...]) -> list[torch.Tensor | None]:
+    """Keep what backward needs on ``ctx``; the residuals' tensors (None for the numbers)."""
+    # Eager apply() of the transformable class fills in target_cf's default; dynamo
+    # (torch.compile) passes the arguments given. backward answers one gradient per input given.
+    u, ctx.statistic, ctx.plan, ctx.all_reduce, *extra = inputs
+    target_cf = extra[0] if extra else None
+    ctx.num_inputs = len(inputs)
+    tensors = [r if isinstance(r, torch.Tensor) else None for r in residuals]
+    # Python numbers and None (sample counts, no workers) are kept aside: only tensors are saved.
+    ctx.numbers = [None if isinstance(r, torch.Tensor) else r for r in residuals]
+    # target_cf (None or a constant tensor) is saved too: backward and jvp rebind it.
+    ctx.save_for_backward(u, target_cf, *tensors)
+    return tensors
+
+
+def _backward(ctx: Any, values_bar: torch.Tensor) -> tuple[Any, ...]:
+    u, target_cf, *tensors = ctx.saved_tensors
+    statistic = slicing.with_target_cf(ctx.statistic, target_cf)
+    if torch.is_grad_enabled() or _wrapped(u, values_bar, *tensors):
+        # Higher-order autodiff, or torch.func transforms (vmap of the backward in jacrev and
+        # per-sample gradients, jvp of it in hessian): the gradient as differentiable operations.
+        grad = _differentiable_backward(ctx, statistic, u, values_bar)
+        return (grad, *(None,) * (ctx.num_inputs - 1))
+    residuals = tuple(t if t is not None else n for t, n in zip(tensors, ctx.numbers, strict=True))
+    grad = slicing.backward(u, residuals, values_bar, statistic, _xp, ctx.plan)
+    return (grad, *(None,) * (ctx.num_inputs - 1))
+
+
+class _CompiledColumnStatistics(torch.autograd.Function):
+    """The form torch.compile traces: only the values are outputs, the residuals stay on ``ctx``.
+
+    Dynamo refuses autograd.Functions with a custom ``jvp``, and with dynamic shapes (a second
+    batch size) it refuses Python numbers among the outputs, which the sample counts are."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Any, *extra: Any
+    ) -> torch.Tensor:
+        bound = slicing.with_target_cf(statistic, extra[0] if extra else None)
+        values, residuals = slicing.forward(u, bound, _xp, plan, all_reduce)
+        # Cloned: dynamo refuses a saved intermediate that aliases another tensor of the graph
+        # (Shapiro-Wilk's coefficients, a view of a gathered table).
+        residuals = tuple(r.clone() if isinstance(r, torch.Tensor) else r for r in residuals)
+        _save(ctx, (u, statistic, plan, all_reduce, *extra), residuals)
+        return typing.cast(torch.Tensor, values)
+
+    @staticmethod
+    def backward(ctx: Any, values_bar: torch.Tensor) -> tuple[Any, ...]:
+        return _backward(ctx, values_bar)
+
+
+class _TransformableColumnStatistics(torch.autograd.Function):
+    """With forward mode (``jvp``) and a ``vmap`` rule, for torch.func (eager calls)."""
+
     @staticmethod
     def forward(
         u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Any, target_cf: Any = None
@@ -59,37 +112,14 @@ class _ColumnStatistics(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
-        # Eager apply() fills in target_cf's default; dynamo (torch.compile) passes the four
-        # arguments given. backward answers one gradient per input it was given.
-        u, ctx.statistic, ctx.plan, ctx.all_reduce, *extra = inputs
-        target_cf = extra[0] if extra else None
-        ctx.num_inputs = len(inputs)
-        residuals = output[1:]
-        tensors = [r if isinstance(r, torch.Tensor) else None for r in residuals]
-        # Python numbers and None (sample counts, no workers) are kept aside: only tensors are saved.
-        ctx.numbers = [None if isinstance(r, torch.Tensor) else r for r in residuals]
+        tensors = _save(ctx, inputs, output[1:])
         ctx.mark_non_differentiable(*(t for t in tensors if t is not None))
-        # target_cf (None or a constant tensor) is saved too: backward and jvp rebind it.
-        ctx.save_for_backward(u, target_cf, *tensors)
+        u, target_cf = inputs[0], (inputs[4] if len(inputs) > 4 else None)
         ctx.save_for_forward(u, target_cf, *(t for t in tensors if t is not None))
 
     @staticmethod
     def backward(ctx: Any, values_bar: torch.Tensor, *_: Any) -> tuple[Any, ...]:
-        u, target_cf, *tensors = ctx.saved_tensors
-        statistic = slicing.with_target_cf(ctx.statistic, target_cf)
-        if torch.is_grad_enabled() or _wrapped(u, values_bar, *tensors):
-            # Higher-order autodiff, or torch.func transforms (vmap of the backward in jacrev and
-            # per-sample gradients, jvp of it in hessian): the gradient as differentiable operations.
-            grad = _differentiable_backward(ctx, statistic, u, values_bar)
-            return (grad, *(None,) * (ctx.num_inputs - 1))
-        residuals = tuple(t if t is not None else n for t, n in zip(tensors, ctx.numbers, strict=True))
-        grad = slicing.backward(u, residuals, values_bar, statistic, _xp, ctx.plan)
-        return (grad, *(None,) * (ctx.num_inputs - 1))
-
-
-class _TransformableColumnStatistics(_ColumnStatistics):
-    """With forward mode (``jvp``) and a ``vmap`` rule, for torch.func; the base class serves
-    torch.compile, whose dynamo refuses autograd.Functions with a custom ``jvp``."""
+        return _backward(ctx, values_bar)
 
     @staticmethod
     def jvp(ctx: Any, u_dot: torch.Tensor, *_: Any) -> tuple[Any, ...]:
@@ -178,10 +208,12 @@ def column_statistics(
     all_reduce: Callable[[Any], Any] | None,
     target_cf: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    function = _ColumnStatistics if torch.compiler.is_compiling() else _TransformableColumnStatistics
     # Without a target the call is main's four-argument one (target_cf defaults to None).
     extra = () if target_cf is None else (target_cf,)
-    outputs: Any = function.apply(u, statistic, plan, all_reduce, *extra)  # type: ignore[no-untyped-call]
+    if torch.compiler.is_compiling():
+        values: Any = _CompiledColumnStatistics.apply(u, statistic, plan, all_reduce, *extra)  # type: ignore[no-untyped-call]
+        return typing.cast(torch.Tensor, values)
+    outputs: Any = _TransformableColumnStatistics.apply(u, statistic, plan, all_reduce, *extra)  # type: ignore[no-untyped-call]
     return typing.cast(torch.Tensor, outputs[0])
 
 
