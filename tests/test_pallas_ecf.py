@@ -80,11 +80,12 @@ def _random(shape: tuple[int, ...], dtype: type, seed: int, scale: float = 1.0) 
     return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
 
 
-# (shape of u, J). N = 1; N = 7 and 9 (a partial row step); N = 130 (two row splits of the
-# sums, 65 row groups of the VJP); K = 3 and 5 (one partial block of 32 directions), K = 130 (a
-# full block of 128 and a partial one); J = 1, 16 (one run), 17 and 33 (two and three runs, the
-# last of one knot); batched and unbatched. Each case compiles twice (about 3 s each).
-CASES = [((1, 1), 1), ((7, 5), 16), ((130, 3), 33), ((2, 3, 9, 5), 17), ((5, 130), 1)]
+# (shape of u, J). N = 1; N = 7 (a partial row step); N = 130 (two row splits of the sums, 65
+# row groups of the VJP); K = 3 and 5 (one partial block of 32 directions), K = 130 (a full
+# block of 128 and a partial one); J = 1, 16 (one run) and 33 (three runs, the last of one
+# knot: the sums' knot-block axis and the VJP's knot loop); batched and unbatched. Each case
+# compiles both kernels (seconds each under the interpreter: few cases).
+CASES = [((1, 130), 1), ((7, 5), 16), ((2, 130, 3), 33)]
 
 
 @pytest.mark.parametrize(("shape", "num_knots"), CASES, ids=str)
@@ -104,8 +105,8 @@ def test_huge_angles_are_evaluated_directly(session):
     then evaluated directly (with the float32 product as angle, as the kernel takes it)."""
     jnp, dtype = session
     num_knots, dt = 1, T_MAX
-    u = _random((5, 130), dtype, seed=12)
-    u[::2, 1] *= 1e7
+    u = _random((1, 130), dtype, seed=12)  # the shape of a case above: compiled already
+    u[0, 1:100:7] *= 1e7
     bar = _random((130, 2), dtype, seed=13)
     t = np.asarray(dt, dtype)
     angles = (u * t).astype(np.float64)  # the kernels' angle: the product in u's dtype
@@ -114,7 +115,7 @@ def test_huge_angles_are_evaluated_directly(session):
     grad = float(t) * (bar[:, 1] * np.cos(angles) - bar[:, 0] * np.sin(angles))
     assert_matches(KERNELS.ecf_sums_vjp(jnp.asarray(u), jnp.asarray(bar), dt, num_knots), grad, dtype)
     # The same program without them: the fast path agrees with the reference.
-    u[::2, 1] = 0.5
+    u[0, 1:100:7] = 0.5
     assert_matches(KERNELS.ecf_sums(jnp.asarray(u), dt, num_knots), reference_sums(u, dt, num_knots), dtype)
 
 
