@@ -1,6 +1,7 @@
 """The Pallas ECF kernels (``sigreg._backend.kernels.pallas_ecf``) under Pallas's interpreter.
 
-They compile for CUDA only; here they run with ``interpret=True`` against the array-API plan
+They compile for CUDA only (where there is a CUDA device, these tests run them compiled);
+here they run with ``interpret=True`` against the array-API plan
 (``sigreg._statistics.ecf``) evaluated in float64 NumPy, which shares neither the kernels'
 ``sincos`` nor their loop structure. The interpreter compiles each shape with XLA (seconds),
 so the shapes are few and small, chosen to leave remainders after every block: rows after the
@@ -44,7 +45,9 @@ DTYPE = {"jax": np.float32, "jax_x64": np.float64}
 # Agreement with the float64 reference, relative to the largest magnitude (as tests/test_triton.py).
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 T_MAX = 3.0
-KERNELS = pallas_ecf.interpreted
+# On a CUDA machine (the jax-cuda session) the compiled kernels, else the interpreter.
+ON_CUDA = any(jax_vjp._is_cuda(d) for d in jax.devices())
+KERNELS = pallas_ecf if ON_CUDA else pallas_ecf.interpreted
 
 
 @pytest.fixture(params=SESSIONS)
@@ -98,6 +101,26 @@ def test_sums_and_vjp_match_the_array_api_plan(session, shape, num_knots):
     assert_matches(sums, reference_sums(u, dt, num_knots), dtype)
     grad = KERNELS.ecf_sums_vjp(jnp.asarray(u), jnp.asarray(bar), dt, num_knots)
     assert_matches(grad, reference_vjp(u, bar, dt, num_knots), dtype)
+
+
+def test_float32_stays_at_direct_accuracy(session):
+    """Anchor to anchor, the rotation loses no more than direct float32 evaluation does: each
+    term ``cos(float32(t_j) * u)`` of a float32 product, rounded to float32, summed in float32.
+    (The shape and knots of a case above: nothing compiles again.)"""
+    jnp, dtype = session
+    if dtype != np.float32:
+        pytest.skip("the claim is float32's; the jax session checks it")
+    shape, num_knots = CASES[-1]
+    dt = T_MAX / num_knots
+    u = _random(shape, dtype, seed=31, scale=2.0)
+    want = reference_sums(u, dt, num_knots)
+    x32 = u[..., None] * (np.arange(1, num_knots + 1) * dt).astype(np.float32)
+    terms = [
+        f(x32.astype(np.float64)).astype(np.float32).sum(axis=-3, dtype=np.float32) for f in (np.cos, np.sin)
+    ]
+    err_direct = np.abs(np.concatenate(terms, axis=-1) - want).max()
+    err_kernel = np.abs(np.asarray(KERNELS.ecf_sums(jnp.asarray(u), dt, num_knots), np.float64) - want).max()
+    assert err_kernel <= 1.5 * err_direct, (err_kernel, err_direct)
 
 
 def test_huge_angles_are_evaluated_directly(session):
@@ -166,7 +189,7 @@ def test_kernel_for_keeps_numba_or_none_on_the_cpu(session):
     jnp, dtype = session
     from sigreg._backend.kernels import numba_kernels
 
-    u = jnp.ones((4, 3), dtype)
+    u = jax.device_put(jnp.ones((4, 3), dtype), jax.devices("cpu")[0])
     kernel = jax_vjp.kernel_for(u)
     assert kernel is not pallas_ecf
     if numba_kernels() is None:
