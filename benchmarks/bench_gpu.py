@@ -13,7 +13,9 @@ for every implementation:
   naive materialising formula that public ports write (``naive`` below), backward by
   autograd.
 - JAX: ``jax.jit(jax.value_and_grad(...))`` of ``sigreg.sigreg`` and of the same naive
-  formula (the JAX time goes in the "sigreg eager" column; "compiled" is "-").
+  formula (the JAX time goes in the "sigreg eager" column; "compiled" is "-"). On CUDA
+  sigreg runs the Pallas kernels; the same step traced with them off (XLA's fusion of the
+  array-API plan) is timed too, and its time is a note below the table.
 
 How: each framework runs in a process of its own (torch and JAX load their own CUDA
 libraries and keep their own memory pools). Per shape, all of its implementations run in
@@ -279,8 +281,25 @@ def jax_functions() -> dict[str, Callable[..., Any]]:
     funcs = {
         "eager": lambda z, a, *knots: sigreg.sigreg(z, directions=a),
         "naive": lambda z, a, *knots: naive(jnp, z, a, *knots),
+        "xla": lambda z, a, *knots: without_pallas(lambda: sigreg.sigreg(z, directions=a)),
     }
     return {impl: jax.jit(jax.value_and_grad(f)) for impl, f in funcs.items()}
+
+
+def without_pallas(trace: Callable[[], Any]) -> Any:
+    """``trace()`` with sigreg's Pallas kernels unavailable: the plan chosen while jit traces it
+    is XLA's fusion of the array-API code (the same as sigreg on CUDA before the kernels)."""
+    from sigreg._backend import kernels
+
+    saved = kernels._LOADED.get("pallas", kernels)
+    kernels._LOADED["pallas"] = None
+    try:
+        return trace()
+    finally:
+        if saved is kernels:
+            del kernels._LOADED["pallas"]
+        else:
+            kernels._LOADED["pallas"] = saved
 
 
 def jax_bench(z_np: np.ndarray, a_np: np.ndarray, setup: Setup) -> Bench:
@@ -413,6 +432,8 @@ def measure(framework: str, n: int, k: int, setup: Setup) -> Row:
     time_alternating(bench, row, setup)
     if framework == "torch":
         row.peak = {impl: torch_peak(bench, row, impl, setup) for impl in ("eager", "naive")}
+    if "xla" in row.ms:
+        row.notes.append(f"sigreg with the Pallas kernels off (XLA's plan): {fmt(row.ms['xla'])} ms")
     bench.release()
     return row
 

@@ -75,10 +75,14 @@ def test_quick_cpu_run_writes_the_table(tmp_path):
     keys = [(row[0], int(row[1]), int(row[2])) for row in rows]
     assert sorted(keys) == sorted((name, n, k) for name in INSTALLED for n, k in QUICK_SHAPES), stderr
 
-    for framework, _, _, eager, compiled, naive, speed_up, *peaks in rows:
+    for framework, row_n, row_k, eager, compiled, naive, speed_up, *peaks in rows:
         ours = [_time(eager)] + ([_time(compiled)] if framework == "torch" else [])
         if framework == "jax":
             assert compiled == "-"
+            # The same step with the Pallas kernels off (XLA's plan) is timed too: a note.
+            pattern = rf"jax N={row_n} K={row_k}: .*Pallas kernels off \(XLA's plan\): ([\d.]+) ms"
+            note = re.search(pattern, text)
+            assert note is not None and float(note.group(1)) > 0, text
         assert re.fullmatch(r"\d+\.\d+x", speed_up), speed_up
         ratio = _time(naive) / min(ours)
         # The cells are rounded: times to 3 significant digits (the ratio of two of them is off

@@ -53,10 +53,11 @@ def plan(u: Array, xp: Any) -> Plan:
 def kernel_for(u: Array, xp: Any) -> Any | None:
     """Fused kernels for ``u``, or None: the array-API code then runs.
 
-    CUDA: Triton's (torch tensors, and CuPy arrays through DLPack). CPU: Numba's, when
-    installed (the ``numba`` extra), for NumPy arrays, eager torch tensors and JAX (as host
-    callbacks); JAX on accelerators has XLA's fusion, and array-api-strict stays the proof
-    that the array-API code suffices.
+    CUDA: Triton's (torch tensors, and CuPy arrays through DLPack), and for JAX arrays the
+    same recurrence as Pallas kernels. CPU: Numba's, when installed (the ``numba`` extra), for
+    NumPy arrays, eager torch tensors and JAX (as host callbacks); JAX on other accelerators
+    (TPU, ROCm) has XLA's fusion, and array-api-strict stays the proof that the array-API code
+    suffices.
     """
     module = adapter(xp)
     if module is not None:

@@ -47,11 +47,40 @@ def _varies_over_mapped_axes(u: jax.Array) -> bool:
     return bool(getattr(manual, "varying", None) or getattr(aval, "vma", None))
 
 
+def _devices(u: jax.Array) -> list[Any]:
+    """The devices ``u`` lives on; for a tracer, the default device (where jit runs it)."""
+    devices = getattr(u, "devices", None)
+    if devices is not None and not isinstance(u, jax.core.Tracer):
+        return list(devices())
+    return jax.devices()[:1]
+
+
+def _is_cuda(device: Any) -> bool:
+    # NVIDIA and AMD GPUs both report platform "gpu"; the client's version names the runtime.
+    if device.platform not in ("gpu", "cuda"):
+        return False
+    version = str(getattr(getattr(device, "client", None), "platform_version", "")).lower()
+    return "rocm" not in version and "hip" not in version
+
+
+def on_cuda(u: jax.Array) -> bool:
+    found = _devices(u)
+    return bool(found) and all(_is_cuda(d) for d in found)
+
+
 def kernel_for(u: jax.Array) -> Any | None:
-    """Numba's fused CPU kernels as host callbacks on the CPU, when Numba is installed; else None
-    (XLA then fuses the array-API loops itself, as on accelerators)."""
-    if not on_cpu(u) or _varies_over_mapped_axes(u):
+    """Fused kernels for ``u``, or None (XLA then fuses the array-API loops itself).
+
+    CPU: Numba's, as host callbacks, when Numba is installed. CUDA: the Pallas kernels
+    (Triton under Pallas), when ``jax.experimental.pallas`` imports. Elsewhere (TPU, ROCm) and
+    inside ``shard_map`` with varying data: None.
+    """
+    if _varies_over_mapped_axes(u):
         return None
+    if not on_cpu(u):
+        from ..kernels import pallas_kernels
+
+        return pallas_kernels() if on_cuda(u) else None
     from ..kernels import numba_kernels
 
     if numba_kernels() is None:

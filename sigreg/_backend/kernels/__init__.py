@@ -1,4 +1,4 @@
-"""Fused kernels: Triton's on CUDA (``triton_ecf``), Numba's on CPUs (``numba_ecf``).
+"""Fused kernels: Triton's on CUDA (``triton_ecf``; ``pallas_ecf`` for JAX), Numba's on CPUs (``numba_ecf``).
 
 Each has an eager reference, the array-API code of ``sigreg._statistics.ecf``, and tests that
 compare the two on many shapes. The loaders below import a kernel module on first
@@ -43,6 +43,17 @@ def _numba_through_dlpack() -> Any:
     from . import bridge, numba_ecf
 
     return bridge.Bridge(numba_ecf, bridge.host_view) if numba_ecf.available() else None
+
+
+def _pallas() -> Any:
+    from . import pallas_ecf
+
+    return pallas_ecf
+
+
+def pallas_kernels() -> Any | None:
+    """The Pallas kernels for JAX arrays on CUDA, when ``jax.experimental.pallas`` imports; else None."""
+    return _load("pallas", _pallas)
 
 
 def triton_kernels() -> Any | None:
