@@ -32,6 +32,7 @@ import numpy as np
 
 import sigreg
 from sigreg import demo
+from sigreg.targets import RectifiedGeneralizedNormal
 
 HERE = Path(__file__).parent
 OUT = HERE / "_generated"
@@ -358,23 +359,45 @@ COLLAPSE_SCALES = (1.0, 0.3, 0.1, 0.03, 0.01, 1e-3, 1e-4)
 COLLAPSE_KINDS = {"point": slice(0, None), "line": slice(1, None), "sheet": slice(0, 1)}
 
 
-def regularisers(k: int = COLLAPSE_K) -> dict:
-    """The regularisers of docs/regularisers.md, as functions of embeddings (N, D) of any library."""
+# RDMReg's target at its authors' defaults (p = 1, mu = 0, sigma_GN(1) = 1/sqrt(2): the
+# rectified Laplace). Its rows start from a cloud drawn from the target instead of N(0, I).
+RDMREG_TARGET = RectifiedGeneralizedNormal(p=1.0, mu=0.0)
+RDMREG_ROWS = ("Epps-Pulley, RDMReg target", "Wasserstein, RDMReg target")
+
+
+def regularisers(k: int | None = None) -> dict:
+    """The regularisers of docs/regularisers.md, as functions of embeddings (N, D) of any library
+    (``k`` slices, default COLLAPSE_K, read at the call)."""
+    k = COLLAPSE_K if k is None else k
+    rdmreg_ep, rdmreg_w = RDMREG_ROWS
     return {
         "Epps-Pulley (SIGReg)": lambda z: sigreg.sigreg(z, num_slices=k, seed=0),
         "Epps-Pulley, unbiased": lambda z: sigreg.sigreg(z, num_slices=k, seed=0, unbiased=True),
         "Wasserstein": lambda z: sigreg.sigreg(z, statistic="wasserstein", num_slices=k, seed=0),
         "VISReg": lambda z: sigreg.visreg(z, num_slices=k, seed=0),
+        rdmreg_ep: lambda z: sigreg.sigreg(z, num_slices=k, seed=0, target=RDMREG_TARGET),
+        rdmreg_w: lambda z: sigreg.sigreg(
+            z, statistic="wasserstein", num_slices=k, seed=0, target=RDMREG_TARGET
+        ),
     }
+
+
+def target_cloud(name: str, n: int, seed: int) -> np.ndarray | None:
+    """A draw of ``n`` points from the regulariser's own target, or None for N(0, I)."""
+    if name not in RDMREG_ROWS:
+        return None
+    return np.asarray(RDMREG_TARGET.sample(n, COLLAPSE_D, seed=seed, dtype=np.float64))
 
 
 def collapse_curves(seed: int = 0) -> dict:
     """``{(regulariser, kind): (values, gradient norms)}`` over COLLAPSE_SCALES (torch, float64)."""
     import torch
 
-    base = np.random.default_rng(seed).standard_normal((COLLAPSE_N, COLLAPSE_D))
+    gaussian = np.random.default_rng(seed).standard_normal((COLLAPSE_N, COLLAPSE_D))
     curves = {}
     for name, function in regularisers().items():
+        own = target_cloud(name, COLLAPSE_N, seed)
+        base = gaussian if own is None else own  # shrunk towards 0 as the Gaussian is
         for kind, axes in COLLAPSE_KINDS.items():
             values, norms = [], []
             for scale in COLLAPSE_SCALES:
@@ -405,34 +428,65 @@ def collapse_figure(path: Path, curves: dict) -> None:
     for column, kind in enumerate(COLLAPSE_KINDS):
         for name in regularisers():
             values, norms = curves[name, kind]
-            axes[0, column].plot(COLLAPSE_SCALES, np.abs(values), marker="o", ms=3, label=name)
-            axes[1, column].plot(COLLAPSE_SCALES, norms, marker="o", ms=3, label=name)
+            style = dict(marker="o", ms=3, label=name, ls="--" if name in RDMREG_ROWS else "-")
+            axes[0, column].plot(COLLAPSE_SCALES, np.abs(values), **style)
+            axes[1, column].plot(COLLAPSE_SCALES, norms, **style)
         axes[0, column].set_title(f"towards a {kind}")
-        axes[1, column].set_xlabel("scale of the shrinking axes (1: the Gaussian cloud)")
+        axes[1, column].set_xlabel("scale of the shrinking axes")
     for ax in axes.flat:
         ax.set_xscale("log")
         ax.set_yscale("log")
     axes[0, 0].set_ylabel("|value|")
     axes[1, 0].set_ylabel("‖gradient‖")
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle(f"N = {COLLAPSE_N}, D = {COLLAPSE_D}, K = {COLLAPSE_K} slices, float64")
+    fig.suptitle(
+        f"N = {COLLAPSE_N}, D = {COLLAPSE_D}, K = {COLLAPSE_K} slices, float64; scale 1: N(0, I),"
+        " or a draw from RDMReg's target for its rows (dashed)"
+    )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
-def collapse_null(sizes=(16, 64, 256, 1024), draws: int = 100, seed: int = 0) -> str:
-    """Markdown: each regulariser's mean and standard deviation over N(0, I) samples, by N (NumPy)."""
+def rdmreg_null_mean(k: int | None = None) -> float:
+    """The exact null mean of Epps-Pulley against RDMReg's target on the page's ``k`` directions
+    (default COLLAPSE_K): ``mean over slices of sum_j W_j (1 - |psi_a(t_j)|^2)``, for every N."""
+    k = COLLAPSE_K if k is None else k
+    import array_api_compat.numpy as npx
+
+    import sigreg.stats
+
+    statistic = sigreg.stats.EppsPulley(target=RDMREG_TARGET)
+    cf = np.asarray(statistic.target_cf(sigreg.directions(COLLAPSE_D, k, seed=0), npx))
+    j = len(statistic.knots)
+    modulus2 = cf[..., :j] ** 2 + cf[..., j:] ** 2
+    return float(np.mean(np.sum(np.array(statistic.grid.weight) * (1.0 - modulus2), axis=-1)))
+
+
+def collapse_null(
+    sizes=(16, 64, 256, 1024), draws: int = 100, seed: int = 0, target_draws: int | None = None
+) -> str:
+    """Markdown: each regulariser's mean and standard deviation over samples of its target (N(0, I),
+    or RDMReg's, drawn with ``target.sample``; ``target_draws`` of them, default a quarter of
+    ``draws``: with a target the statistic costs more), by N (NumPy)."""
     rng = np.random.default_rng(seed)
+    target_draws = max(2, draws // 4) if target_draws is None else target_draws
     lines = ["| regulariser | " + " | ".join(f"N = {n}" for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
     samples = {n: [rng.standard_normal((n, COLLAPSE_D)) for _ in range(draws)] for n in sizes}
     for name, function in regularisers().items():
         cells = []
         for n in sizes:
-            values = np.array([float(function(z)) for z in samples[n]])
+            own = [target_cloud(name, n, seed=1 + seed * draws + i) for i in range(target_draws)]
+            clouds = samples[n] if own[0] is None else own
+            values = np.array([float(function(z)) for z in clouds])
             cells.append(f"{values.mean():.4f} ± {values.std(ddof=1):.4f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return (
+        "\n".join(lines)
+        + f"\n\nMean ± standard deviation over {draws} draws of N(0, I) ({target_draws} of RDMReg's"
+        + " target for its rows). The exact null mean of Epps-Pulley against RDMReg's target on"
+        + f" these {COLLAPSE_K} directions is {rdmreg_null_mean():.4f} at every N.\n"
+    )
 
 
 def story(out: Path) -> None:

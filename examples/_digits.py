@@ -18,6 +18,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
 import sigreg
+import sigreg.targets
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,43 @@ class Recipe:
     seed: int = 0
     regulariser: str = "sigreg"  # or "visreg" (sigreg.visreg in lejepa_loss)
     unbiased: bool = False  # SIGReg's U-statistic form (EppsPulley(unbiased=True))
+    # SIGReg's target (target= of lejepa_loss): None for N(0, I); "rdmreg" for Rectified
+    # LpJEPA's, the rectified Laplace of its authors' defaults, with rectified embeddings.
+    target: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            known = ", ".join(repr(name) for name in TARGETS)
+            raise ValueError(f"target must be one of {known}; got {self.target!r}")
+
+    @property
+    def rectified(self) -> bool:
+        """Whether the embeddings are ReLU(projector output), as Rectified LpJEPA's (its Figure 1:
+        both the prediction loss and the regulariser see the rectified embeddings)."""
+        return self.target == "rdmreg"
+
+    def target_law(self) -> sigreg.targets.Target | None:
+        """The ``sigreg.targets`` object of ``target`` (None: N(0, I))."""
+        return TARGETS[self.target]
+
+    def target_options(self) -> dict:
+        """``{"target": law}`` for ``sigreg.sigreg`` and ``lejepa_loss``, or nothing for N(0, I)."""
+        return {} if self.target is None else {"target": self.target_law()}
 
     def loss_options(self, step: object) -> dict:
         """The options of ``sigreg.lejepa_loss`` besides ``lam``: the regulariser and its slices."""
         options = {"num_slices": self.num_slices, "seed": step, "regulariser": self.regulariser}
         if self.unbiased:
             options["unbiased"] = True
-        return options
+        return options | self.target_options()
+
+
+# RDMReg's target at its authors' defaults: p = 1, mu = 0, sigma = sigma_GN(1) = 1/sqrt(2)
+# (github.com/YilunKuang/rectified-lp-jepa, README.md); half the coordinates exactly 0.
+TARGETS: dict[str | None, sigreg.targets.Target | None] = {
+    None: None,
+    "rdmreg": sigreg.targets.RectifiedGeneralizedNormal(p=1.0, mu=0.0),
+}
 
 
 def load(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -116,18 +147,25 @@ def effective_rank(e: np.ndarray) -> float:
 
 
 def evaluate(
-    rep_train: np.ndarray, rep_test: np.ndarray, emb_test: np.ndarray, y_train: np.ndarray, y_test: np.ndarray
+    rep_train: np.ndarray,
+    rep_test: np.ndarray,
+    emb_test: np.ndarray,
+    y_train: np.ndarray,
+    y_test: np.ndarray,
+    target: sigreg.targets.Target | None = None,
 ) -> dict[str, float]:
     """Linear probe, 5-NN accuracy and effective rank of the representations (what the probes
     see); effective rank, scale and SIGReg of the test embeddings (what the loss sees). The
-    scale shows what the effective rank, which ignores scale, cannot: a collapse to a point."""
+    scale shows what the effective rank, which ignores scale, cannot: a collapse to a point.
+    With a ``target`` (the encoder was trained towards it), also the statistic against it and
+    the sparsity: the fraction of exact zeros of the test embeddings."""
     scaler = StandardScaler().fit(rep_train)
     a, b = scaler.transform(rep_train), scaler.transform(rep_test)
     probe = LogisticRegression(max_iter=5000).fit(a, y_train).score(b, y_test)
     knn = KNeighborsClassifier(n_neighbors=5).fit(a, y_train).score(b, y_test)
     # The p-value says what N(0, I) data of this N and D would score with the same slices.
     result = sigreg.test(emb_test.astype(np.float64), num_slices=EVAL_SLICES, seed=0, n_resamples=NULL_DRAWS)
-    return {
+    metrics = {
         "linear probe": 100 * probe,
         "5-NN": 100 * knn,
         "representation rank": effective_rank(rep_test),
@@ -136,6 +174,11 @@ def evaluate(
         "SIGReg": float(result.statistic),
         "SIGReg p-value": float(result.pvalue),
     }
+    if target is not None:
+        against = sigreg.sigreg(emb_test.astype(np.float64), num_slices=EVAL_SLICES, seed=0, target=target)
+        metrics["SIGReg (target)"] = float(against)
+        metrics["sparsity"] = float(np.mean(emb_test == 0.0))
+    return metrics
 
 
 def pca_baseline(recipe: Recipe) -> dict[str, float]:

@@ -94,6 +94,8 @@ def train(recipe: Recipe | None = None, progress: bool = True) -> tuple[dict, di
         v, b, _ = views.shape  # batch norm sees all V * B views of a step together
         _, z, stats = encode(params, stats, views.reshape(v * b, -1), train=True)
         z = z.reshape(v, b, -1)
+        if recipe.rectified:  # Rectified LpJEPA: both terms see ReLU(z)
+            z = jax.nn.relu(z)
         z_global, z_local = z[: recipe.global_views], z[recipe.global_views :]
         loss = sigreg.lejepa_loss(z_global, z_local, lam=recipe.lam, **recipe.loss_options(step))
         return loss, (stats, z)  # z: for the progress bar's SIGReg term
@@ -113,7 +115,7 @@ def train(recipe: Recipe | None = None, progress: bool = True) -> tuple[dict, di
         params, stats, state, loss, z = update(params, stats, state, views, seed)
         losses.append(float(loss))
         if step % 50 == 0:  # SIGReg of this step's embeddings, outside the compiled step
-            regulariser = sigreg.sigreg(z, num_slices=recipe.num_slices, seed=seed)
+            regulariser = sigreg.sigreg(z, num_slices=recipe.num_slices, seed=seed, **recipe.target_options())
             bar.set_postfix(loss=f"{losses[-1]:.4f}", sigreg=f"{float(regulariser):.3f}")
     return params, stats, losses
 
@@ -124,7 +126,10 @@ def run(recipe: Recipe | None = None, progress: bool = True) -> dict[str, float]
     x_train, x_test, y_train, y_test = load(recipe.seed)
     rep_train = encode(params, stats, jnp.asarray(x_train), train=False)[0]
     rep_test, emb_test, _ = encode(params, stats, jnp.asarray(x_test), train=False)
-    return evaluate(np.asarray(rep_train), np.asarray(rep_test), np.asarray(emb_test), y_train, y_test)
+    if recipe.rectified:
+        emb_test = jax.nn.relu(emb_test)
+    reps = np.asarray(rep_train), np.asarray(rep_test)
+    return evaluate(*reps, np.asarray(emb_test), y_train, y_test, recipe.target_law())
 
 
 if __name__ == "__main__":

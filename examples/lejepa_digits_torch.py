@@ -47,6 +47,8 @@ def train(
         views = torch.from_numpy(np.concatenate([global_views, local_views]))
         v, b, _ = views.shape  # batch norm sees all V * B views of a step together
         z = projector(backbone(views.reshape(v * b, -1))).reshape(v, b, -1)
+        if recipe.rectified:  # Rectified LpJEPA: both terms see ReLU(z)
+            z = torch.relu(z)
         z_global, z_local = z[: recipe.global_views], z[recipe.global_views :]
         loss = sigreg.lejepa_loss(z_global, z_local, lam=recipe.lam, **recipe.loss_options(step))
         optimizer.zero_grad()
@@ -54,7 +56,8 @@ def train(
         optimizer.step()
         losses.append(loss.item())
         if step % 50 == 0:
-            regulariser = sigreg.sigreg(z.detach(), num_slices=recipe.num_slices, seed=step).item()
+            options = recipe.target_options()
+            regulariser = sigreg.sigreg(z.detach(), num_slices=recipe.num_slices, seed=step, **options).item()
             bar.set_postfix(loss=f"{losses[-1]:.4f}", sigreg=f"{regulariser:.3f}")
     return backbone, projector, losses
 
@@ -69,7 +72,11 @@ def run(recipe: Recipe | None = None, progress: bool = True) -> dict[str, float]
         rep_train = backbone(torch.from_numpy(x_train))
         rep_test = backbone(torch.from_numpy(x_test))
         emb_test = projector(rep_test)
-    return evaluate(rep_train.numpy(), rep_test.numpy(), emb_test.numpy(), y_train, y_test)
+        if recipe.rectified:
+            emb_test = torch.relu(emb_test)
+    return evaluate(
+        rep_train.numpy(), rep_test.numpy(), emb_test.numpy(), y_train, y_test, recipe.target_law()
+    )
 
 
 if __name__ == "__main__":

@@ -58,10 +58,27 @@ def test_wasserstein_steady_and_visreg_growing(generate, curves):
         assert _at(generate, norms, 1e-4) > 5 * _at(generate, norms, 1e-3), (kind, norms)
 
 
+def test_rdmreg_target_keeps_its_gradient_towards_a_point(generate, curves):
+    """Against RDMReg's (non-symmetric) target the CF's imaginary part pulls a collapsed point:
+    the gradient stays, unlike Epps-Pulley against N(0, I)."""
+    for name in generate.RDMREG_ROWS:
+        for kind in generate.COLLAPSE_KINDS:
+            norms = curves[name, kind][1]
+            assert _at(generate, norms, 1e-4) > 0.9 * _at(generate, norms, 1e-2), (name, kind, norms)
+            assert _at(generate, norms, 1e-4) > norms[0], (name, kind, norms)
+
+
+def test_rdmreg_rows_start_from_the_target_not_a_gaussian(generate):
+    cloud = generate.target_cloud(generate.RDMREG_ROWS[0], 2000, seed=0)
+    assert cloud.min() == 0.0
+    assert abs(np.mean(cloud == 0.0) - generate.RDMREG_TARGET.zero_mass) < 0.02
+    assert generate.target_cloud("VISReg", 10, seed=0) is None
+
+
 def test_null_levels(generate):
-    sizes, draws = (16, 256), 60
-    table = generate.collapse_null(sizes=sizes, draws=draws)
-    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()[2:]}
+    sizes, draws, target_draws = (16, 256), 60, 40
+    table = generate.collapse_null(sizes=sizes, draws=draws, target_draws=target_draws)
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()[2:] if line.startswith("|")}
 
     def cells(name):
         return [tuple(float(x) for x in c.split(" ± ")) for c in rows[name].strip("| ").split(" | ")[1:]]
@@ -73,3 +90,10 @@ def test_null_levels(generate):
     for name in ("Wasserstein", "VISReg"):  # falls like 1/N: 16 times smaller at 16 times the rows
         small, large = (mean for mean, _ in cells(name))
         assert 8 < small / large < 32, (name, small, large)
+    rdmreg_ep, rdmreg_w = generate.RDMREG_ROWS
+    exact = generate.rdmreg_null_mean()
+    assert f"{exact:.4f}" in table
+    for mean, sd in cells(rdmreg_ep):  # sum_j W_j (1 - |psi_a(t_j)|^2) at every N
+        assert abs(mean - exact) < 4 * sd / np.sqrt(target_draws), (mean, sd, exact)
+    small, large = (mean for mean, _ in cells(rdmreg_w))
+    assert 8 < small / large < 32, (small, large)

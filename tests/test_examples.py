@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -154,3 +155,128 @@ def test_report_prints_a_table_with_a_header_and_json_on_request(monkeypatch, ca
     monkeypatch.setattr(sys, "argv", ["example", "--json", "--lam", "0.1"])
     _report.main(lambda recipe: {**metrics, "lam": recipe.lam}, None)
     assert json.loads(capsys.readouterr().out) == {**metrics, "lam": 0.1}
+
+
+def _capture_loss_inputs(monkeypatch):
+    """Record what the examples pass to sigreg.lejepa_loss (the real loss still runs)."""
+    import sigreg
+
+    seen = []
+    real = sigreg.lejepa_loss
+
+    def spy(z_global, z_local, **options):
+        seen.append((z_global, z_local, options))
+        return real(z_global, z_local, **options)
+
+    monkeypatch.setattr(sigreg, "lejepa_loss", spy)
+    return seen
+
+
+def test_rdmreg_target_recipe_rectifies_the_embeddings_and_passes_the_target(monkeypatch):
+    """Rectified LpJEPA's recipe: ReLU(z) reaches both terms, with RDMReg's target (a few steps)."""
+    pytest.importorskip("torch")
+    import lejepa_digits_torch
+
+    import sigreg.targets
+
+    recipe = dataclasses.replace(TINY, steps=12, target="rdmreg")
+    seen = _capture_loss_inputs(monkeypatch)
+    losses = lejepa_digits_torch.train(recipe, progress=False)[-1]
+    assert len(seen) == recipe.steps and all(math.isfinite(x) for x in losses)
+    for z_global, z_local, options in seen:
+        assert options["target"] == sigreg.targets.RectifiedGeneralizedNormal(p=1.0, mu=0.0)
+        assert float(z_global.detach().min()) == 0.0 and float(z_local.detach().min()) == 0.0  # some exact 0
+    # The default recipe is untouched: no target, no rectification (negative embeddings occur).
+    seen.clear()
+    lejepa_digits_torch.train(dataclasses.replace(TINY, steps=2), progress=False)
+    assert all("target" not in options and float(z.detach().min()) < 0.0 for z, _, options in seen)
+
+
+def test_rdmreg_target_recipe_in_jax_passes_the_target_and_learns(monkeypatch):
+    pytest.importorskip("optax")
+    import lejepa_digits_jax
+
+    recipe = dataclasses.replace(TINY, steps=8, target="rdmreg")
+    seen = _capture_loss_inputs(monkeypatch)  # traced once: the compiled step reuses it
+    losses = lejepa_digits_jax.train(recipe, progress=False)[-1]
+    assert len(losses) == recipe.steps and all(math.isfinite(x) for x in losses)
+    assert seen and all(options["target"] == recipe.target_law() for *_, options in seen)
+
+
+def test_evaluate_reports_sparsity_and_the_statistic_against_the_target(monkeypatch):
+    import _digits
+    from _digits import TARGETS, evaluate
+
+    monkeypatch.setattr(_digits, "NULL_DRAWS", 9)  # the N(0, I) p-value is not under test here
+
+    target = TARGETS["rdmreg"]
+    rng = np.random.default_rng(3)
+    y = np.arange(300) % 10
+    rep = rng.standard_normal((300, 8)) + y[:, None]
+    drawn = np.asarray(target.sample(300, 8, seed=4))
+    on_target = evaluate(rep, rep, drawn, y, y, target)
+    gaussian = evaluate(rep, rep, rng.standard_normal((300, 8)), y, y, target)
+    assert on_target["sparsity"] == float(np.mean(drawn == 0.0))
+    assert abs(on_target["sparsity"] - target.zero_mass) < 0.05 and gaussian["sparsity"] == 0.0
+    assert gaussian["SIGReg (target)"] > 5 * on_target["SIGReg (target)"]
+    assert "sparsity" not in evaluate(rep, rep, drawn, y, y)  # only with a target
+
+
+def test_recipe_refuses_an_unknown_target_naming_it():
+    with pytest.raises(ValueError, match="target must be one of None, 'rdmreg'"):
+        Recipe(target="laplace")
+
+
+def test_report_takes_a_target_and_reads_the_value_against_it(monkeypatch, capsys):
+    import _report
+
+    metrics = {"SIGReg": 40.0, "SIGReg p-value": 0.01, "SIGReg (target)": 2.0, "sparsity": 0.5}
+    monkeypatch.setattr(sys, "argv", ["example", "--target", "rdmreg", "--steps", "3"])
+    _report.main(lambda recipe: {**metrics, "steps": recipe.steps, "rectified": recipe.rectified}, None)
+    out = capsys.readouterr().out
+    assert "target rdmreg" in out.splitlines()[0]
+    assert "rectified" in out and "read SIGReg (target) and the sparsity" in out
+    sparsity = next(line for line in out.splitlines() if line.startswith("sparsity"))
+    assert sparsity.split()[1] == "0.5"
+
+
+def test_results_merge_keeps_the_other_rows_and_puts_new_ones_in_table_order():
+    pytest.importorskip("torch")
+    pytest.importorskip("optax")
+    import results
+
+    old_table = "\n".join(
+        [
+            "Recipe: ...",
+            "",
+            "| framework | encoder | linear probe [%] | train time [s] |",
+            "|---|---|---|---|",
+            "| PyTorch | LeJEPA, lam = 0.05 | 98.4 | 51 |",
+            "| PyTorch | lam = 0 (no SIGReg) | 84.4 | 54 |",
+            "| JAX | LeJEPA, lam = 0.05 | 98.7 | 58 |",
+            "| - | PCA of the pixels, 32 components | 96.4 | 0 |",
+        ]
+    )
+    old = results.read_rows(old_table)
+    assert old[1] == {
+        "framework": "PyTorch",
+        "encoder": "lam = 0 (no SIGReg)",
+        "linear probe [%]": "84.4",
+        "train time [s]": "54",
+    }
+    new = [
+        {"framework": f, "encoder": "LeJEPA, RDMReg target", "sparsity [% zeros]": "56.6"}
+        for f in ("PyTorch", "JAX")
+    ]
+    new.append({"framework": "JAX", "encoder": "LeJEPA, lam = 0.05", "linear probe [%]": "99.0"})
+    rows = results.merge(old, new, Recipe())
+    keys = [(r["framework"], r["encoder"]) for r in rows]
+    assert keys == [
+        ("PyTorch", "LeJEPA, lam = 0.05"),
+        ("PyTorch", "LeJEPA, RDMReg target"),
+        ("PyTorch", "lam = 0 (no SIGReg)"),
+        ("JAX", "LeJEPA, lam = 0.05"),
+        ("JAX", "LeJEPA, RDMReg target"),
+        ("-", "PCA of the pixels, 32 components"),
+    ]
+    assert rows[3]["linear probe [%]"] == "99.0" and rows[2] == old[1]  # replaced; kept as it was

@@ -101,7 +101,8 @@ def test_generated_figures_and_tables_are_on_their_pages():
     assert "33.5" in numbers and "10.1" in numbers  # aliasing periods of the default and paper grids
     assert numbers.count("<table") >= 1
     examples = (_site() / "examples.html").read_text()
-    rows = ("LeJEPA, lam = 0.05", "unbiased SIGReg", "VISReg, lam = 0.9", "lam = 0 (no SIGReg)")
+    rows = ("LeJEPA, lam = 0.05", "unbiased SIGReg", "VISReg, lam = 0.9", "RDMReg target")
+    rows += ("lam = 0 (no SIGReg)",)
     for row in (*rows, "random encoder", "PCA of the pixels"):
         assert row in examples, f"the digits results table lacks the row {row!r}"
     figures = [("index.html", "descent"), ("numbers.html", "null"), ("benchmark.html", "benchmark")]

@@ -403,23 +403,36 @@ class GeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
 
 @dataclass(frozen=True, repr=False)
 class RectifiedGeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
-    """I.i.d. rectified generalised Gaussian coordinates (RDMReg's target, Kuang et al. 2026).
+    """I.i.d. rectified generalised Gaussian coordinates, ``RGN_p(mu, sigma)`` (RDMReg's target).
 
-    ``X = max(0, Y)`` with ``Y`` of density ``p^(1 - 1/p) / (2 sigma Gamma(1/p)) exp(-|y - mu|^p /
-    (p sigma^p))``: the generalised Gaussian of Lp-JEPA (``p = 2``: ``Y ~ N(mu, sigma^2)``),
-    rectified (a point mass ``P(Y <= 0)`` at 0, which sets the expected sparsity). The law is not
-    symmetric, so its CF is complex; it is computed by float64 quadrature (and interpolated from
-    a table for the sliced statistic). The parameterisation ``(p, mu, sigma)`` is the one stated
-    here (the paper's text was not at hand for a check of its symbols).
+    The target of Rectified LpJEPA (Kuang et al. 2026, arXiv 2602.01456): ``X = ReLU(Y)`` with
+    ``Y ~ GN_p(mu, sigma)`` of density ``p^(1 - 1/p) / (2 sigma Gamma(1/p)) exp(-|y - mu|^p /
+    (p sigma^p))`` (``p = 2``: ``Y ~ N(mu, sigma^2)``, the rectified Gaussian
+    ``ReLU(N(mu, sigma^2))`` of the paper's Figure 1; ``p = 1``: the rectified Laplace). The
+    rectification puts the point mass ``P(Y <= 0)`` at 0, so the expected fraction of non-zero
+    coordinates (the paper's expected l0 norm over D) is ``1/2 (1 + sign(mu) P(1/p, |mu|^p /
+    (p sigma^p)))``, ``P`` the regularised lower incomplete gamma function (``Phi(mu / sigma)``
+    at ``p = 2``). The default scale is the paper's ``sigma_GN = Gamma(1/p)^(1/2) / (p^(1/p)
+    Gamma(3/p)^(1/2))``, which gives ``Y`` unit variance before rectification (1 at ``p = 2``,
+    ``1/sqrt(2)`` at ``p = 1``). These symbols, the density, ``sigma_GN`` and the sampler
+    ``ReLU(mu + sigma S)``, ``|S|^p / p ~ Gamma(1/p)`` with a random sign, were checked against
+    the abstract and Figure 1 of the paper (arxiv.org/html/2602.01456v1) and the authors'
+    reference code (github.com/YilunKuang/rectified-lp-jepa: ``README.md``, ``MINIMAL.md`` and
+    ``solo/losses/rectified_lpjepa.py``, whose ``rectified_gengaus_mean_var_unified`` gives the
+    mean and variance that ``tests/test_targets_rdmreg.py`` compares with this CF). The
+    authors' recommended default is ``p = 1, mu = 0, sigma = sigma_GN`` (the rectified
+    Laplace); ``p`` defaults to 2 here. The law is not symmetric, so its CF is complex; it is
+    computed by float64 quadrature (and interpolated from a table for the sliced statistic).
 
     Parameters
     ----------
     p : float, default 2.0
-        The shape, at least 0.1.
+        The shape, at least 0.1 (the paper's ``p`` of the l_p norm).
     mu : float, default 0.0
-        The location of ``Y``: ``mu = 0`` gives half the coordinates exactly 0.
-    sigma : float, default 1.0
-        The scale of ``Y``, positive.
+        The location of ``Y``: ``mu = 0`` gives half the coordinates exactly 0, lower ``mu``
+        more (the authors sweep ``mu`` in ``[-3, 1]``).
+    sigma : float, optional
+        The scale of ``Y``, positive; default ``sigma_GN(p)``.
 
     Raises
     ------
@@ -430,23 +443,32 @@ class RectifiedGeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
     --------
     >>> from sigreg.targets import RectifiedGeneralizedNormal
     >>> target = RectifiedGeneralizedNormal(p=1.0, mu=0.5)
-    >>> round(target.zero_mass, 6)  # P(Y <= 0) = exp(-0.5) / 2
-    0.303265
+    >>> round(target.sigma, 6)  # sigma_GN(1) = 1/sqrt(2)
+    0.707107
+    >>> round(target.zero_mass, 6)  # P(Y <= 0) = exp(-mu / sigma) / 2
+    0.246534
     """
 
     name: ClassVar[str] = "rectified_generalized_normal"
     symmetric: ClassVar[bool] = False
     p: float = 2.0
     mu: float = 0.0
-    sigma: float = 1.0
+    sigma: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "p", _shape_parameter("p", self.p))
         object.__setattr__(self, "mu", checks.finite_reals("mu", (self.mu,))[0])
+        if self.sigma is None:
+            object.__setattr__(self, "sigma", target_tables.gn_unit_scale(self.p))
         object.__setattr__(self, "sigma", checks.positive_finite("sigma", self.sigma))
 
     def __repr__(self) -> str:  # numpydoc ignore=GL08
         return f"RectifiedGeneralizedNormal(p={self.p!r}, mu={self.mu!r}, sigma={self.sigma!r})"
+
+    @property
+    def _scale(self) -> float:
+        # __post_init__ has filled sigma in; this gives the type checker a float.
+        return target_tables.gn_unit_scale(self.p) if self.sigma is None else self.sigma
 
     @property
     def zero_mass(self) -> float:
@@ -455,7 +477,8 @@ class RectifiedGeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
         Returns
         -------
         float
-            The expected fraction of zero coordinates.
+            The expected fraction of zero coordinates (1 minus the paper's expected l0 norm
+            over D).
 
         Examples
         --------
@@ -463,18 +486,18 @@ class RectifiedGeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
         >>> RectifiedGeneralizedNormal().zero_mass
         0.5
         """
-        tail = 0.5 * target_tables.gamma_p(1.0 / self.p, abs(self.mu / self.sigma) ** self.p / self.p)
+        tail = 0.5 * target_tables.gamma_p(1.0 / self.p, abs(self.mu / self._scale) ** self.p / self.p)
         return 0.5 - tail if self.mu >= 0.0 else 0.5 + tail
 
     def cf(self, t: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:  # numpydoc ignore=GL08
-        return target_tables.gn_cf(self.p, self.mu, self.sigma, True, tuple(t))
+        return target_tables.gn_cf(self.p, self.mu, self._scale, True, tuple(t))
 
     def cf_arrays(self, s: Array, xp: Any, table: Any) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
         return self._tabulated(s, table, xp)
 
     def from_uniforms(self, u1: Array, u2: Array, xp: Any) -> Array:  # numpydoc ignore=GL08
         sign = 2.0 * xp.astype(u2 >= 0.5, u2.dtype) - 1.0
-        y = self.mu + self.sigma * sign * _magnitude(self.p, u1, xp)
+        y = self.mu + self._scale * sign * _magnitude(self.p, u1, xp)
         return xp.clip(y, 0.0, None)
 
 
