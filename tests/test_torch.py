@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -116,8 +117,33 @@ def test_torch_compile_follows_the_batch_size(statistic, options, sizes):
         torch.testing.assert_close(zc.grad, ze.grad, rtol=1e-5, atol=1e-7)
 
 
+def test_torch_compile_does_not_recompile_after_an_unrelated_import():
+    """A compiled step traces once: dynamo guarded on len(sys.modules) (a lookup of the torch
+    namespace there), so any later import anywhere (inductor imports its own modules after the
+    first compile) recompiled the step at its next call."""
+    torch._dynamo.reset()
+    traces = []
+
+    def counting_backend(graph, example_inputs):
+        traces.append(graph)
+        return graph.forward
+
+    step = torch.compile(
+        lambda x: sigreg.sigreg(x, num_slices=8, seed=1), backend=counting_backend, fullgraph=True
+    )
+    z = torch.randn(32, 4)
+    step(z)
+    sys.modules["sigreg_test_unrelated_module"] = types.ModuleType("sigreg_test_unrelated_module")
+    try:
+        step(z)
+    finally:
+        del sys.modules["sigreg_test_unrelated_module"]
+    assert len(traces) == 1
+
+
 FIRST_CALL_COMPILED = """
 import sys
+import types
 import torch
 import sigreg
 

@@ -18,16 +18,16 @@ from .backends import NAMESPACE_OF_LIBRARY
 
 def load(module: str) -> Any:
     """``importlib.import_module`` that ``torch.compile`` can trace."""
-    loaded = sys.modules.get(module)
-    if loaded is not None:
-        return loaded
-    # torch.compile (dynamo) refuses to trace importlib.import_module but does
-    # trace import statements: a compiled function may be the first to see a tensor.
+    # torch.compile (dynamo) refuses to trace importlib.import_module but does trace import
+    # statements: a compiled function may be the first to see a tensor. Torch's goes first:
+    # looking it up in sys.modules made dynamo guard on len(sys.modules), so any later import
+    # anywhere (inductor's own, after the first compile) recompiled the caller's step.
     if module == "array_api_compat.torch":
-        import array_api_compat.torch as loaded
-    else:
-        loaded = importlib.import_module(module)
-    return loaded
+        import array_api_compat.torch as torch_namespace
+
+        return torch_namespace
+    loaded = sys.modules.get(module)
+    return loaded if loaded is not None else importlib.import_module(module)
 
 
 def library(x: Any) -> str:
