@@ -106,7 +106,8 @@ def _run_doctests(session: nox.Session) -> None:
 
 
 def _run_agreement(session: nox.Session) -> None:
-    session.run("pytest", *WORKERS, "tests/test_agreement.py", *session.posargs)
+    # test_pallas_aot needs JAX, Triton and torch together: only this environment has them.
+    session.run("pytest", *WORKERS, "tests/test_agreement.py", "tests/test_pallas_aot.py", *session.posargs)
     session.run("sigreg", "check")
 
 
@@ -120,8 +121,8 @@ def _run_examples_smoke(session: nox.Session) -> None:
 @_timed
 def cross_checks(session: nox.Session) -> None:
     """Every CPU backend in one environment (one install, not four): mypy --strict with every
-    framework's types, cross-backend agreement and `sigreg check`, the docstring examples, and a
-    few steps of each LeJEPA digits example."""
+    framework's types, cross-backend agreement and `sigreg check`, the Pallas kernels' compile for
+    sm_90, the docstring examples, and a few steps of each LeJEPA digits example."""
     _install_backends(session, CPU_BACKENDS)
     session.install(*EXAMPLE_PACKAGES, *nox.project.dependency_groups(PYPROJECT, "typecheck"))
     _run_typecheck(session)

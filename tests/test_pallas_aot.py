@@ -4,8 +4,8 @@
 ``pallas_ecf`` for the ``cuda`` platform and compiles it with ``triton.compile`` (the cubin is
 read by the tools Triton bundles). Here: the default configuration (float32, 128 directions per
 program, one run of 16 knots, N = 8192), both kernels. It needs JAX, Triton and torch (the
-torch kernels' benchmark script supplies the SASS reader) in one environment: the nox sessions
-hold one framework each, so it runs where all are installed (a developer's environment). The
+torch kernels' benchmark script supplies the SASS reader) in one environment: the test sessions
+hold one framework each, so nox's cross_checks session, which installs them all, runs it. The
 full table is docs/data/pallas-kernels.md.
 """
 
