@@ -250,3 +250,13 @@ def test_lowers_for_cuda_without_a_gpu(monkeypatch, session):
     step = jax.jit(jax.value_and_grad(lambda z: sigreg.sigreg(z, num_slices=130, seed=3)))
     lowered = step.trace(jax.ShapeDtypeStruct((37, 16), dtype)).lower(lowering_platforms=("cuda",))
     assert lowered.as_text().count("__gpu$xla.gpu.triton") == 2
+
+
+def test_sigreg_pallas_0_keeps_xla_plan_on_cuda(monkeypatch, session):
+    """SIGREG_PALLAS=0, the way out while the kernels have not yet run on a GPU: the XLA plan."""
+    jnp, dtype = session
+    monkeypatch.setattr(jax_vjp, "on_cpu", lambda u: False)
+    monkeypatch.setattr(jax_vjp, "_devices", lambda u: [_fake_device("gpu", "cuda 12080")])
+    assert jax_vjp.kernel_for(jnp.ones((4, 3), dtype)) is pallas_ecf
+    monkeypatch.setenv("SIGREG_PALLAS", "0")
+    assert jax_vjp.kernel_for(jnp.ones((4, 3), dtype)) is None

@@ -8,6 +8,7 @@ plan then serves, with no error.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -52,7 +53,14 @@ def _pallas() -> Any:
 
 
 def pallas_kernels() -> Any | None:
-    """The Pallas kernels for JAX arrays on CUDA, when ``jax.experimental.pallas`` imports; else None."""
+    """The Pallas kernels for JAX arrays on CUDA, when ``jax.experimental.pallas`` imports; else None.
+
+    ``SIGREG_PALLAS=0`` also gives None (XLA's plan): the kernels are tested under Pallas's
+    interpreter and compiled ahead of time, but have not yet run on a GPU, so a user whose XLA
+    refuses them has a way out without a new release.
+    """
+    if os.environ.get("SIGREG_PALLAS") == "0":
+        return None
     return _load("pallas", _pallas)
 
 
