@@ -72,6 +72,7 @@ from jax.experimental.pallas import triton as pltriton
 from ..._core.plan import Plan
 from ..._statistics import ecf
 from ..._statistics.quadrature import Grid
+from . import sincos
 
 __all__ = ["Kernels", "ecf_sums", "ecf_sums_vjp", "interpreted"]
 
@@ -96,31 +97,15 @@ _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # Reduction by pi/2. float32: cephes' parts (8 and 11 significant bits, then the rest);
 # float64: fdlibm's parts of 33 bits.
-_TWO_OVER_PI = 0.63661977236758134308
+_TWO_OVER_PI = sincos.TWO_OVER_PI
 _F32_PIO2 = (1.5703125, 4.837512969970703125e-4, 7.549789954891882e-8)
-_F64_PIO2 = (1.57079632673412561417e00, 6.07710050630396597660e-11, 2.02226624871116645580e-21)
+_F64_PIO2 = sincos.F64_PIO2
 # Largest |t u| the fast reduction takes exactly; larger angles go to jnp.cos/jnp.sin.
 _F32_LIMIT = 8192.0
 _F64_LIMIT = 2.0**19
 # cephes sinf/cosf, fdlibm __kernel_sin/__kernel_cos, on [-pi/4, pi/4].
-_F32_SIN = (-1.6666654611e-1, 8.3321608736e-3, -1.9515295891e-4)
-_F32_COS = (4.166664568298827e-2, -1.388731625493765e-3, 2.443315711809948e-5)
-_F64_SIN = (
-    -1.66666666666666324348e-01,
-    8.33333333332248946124e-03,
-    -1.98412698298579493134e-04,
-    2.75573137070700676789e-06,
-    -2.50507602534068634195e-08,
-    1.58969099521155010221e-10,
-)
-_F64_COS = (
-    4.16666666666666019037e-02,
-    -1.38888888888741095749e-03,
-    2.48015872894767294178e-05,
-    -2.75573143513906633035e-07,
-    2.08757232129817482790e-09,
-    -1.13596475577881948265e-11,
-)
+_F32_SIN, _F32_COS = sincos.F32_SIN, sincos.F32_COS
+_F64_SIN, _F64_COS = sincos.F64_SIN, sincos.F64_COS
 
 
 def _horner(z: Array, coefficients: tuple[float, ...]) -> Array:

@@ -73,6 +73,8 @@ import torch
 import triton
 import triton.language as tl
 
+from . import sincos
+
 __all__ = ["ecf_sums", "ecf_sums_vjp"]
 
 # Knots per run between direct evaluations (kernels read globals only as constexprs).
@@ -107,40 +109,39 @@ _OPTIONS: dict[str, Any] = {"enable_fp_fusion": True, "maxnreg": 255}
 
 # Argument reduction by pi/2. float32: CUDA's three-part pi/2 for fused multiply-adds;
 # float64: fdlibm's parts of 33 bits (exact products for |n| < 2**20, with or without fma).
-_TWO_OVER_PI = tl.constexpr(0.63661977236758134308)
+_TWO_OVER_PI = tl.constexpr(sincos.TWO_OVER_PI)
 _F32_PIO2 = (1.5707962512969971e00, 7.5497894158615964e-08, 5.3903029534742384e-15)
 _F32_P1 = tl.constexpr(_F32_PIO2[0])
 _F32_P2 = tl.constexpr(_F32_PIO2[1])
 _F32_P3 = tl.constexpr(_F32_PIO2[2])
-_F64_P1 = tl.constexpr(1.57079632673412561417e00)
-_F64_P2 = tl.constexpr(6.07710050630396597660e-11)
-_F64_P3 = tl.constexpr(2.02226624871116645580e-21)
+_F64_P1 = tl.constexpr(sincos.F64_PIO2[0])
+_F64_P2 = tl.constexpr(sincos.F64_PIO2[1])
+_F64_P3 = tl.constexpr(sincos.F64_PIO2[2])
 # x + 1.5 * 2**23 (2**52) - the same rounds x to an integer in float32 (float64).
 _F32_ROUND = tl.constexpr(12582912.0)
 _F64_ROUND = tl.constexpr(6755399441055744.0)
 # Largest |t u| the fast reduction takes; larger angles go to libdevice.
 _F32_LIMIT = tl.constexpr(105615.0)
 _F64_LIMIT = tl.constexpr(2.0**19)
-# cephes sinf/cosf on [-pi/4, pi/4].
-_F32_S1 = tl.constexpr(-1.6666654611e-1)
-_F32_S2 = tl.constexpr(8.3321608736e-3)
-_F32_S3 = tl.constexpr(-1.9515295891e-4)
-_F32_C1 = tl.constexpr(4.166664568298827e-2)
-_F32_C2 = tl.constexpr(-1.388731625493765e-3)
-_F32_C3 = tl.constexpr(2.443315711809948e-5)
-# fdlibm __kernel_sin and __kernel_cos.
-_F64_S1 = tl.constexpr(-1.66666666666666324348e-01)
-_F64_S2 = tl.constexpr(8.33333333332248946124e-03)
-_F64_S3 = tl.constexpr(-1.98412698298579493134e-04)
-_F64_S4 = tl.constexpr(2.75573137070700676789e-06)
-_F64_S5 = tl.constexpr(-2.50507602534068634195e-08)
-_F64_S6 = tl.constexpr(1.58969099521155010221e-10)
-_F64_C1 = tl.constexpr(4.16666666666666019037e-02)
-_F64_C2 = tl.constexpr(-1.38888888888741095749e-03)
-_F64_C3 = tl.constexpr(2.48015872894767294178e-05)
-_F64_C4 = tl.constexpr(-2.75573143513906633035e-07)
-_F64_C5 = tl.constexpr(2.08757232129817482790e-09)
-_F64_C6 = tl.constexpr(-1.13596475577881948265e-11)
+# cephes sinf/cosf and fdlibm __kernel_sin/__kernel_cos on [-pi/4, pi/4] (sincos.py).
+_F32_S1 = tl.constexpr(sincos.F32_SIN[0])
+_F32_S2 = tl.constexpr(sincos.F32_SIN[1])
+_F32_S3 = tl.constexpr(sincos.F32_SIN[2])
+_F32_C1 = tl.constexpr(sincos.F32_COS[0])
+_F32_C2 = tl.constexpr(sincos.F32_COS[1])
+_F32_C3 = tl.constexpr(sincos.F32_COS[2])
+_F64_S1 = tl.constexpr(sincos.F64_SIN[0])
+_F64_S2 = tl.constexpr(sincos.F64_SIN[1])
+_F64_S3 = tl.constexpr(sincos.F64_SIN[2])
+_F64_S4 = tl.constexpr(sincos.F64_SIN[3])
+_F64_S5 = tl.constexpr(sincos.F64_SIN[4])
+_F64_S6 = tl.constexpr(sincos.F64_SIN[5])
+_F64_C1 = tl.constexpr(sincos.F64_COS[0])
+_F64_C2 = tl.constexpr(sincos.F64_COS[1])
+_F64_C3 = tl.constexpr(sincos.F64_COS[2])
+_F64_C4 = tl.constexpr(sincos.F64_COS[3])
+_F64_C5 = tl.constexpr(sincos.F64_COS[4])
+_F64_C6 = tl.constexpr(sincos.F64_COS[5])
 
 
 @triton.jit
