@@ -26,6 +26,8 @@ PLANS = {
     "blocks of 5 rows": Plan(block_rows=5),
     "real pairs": Plan(real_pairs=True),
     "real pairs, blocks of 7 rows": Plan(block_rows=7, real_pairs=True),
+    # torch.compile's plan: the knot loop as one fused expression (rows unblocked by design).
+    "fused knots, real pairs": Plan(block_rows=7, real_pairs=True, fused_knots=True),
 }
 
 

@@ -45,7 +45,8 @@ def plan(u: Array, xp: Any) -> Plan:
     block_rows = max(8, BLOCK_ELEMENTS // u.shape[-1]) if on_cpu else None
     kernel = kernel_for(u, xp)
     real_pairs = bool(getattr(module, "compiling", lambda: False)())
-    plan = Plan(block_rows, kernel=kernel, real_pairs=real_pairs)
+    # Under torch.compile (real pairs) inductor fuses the direct form of the knot loop.
+    plan = Plan(block_rows, kernel=kernel, real_pairs=real_pairs, fused_knots=real_pairs)
     scan = getattr(module, "scan", None)
     return plan if scan is None else dataclasses.replace(plan, scan=scan)
 

@@ -173,6 +173,8 @@ def ecf_sums(u: Array, grid: Grid, xp: Any, plan: Plan) -> Array:
         return _direct_sums(u, grid.t, xp)
     if plan.kernel is not None:
         return plan.kernel.ecf_sums(u, grid.dt, len(grid.t))
+    if plan.fused_knots:
+        return _fused_sums(u, grid, xp)
     c = _arithmetic(xp, plan)
     rows = _block_rows(u, plan)
     if rows is None:
@@ -235,6 +237,8 @@ def ecf_sums_vjp(u: Array, sums_bar: Array, grid: Grid, xp: Any, plan: Plan) -> 
         return _direct_sums_vjp(u, sums_bar, grid.t, xp)
     if plan.kernel is not None:
         return plan.kernel.ecf_sums_vjp(u, sums_bar, grid.dt, num_knots)
+    if plan.fused_knots:
+        return _fused_sums_vjp(u, sums_bar, grid, xp)
     c = _arithmetic(xp, plan)
     t = _constant(grid.t, u, xp)
     cos_bar, sin_bar = sums_bar[..., :num_knots] * t, sums_bar[..., num_knots:] * t
@@ -306,6 +310,29 @@ def _direct_sums(u: Array, t: tuple[float, ...], xp: Any) -> Array:
     cos = [xp.sum(xp.cos(tj * u), axis=-2) for tj in t]
     sin = [xp.sum(xp.sin(tj * u), axis=-2) for tj in t]
     return xp.stack(cos + sin, axis=-1)
+
+
+def _knot_axis(grid: Grid, u: Array, xp: Any) -> Array:
+    """The knots as a (J, 1, ..., 1) array that broadcasts against ``u[None]``."""
+    return xp.reshape(_constant(grid.t, u, xp), (len(grid.t),) + (1,) * u.ndim)
+
+
+def _fused_sums(u: Array, grid: Grid, xp: Any) -> Array:
+    """:func:`ecf_sums` as two reductions over the sample axis of a (J, ..., N, K) expression,
+    which a fusing compiler evaluates without materialising it (``Plan.fused_knots``)."""
+    angles = _knot_axis(grid, u, xp) * u[None, ...]
+    cos, sin = xp.sum(xp.cos(angles), axis=-2), xp.sum(xp.sin(angles), axis=-2)
+    return xp.concat([xp.moveaxis(cos, 0, -1), xp.moveaxis(sin, 0, -1)], axis=-1)
+
+
+def _fused_sums_vjp(u: Array, sums_bar: Array, grid: Grid, xp: Any) -> Array:
+    """:func:`ecf_sums_vjp` as one reduction over the knot axis (``Plan.fused_knots``)."""
+    j = len(grid.t)
+    t = _knot_axis(grid, u, xp)
+    cos_bar = xp.moveaxis(sums_bar[..., :j], -1, 0)[..., None, :]  # (J, ..., 1, K)
+    sin_bar = xp.moveaxis(sums_bar[..., j:], -1, 0)[..., None, :]
+    angles = t * u[None, ...]
+    return xp.sum(t * (sin_bar * xp.cos(angles) - cos_bar * xp.sin(angles)), axis=0)
 
 
 def _direct_sums_vjp(u: Array, sums_bar: Array, t: tuple[float, ...], xp: Any) -> Array:
