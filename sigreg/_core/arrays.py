@@ -8,7 +8,6 @@ libraries in :mod:`sigreg._core.backends`, but without their cached helpers, whi
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Any
 
 import array_api_compat
@@ -26,8 +25,9 @@ def load(module: str) -> Any:
         import array_api_compat.torch as torch_namespace
 
         return torch_namespace
-    loaded = sys.modules.get(module)
-    return loaded if loaded is not None else importlib.import_module(module)
+    # Not sys.modules.get: while one thread imports the namespace, another would find it
+    # there half-initialised (threads making their first call together); import_module waits.
+    return importlib.import_module(module)
 
 
 def library(x: Any) -> str:
