@@ -65,10 +65,20 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 # `.ci/run` sets this: each session appends its name and wall time to it (a JSON line). A nox
 # started inside a session (tests/test_matrix.py runs `nox -s gpu`) records nothing.
 SESSION_TIMES = None if "NOX_CURRENT_SESSION" in os.environ else os.environ.get("SIGREG_SESSION_TIMES")
+# `.ci/run` sets this too: each session's virtualenv is deleted when the session ends, so the run
+# needs the disk of its largest session (about 3.2 GB: torch, Triton and JAX together), not of all
+# nine at once (about 12 GB; CI once ran out of disk in the last session, docs).
+DISCARD_VIRTUALENVS = os.environ.get("SIGREG_NOX_DISCARD_VIRTUALENVS") == "1"
+
+
+def _gigabytes(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink()) / 1e9
 
 
 def _timed(function: Callable[..., None]) -> Callable[..., None]:
-    """The session, its time appended to ``SIGREG_SESSION_TIMES`` (whether it passes or not)."""
+    """The session, its time, virtualenv size and the free disk appended to
+    ``SIGREG_SESSION_TIMES`` (whether it passes or not); then its virtualenv deleted, when
+    ``SIGREG_NOX_DISCARD_VIRTUALENVS=1``."""
 
     @functools.wraps(function)
     def run(session: nox.Session, **kwargs: Any) -> None:
@@ -76,10 +86,20 @@ def _timed(function: Callable[..., None]) -> Callable[..., None]:
         try:
             function(session, **kwargs)
         finally:
+            seconds = round(time.perf_counter() - start, 1)
+            location = getattr(session.virtualenv, "location", None)  # None: venv_backend="none"
+            venv = Path(location) if location and Path(location).is_dir() else None
             if SESSION_TIMES:
-                record = {"session": session.name, "seconds": round(time.perf_counter() - start, 1)}
+                record = {
+                    "session": session.name,
+                    "seconds": seconds,
+                    "virtualenv_gb": round(_gigabytes(venv), 2) if venv else 0.0,
+                    "free_disk_gb": round(shutil.disk_usage(ROOT).free / 1e9, 1),
+                }
                 with open(SESSION_TIMES, "a") as f:
                     f.write(json.dumps(record) + "\n")
+            if DISCARD_VIRTUALENVS and venv:
+                shutil.rmtree(venv, ignore_errors=True)
 
     return run
 

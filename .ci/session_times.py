@@ -1,4 +1,5 @@
-"""Print the nox sessions' wall times (JSON lines written by noxfile.py) and warn past 40 minutes.
+"""Print the nox sessions' wall times and disk use (JSON lines written by noxfile.py) and warn past
+40 minutes.
 
 python3 .ci/session_times.py TIMES_FILE TOTAL_SECONDS
 """
@@ -18,7 +19,9 @@ def main(times_file: str, total_s: int) -> None:
     width = max([len(r["session"]) for r in rows] + [len("total (the whole command)")])
     print("\nsession times:")
     for r in sorted(rows, key=lambda r: -r["seconds"]):
-        print(f"  {r['session']:<{width}}  {r['seconds'] / 60:5.1f} min  ({r['seconds']:.0f} s)")
+        venv_gb, free_gb = r.get("virtualenv_gb", 0.0), r.get("free_disk_gb", 0.0)
+        disk = f"  virtualenv {venv_gb:4.1f} GB, {free_gb:5.1f} GB free after"
+        print(f"  {r['session']:<{width}}  {r['seconds'] / 60:5.1f} min  ({r['seconds']:4.0f} s){disk}")
     print(f"  {'total (the whole command)':<{width}}  {total_s / 60:5.1f} min  ({total_s} s)")
     if total_s > WARN_AFTER_S:
         print(

@@ -174,3 +174,25 @@ def test_import_loads_no_framework():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_ci_session_table_shows_times_and_disk(tmp_path):
+    # .ci/run prints this table after every run, pass or fail: it is how a slow session or a full
+    # disk is found from CI's log. Records written before the disk columns still print.
+    times = tmp_path / "times.jsonl"
+    records = [
+        {"session": "docs", "seconds": 76.0, "virtualenv_gb": 3.21, "free_disk_gb": 8.5},
+        {"session": "tests(jax-cpu)", "seconds": 293.0},
+    ]
+    times.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = subprocess.run(
+        [sys.executable, str(ROOT / ".ci" / "session_times.py"), str(times), "2500"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert [line.split()[0] for line in lines[2:4]] == ["tests(jax-cpu)", "docs"]  # slowest first
+    assert "virtualenv  3.2 GB,   8.5 GB free after" in lines[3]
+    assert "41.7 min" in out.stdout and "WARNING" in out.stdout  # past 40 minutes
