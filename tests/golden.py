@@ -163,18 +163,36 @@ def _numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-def compute(backend: str) -> dict[str, np.ndarray]:
-    """Every golden value of ``backend``, keyed ``<dtype>/<case>`` (and ``.../grad``)."""
-    b = _Backend(backend)
-    out: dict[str, np.ndarray] = {}
+EXTRAS = ("null_mean", "null_range")  # NumPy's keys that belong to no dtype (shard 0 has them)
+
+
+def _all_cases(b: _Backend) -> Iterator[tuple[str, Callable[[], Any], Any]]:
     for dtype in b.dtypes:
         for name, value, differentiate in _cases(b, dtype):
-            out[f"{dtype}/{name}"] = _numpy(value())
-            if differentiate is not None:
-                gradient = b.grad(*differentiate)
-                if gradient is not None:
-                    out[f"{dtype}/{name}/grad"] = _numpy(gradient)
-    if backend == "numpy":
+            yield f"{dtype}/{name}", value, differentiate
+
+
+def shard_of(backend: str, shards: int) -> dict[str, int]:
+    """The shard of each case (its key without ``/grad``), computing no value."""
+    cases = _all_cases(_Backend(backend))
+    return {**{key: i % shards for i, (key, _, _) in enumerate(cases)}, **dict.fromkeys(EXTRAS, 0)}
+
+
+def compute(backend: str, shard: int = 0, shards: int = 1) -> dict[str, np.ndarray]:
+    """Every golden value of ``backend``, keyed ``<dtype>/<case>`` (and ``.../grad``); with
+    ``shards > 1``, only the cases of ``shard`` (see ``shard_of``), so that test workers can share
+    them: eager JAX spends 80 s on them all."""
+    b = _Backend(backend)
+    out: dict[str, np.ndarray] = {}
+    for i, (key, value, differentiate) in enumerate(_all_cases(b)):
+        if i % shards != shard:
+            continue
+        out[key] = _numpy(value())
+        if differentiate is not None:
+            gradient = b.grad(*differentiate)
+            if gradient is not None:
+                out[f"{key}/grad"] = _numpy(gradient)
+    if backend == "numpy" and shard == 0:
         import sigreg.demo
 
         out["null_mean"] = np.asarray(sigreg.demo.null_mean())
