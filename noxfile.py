@@ -28,8 +28,8 @@ CPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cp
 GPU_BACKENDS = [name for name, spec in BACKENDS.items() if spec["device"] == "cuda"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
-nox.options.sessions = ["lint", "tests", "cross_checks", "docs"]
-# Run by the docs session, with every framework installed and the site built.
+nox.options.sessions = ["lint", "tests", "cross_checks"]
+# Run by the docs and cross_checks sessions, with every framework installed and the site built.
 DOCS_TESTS = [
     "tests/test_docs.py",
     "tests/test_site.py",
@@ -40,8 +40,8 @@ DOCS_IGNORED = [f"--ignore={path}" for path in DOCS_TESTS]
 EXAMPLE_PACKAGES = ["scikit-learn>=1.3", "tqdm>=4.60", "optax>=0.2"]
 nox.options.error_on_missing_interpreters = True
 # Test workers per session (pytest-xdist): the tests are independent; the distributed ones pick
-# free ports.
-WORKERS = ["-n", "2", "--dist", "worksteal"]
+# free ports. The slowest tests are listed, so that CI's log says where a session's time went.
+WORKERS = ["-n", "2", "--dist", "worksteal", "--durations=12"]
 
 
 def _run_wide_caches() -> Path:
@@ -66,8 +66,8 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 # started inside a session (tests/test_matrix.py runs `nox -s gpu`) records nothing.
 SESSION_TIMES = None if "NOX_CURRENT_SESSION" in os.environ else os.environ.get("SIGREG_SESSION_TIMES")
 # `.ci/run` sets this too: each session's virtualenv is deleted when the session ends, so the run
-# needs the disk of its largest session (about 3.2 GB: torch, Triton and JAX together), not of all
-# nine at once (about 12 GB; CI once ran out of disk in the last session, docs).
+# needs the disk of its largest session (cross_checks, about 3.6 GB: torch, Triton, JAX and Sphinx),
+# not of all eight at once (about 12 GB; CI once ran out of disk in the last session).
 DISCARD_VIRTUALENVS = os.environ.get("SIGREG_NOX_DISCARD_VIRTUALENVS") == "1"
 
 
@@ -140,15 +140,18 @@ def _run_examples_smoke(session: nox.Session) -> None:
 @nox.session
 @_timed
 def cross_checks(session: nox.Session) -> None:
-    """Every CPU backend in one environment (one install, not four): mypy --strict with every
-    framework's types, cross-backend agreement and `sigreg check`, the Pallas kernels' compile for
-    sm_90, the docstring examples, and a few steps of each LeJEPA digits example."""
+    """Every CPU backend in one environment (one install of torch, Triton and JAX, not five):
+    mypy --strict with every framework's types, cross-backend agreement and `sigreg check`, the
+    Pallas kernels' compile for sm_90, the docstring examples, a few steps of each LeJEPA digits
+    example, and the docs session's site and browser tests."""
+    _require_browser(session)  # before the long install
     _install_backends(session, CPU_BACKENDS)
-    session.install(*EXAMPLE_PACKAGES, *nox.project.dependency_groups(PYPROJECT, "typecheck"))
+    session.install(*EXAMPLE_PACKAGES, *nox.project.dependency_groups(PYPROJECT, "typecheck", "docs"))
     _run_typecheck(session)
     _run_agreement(session)
     _run_doctests(session)
     _run_examples_smoke(session)
+    _run_docs(session)
 
 
 @nox.session(default=False)
@@ -213,18 +216,16 @@ CHROMIUM = Path("/usr/bin/chromium")
 SKIP_BROWSER = "SIGREG_SKIP_BROWSER"
 
 
-@nox.session
-@_timed
-def docs(session: nox.Session) -> None:
-    """The site (Sphinx, warnings as errors), its examples, and the story page in headless Chromium."""
-    skip_browser = os.environ.get(SKIP_BROWSER) == "1"
-    if not CHROMIUM.exists() and not skip_browser:
+def _require_browser(session: nox.Session) -> None:
+    if not CHROMIUM.exists() and os.environ.get(SKIP_BROWSER) != "1":
         session.error(
             f"{CHROMIUM} is missing: the browser tests of the docs need Debian's chromium "
             f"(apt-get install chromium). To build the site and skip them, set {SKIP_BROWSER}=1"
         )
-    _install_backends(session, ["torch-cpu", "jax-cpu", "array-api-strict", "dask"])
-    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+
+
+def _run_docs(session: nox.Session) -> None:
+    skip_browser = os.environ.get(SKIP_BROWSER) == "1"
     build = ROOT / "docs" / "_build"
     shutil.rmtree(build, ignore_errors=True)
     session.run("sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", str(build / "html"))
@@ -236,6 +237,17 @@ def docs(session: nox.Session) -> None:
     }
     session.run("pytest", *WORKERS, *DOCS_TESTS, *session.posargs, env=env)
     session.log(f"site: {build / 'html' / 'index.html'}; screenshots: {build / 'screenshots'}")
+
+
+@nox.session(default=False)
+@_timed
+def docs(session: nox.Session) -> None:
+    """The site (Sphinx, warnings as errors), its examples, and the story page in headless Chromium
+    (the default run does this in cross_checks)."""
+    _require_browser(session)
+    _install_backends(session, ["torch-cpu", "jax-cpu", "array-api-strict", "dask"])
+    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    _run_docs(session)
 
 
 @nox.session(default=False)
