@@ -83,6 +83,34 @@ def test_torch_compile_forward_and_backward_equal_eager():
     torch.testing.assert_close(zc.grad, ze.grad, rtol=1e-5, atol=1e-5 * float(ze.grad.abs().max()))
 
 
+@pytest.mark.parametrize("seed", [5, 2**40 + 3, "array"])
+def test_torch_compile_draws_directions_in_one_op_with_eager_bits(seed):
+    """On the CPU the draw is one custom op in the graph (Inductor spent most of a cold compile on
+    its hash, logs and cosines), so the compiled draw is the eager one, bit for bit."""
+    seed = torch.tensor(2**33 + 7) if seed == "array" else seed
+    graphs = []
+
+    def recording_backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    def draw(z):
+        return z @ sigreg.directions(6, 40, seed=seed, xp=torch, dtype=z.dtype)
+
+    z = torch.eye(6, dtype=torch.float32)
+    expected = draw(z)
+    assert torch.equal(torch.compile(draw, fullgraph=True, backend=recording_backend)(z), expected)
+    op = (
+        torch.ops.sigreg.directions_of_array_seed
+        if isinstance(seed, torch.Tensor)
+        else torch.ops.sigreg.directions
+    )
+    targets = [node.target for node in graphs[0].graph.nodes]
+    assert targets.count(op.default) == 1, targets
+    torch._dynamo.reset()
+    assert torch.equal(torch.compile(draw, fullgraph=True)(z), expected)  # through Inductor
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("statistic", "options", "sizes"),

@@ -20,6 +20,7 @@ from array_api_compat import torch as _xp
 from ..._core import slicing
 from ..._core.plan import Plan
 from ..._core.statistic import Statistic
+from .torch_directions import directions as directions  # the adapter's direction draw
 
 
 def _wrapped(*tensors: Any) -> bool:
