@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,6 +40,10 @@ DOCS_TESTS = [
 DOCS_IGNORED = [f"--ignore={path}" for path in DOCS_TESTS]
 EXAMPLE_PACKAGES = ["scikit-learn>=1.3", "tqdm>=4.60", "optax>=0.2"]
 nox.options.error_on_missing_interpreters = True
+# uv builds each session's virtualenv and installs into it in seconds, where pip takes one to two
+# minutes a session (torch, Triton and JAX unpacked again each time): about 6 of the matrix's
+# minutes. Without uv (README installs it with nox), virtualenv and pip.
+nox.options.default_venv_backend = "uv|virtualenv"
 # Test workers per session (pytest-xdist): the tests are independent; the distributed ones pick
 # free ports. The slowest tests are listed, so that CI's log says where a session's time went.
 WORKERS = ["-n", "2", "--dist", "worksteal", "--durations=12"]
@@ -57,6 +62,39 @@ def _run_wide_caches() -> Path:
     return made
 
 
+def _pip_settings(name: str) -> list[str]:
+    """What pip is configured with for ``name`` (``find-links``, ``constraint``): its environment
+    variable, else its configuration files, as ``pip config list`` reports them."""
+    from_env = os.environ.get(f"PIP_{name.upper().replace('-', '_')}")
+    if from_env:
+        return from_env.split()
+    try:
+        listed = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=60
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    values = [
+        line.split("=", 1)[1].strip("'\"")
+        for line in listed.splitlines()
+        if line.split("=")[0].endswith(f".{name}")
+    ]
+    return list(dict.fromkeys(value for line in values for value in line.split()))  # each once
+
+
+def _uv_installs_what_pip_would() -> None:
+    """uv reads neither pip's configuration nor its environment: hand it pip's find-links and
+    constraints, so a session installs the same wheels pip would. On a machine whose pip finds
+    torch's CPU build in a local folder, uv otherwise takes PyPI's CUDA build (several GB)."""
+    find_links = _pip_settings("find-links")
+    if find_links and "UV_FIND_LINKS" not in os.environ:
+        os.environ["UV_FIND_LINKS"] = ",".join(find_links)
+    constraints = _pip_settings("constraint")
+    if constraints and "UV_CONSTRAINT" not in os.environ:
+        os.environ["UV_CONSTRAINT"] = " ".join(constraints)
+
+
+_uv_installs_what_pip_would()
 CACHES = _run_wide_caches()
 os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHES / "numba"))
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(CACHES / "jax"))
