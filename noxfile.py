@@ -69,17 +69,23 @@ def _pip_settings(name: str) -> list[str]:
     if from_env:
         return from_env.split()
     try:
-        listed = subprocess.run(
+        listing = subprocess.run(
             [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=60
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []
+    return _listed_values(listing, name)
+
+
+def _listed_values(listing: str, name: str) -> list[str]:
+    """The values of ``name`` in the lines of ``pip config list`` (``global.find-links='/a /b'``,
+    ``:env:.find-links='/a'``), each once."""
     values = [
         line.split("=", 1)[1].strip("'\"")
-        for line in listed.splitlines()
-        if line.split("=")[0].endswith(f".{name}")
+        for line in listing.splitlines()
+        if line.split("=", 1)[0].endswith(f".{name}")
     ]
-    return list(dict.fromkeys(value for line in values for value in line.split()))  # each once
+    return list(dict.fromkeys(value for line in values for value in line.split()))
 
 
 def _uv_installs_what_pip_would() -> None:
@@ -162,21 +168,23 @@ def tests(session: nox.Session, backend: str) -> None:
     session.run("pytest", *WORKERS, *paths, *DOCS_IGNORED, *session.posargs, env=BACKENDS[backend]["env"])
 
 
+DOCTESTS = ["--doctest-modules", "sigreg", "--ignore=sigreg/_backend/kernels"]
+# test_pallas_aot needs JAX, Triton and torch together: only the environments of all backends have them.
+AGREEMENT_TESTS = ["tests/test_agreement.py", "tests/test_pallas_aot.py"]
+EXAMPLE_TESTS = ["tests/test_examples.py", "tests/test_example_report.py"]
+
+
 def _run_doctests(session: nox.Session) -> None:
-    doctests = ["--doctest-modules", "sigreg", "--ignore=sigreg/_backend/kernels"]
-    session.run("pytest", *WORKERS, *doctests, *session.posargs)
+    session.run("pytest", *WORKERS, *DOCTESTS, *session.posargs)
 
 
 def _run_agreement(session: nox.Session) -> None:
-    # test_pallas_aot needs JAX, Triton and torch together: only this environment has them.
-    session.run("pytest", *WORKERS, "tests/test_agreement.py", "tests/test_pallas_aot.py", *session.posargs)
+    session.run("pytest", *WORKERS, *AGREEMENT_TESTS, *session.posargs)
     session.run("sigreg", "check")
 
 
 def _run_examples_smoke(session: nox.Session) -> None:
-    session.run(
-        "pytest", *WORKERS, "tests/test_examples.py", "tests/test_example_report.py", *session.posargs
-    )
+    session.run("pytest", *WORKERS, *EXAMPLE_TESTS, *session.posargs)
 
 
 @nox.session
@@ -190,10 +198,13 @@ def cross_checks(session: nox.Session) -> None:
     _install_backends(session, CPU_BACKENDS)
     session.install(*EXAMPLE_PACKAGES, *nox.project.dependency_groups(PYPROJECT, "typecheck", "docs"))
     _run_typecheck(session)
-    _run_agreement(session)
-    _run_doctests(session)
-    _run_examples_smoke(session)
-    _run_docs(session)
+    docs_env = _build_docs(session)
+    # One pytest for all: its two workers import every framework once, not four times, and share
+    # one pool of tests (four runs each ended with a worker idle while the other finished).
+    tests = [*AGREEMENT_TESTS, *EXAMPLE_TESTS, *DOCS_TESTS, *DOCTESTS]
+    session.run("pytest", *WORKERS, *tests, *session.posargs, env=docs_env)
+    session.run("sigreg", "check")
+    _log_site(session)
 
 
 @nox.session(default=False)
@@ -266,19 +277,28 @@ def _require_browser(session: nox.Session) -> None:
         )
 
 
-def _run_docs(session: nox.Session) -> None:
-    skip_browser = os.environ.get(SKIP_BROWSER) == "1"
-    build = ROOT / "docs" / "_build"
-    shutil.rmtree(build, ignore_errors=True)
-    session.run("sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", str(build / "html"))
-    env = {
-        "SIGREG_DOCS_SITE": str(build / "html"),
-        "SIGREG_SCREENSHOTS": str(build / "screenshots"),
+DOCS_BUILD = ROOT / "docs" / "_build"
+
+
+def _build_docs(session: nox.Session) -> dict[str, str]:
+    """The site, built by Sphinx (warnings as errors); returns the environment of its tests."""
+    shutil.rmtree(DOCS_BUILD, ignore_errors=True)
+    session.run("sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", str(DOCS_BUILD / "html"))
+    return {
+        "SIGREG_DOCS_SITE": str(DOCS_BUILD / "html"),
+        "SIGREG_SCREENSHOTS": str(DOCS_BUILD / "screenshots"),
         # a browser test that cannot start fails, unless the browser was explicitly opted out
-        "SIGREG_REQUIRE_BROWSER": "0" if skip_browser else "1",
+        "SIGREG_REQUIRE_BROWSER": "0" if os.environ.get(SKIP_BROWSER) == "1" else "1",
     }
-    session.run("pytest", *WORKERS, *DOCS_TESTS, *session.posargs, env=env)
-    session.log(f"site: {build / 'html' / 'index.html'}; screenshots: {build / 'screenshots'}")
+
+
+def _log_site(session: nox.Session) -> None:
+    session.log(f"site: {DOCS_BUILD / 'html' / 'index.html'}; screenshots: {DOCS_BUILD / 'screenshots'}")
+
+
+def _run_docs(session: nox.Session) -> None:
+    session.run("pytest", *WORKERS, *DOCS_TESTS, *session.posargs, env=_build_docs(session))
+    _log_site(session)
 
 
 @nox.session(default=False)

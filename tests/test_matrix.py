@@ -196,3 +196,53 @@ def test_ci_session_table_shows_times_and_disk(tmp_path):
     assert [line.split()[0] for line in lines[2:4]] == ["tests(jax-cpu)", "docs"]  # slowest first
     assert "virtualenv  3.2 GB,   8.5 GB free after" in lines[3]
     assert "41.7 min" in out.stdout and "WARNING" in out.stdout  # past 40 minutes
+
+
+def _after_loading_the_noxfile(expression: str, env: dict[str, str]) -> object:
+    """``expression`` evaluated after noxfile.py runs, in a fresh process with ``env`` (loading
+    it sets environment variables and registers sessions: not in this process)."""
+    code = f"import json, os, runpy; noxfile = runpy.run_path('noxfile.py'); print(json.dumps({expression}))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+UV_SETTINGS = "{k: os.environ.get(k) for k in ('UV_FIND_LINKS', 'UV_CONSTRAINT', 'UV_COMPILE_BYTECODE')}"
+
+
+def test_uv_installs_what_pip_would():
+    # uv reads no pip setting: the noxfile hands it pip's wheel folders and constraints (else a
+    # machine whose pip finds torch's CPU build locally gets PyPI's CUDA build), and asks for the
+    # bytecode pip would compile. What the user set for uv wins.
+    pytest.importorskip("nox")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))}
+    clean["PIP_CONFIG_FILE"] = os.devnull  # no pip configuration file is read
+    pip_env = {**clean, "PIP_FIND_LINKS": "/wheels /more", "PIP_CONSTRAINT": "/caps.txt"}
+    assert _after_loading_the_noxfile(UV_SETTINGS, pip_env) == {
+        "UV_FIND_LINKS": "/wheels,/more",
+        "UV_CONSTRAINT": "/caps.txt",
+        "UV_COMPILE_BYTECODE": "1",
+    }
+    mine = {**clean, "PIP_FIND_LINKS": "/wheels", "UV_FIND_LINKS": "/mine", "UV_COMPILE_BYTECODE": "0"}
+    assert _after_loading_the_noxfile(UV_SETTINGS, mine) == {
+        "UV_FIND_LINKS": "/mine",
+        "UV_CONSTRAINT": None,
+        "UV_COMPILE_BYTECODE": "0",
+    }
+
+
+def test_pip_config_files_are_read_from_pips_listing():
+    pytest.importorskip("nox")
+    listing = (
+        ":env:.find-links='/opt/wheels'\n"
+        "global.find-links='/opt/wheels /more'\n"
+        "global.constraint='/etc/caps.txt'\n"
+        "global.extra-index-url='file:///index'\n"
+    )
+    expression = (
+        f"[noxfile['_listed_values']({listing!r}, name) for name in ('find-links', 'constraint', 'cert')]"
+    )
+    found = _after_loading_the_noxfile(expression, dict(os.environ))
+    assert found == [["/opt/wheels", "/more"], ["/etc/caps.txt"], []]
