@@ -66,15 +66,16 @@ def _pip_settings(name: str) -> list[str]:
     """What pip is configured with for ``name`` (``find-links``, ``constraint``): its environment
     variable, else its configuration files, as ``pip config list`` reports them."""
     from_env = os.environ.get(f"PIP_{name.upper().replace('-', '_')}")
-    if from_env:
-        return from_env.split()
+    return from_env.split() if from_env else _listed_values(_pip_config_listing(), name)
+
+
+@functools.cache  # asked once, for all the settings read from it
+def _pip_config_listing() -> str:
     try:
-        listing = subprocess.run(
-            [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, timeout=60
-        ).stdout
+        command = [sys.executable, "-m", "pip", "config", "list"]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.TimeoutExpired):
-        return []
-    return _listed_values(listing, name)
+        return ""  # no pip here (uv's virtualenvs have none): no settings
 
 
 def _listed_values(listing: str, name: str) -> list[str]:
