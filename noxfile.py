@@ -32,10 +32,10 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 nox.options.sessions = ["lint", "tests", "cross_checks"]
 # Run by the docs and cross_checks sessions, with every framework installed and the site built.
 DOCS_TESTS = [
-    "tests/test_docs.py",
-    "tests/test_site.py",
-    "tests/test_story.py",
-    "tests/test_collapse_page.py",
+    "tests/project/test_docs.py",
+    "tests/project/test_site.py",
+    "tests/project/test_story.py",
+    "tests/project/test_collapse_page.py",
 ]
 DOCS_IGNORED = [f"--ignore={path}" for path in DOCS_TESTS]
 EXAMPLE_PACKAGES = ["scikit-learn>=1.3", "tqdm>=4.60", "optax>=0.2"]
@@ -112,7 +112,7 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(CACHES / "jax"))
 # JAX keeps only programs that took a second to compile by default; the tests' take less.
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 # `.ci/run` sets this: each session appends its name and wall time to it (a JSON line). A nox
-# started inside a session (tests/test_matrix.py runs `nox -s gpu`) records nothing.
+# started inside a session (tests/project/test_matrix.py runs `nox -s gpu`) records nothing.
 SESSION_TIMES = None if "NOX_CURRENT_SESSION" in os.environ else os.environ.get("SIGREG_SESSION_TIMES")
 # `.ci/run` sets this too: each session's virtualenv is deleted when the session ends, so the run
 # needs the disk of its largest session (cross_checks, about 3.6 GB: torch, Triton, JAX and Sphinx),
@@ -171,8 +171,8 @@ def tests(session: nox.Session, backend: str) -> None:
 
 DOCTESTS = ["--doctest-modules", "sigreg", "--ignore=sigreg/_backend/kernels"]
 # test_pallas_aot needs JAX, Triton and torch together: only the environments of all backends have them.
-AGREEMENT_TESTS = ["tests/test_agreement.py", "tests/test_pallas_aot.py"]
-EXAMPLE_TESTS = ["tests/test_examples.py", "tests/test_example_report.py"]
+AGREEMENT_TESTS = ["tests/project/test_agreement.py", "tests/backend/test_pallas_aot.py"]
+EXAMPLE_TESTS = ["tests/project/test_examples.py", "tests/project/test_example_report.py"]
 
 
 def _run_doctests(session: nox.Session) -> None:
@@ -249,7 +249,7 @@ def gpu(session: nox.Session) -> None:
 @nox.session(default=False)
 @_timed
 def examples_smoke(session: nox.Session) -> None:
-    """A few steps of each LeJEPA digits example (tests/test_examples.py)."""
+    """A few steps of each LeJEPA digits example (tests/project/test_examples.py)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
     session.install(*EXAMPLE_PACKAGES)
     _run_examples_smoke(session)
@@ -326,7 +326,7 @@ def bench(session: nox.Session) -> None:
 
 
 def _layers() -> Any:
-    """tests/layers.py, the table of the package's floors (read by tests/test_layering.py too)."""
+    """tests/layers.py, the table of the package's floors (read by tests/project/test_layering.py too)."""
     spec = importlib.util.spec_from_file_location("sigreg_layers", ROOT / "tests" / "layers.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,7 +1,7 @@
 """Golden values: every public function on fixed inputs, values and gradients.
 
 They pin the numbers of a tree so that a change meant to leave behaviour alone (a
-restructuring, a rename) can prove it did: ``tests/test_golden.py`` recomputes them
+restructuring, a rename) can prove it did: ``tests/project/test_golden.py`` recomputes them
 and compares bit for bit. Regenerate them only for a change that alters numbers on
 purpose, in a commit that says why::
 
