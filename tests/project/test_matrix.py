@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -118,3 +119,37 @@ def test_pip_config_files_are_read_from_pips_listing():
     )
     found = _after_loading_the_noxfile(expression, dict(os.environ))
     assert found == [["/opt/wheels", "/more"], ["/etc/caps.txt"], []]
+
+
+def _pins(lock_text: str) -> dict[str, str]:
+    lines = [line for line in lock_text.splitlines() if "==" in line and not line.startswith("#")]
+    return {_name(line.split("==")[0]): line.split("==")[1].strip() for line in lines}
+
+
+def _name(requirement: str) -> str:
+    """The canonical name of a requirement (``dask[array]>=2024.8`` -> ``dask``)."""
+    return re.split(r"[\[<>=!~; ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_the_lock_pins_everything_the_sessions_install():
+    # A release upstream cannot change the matrix: every requirement of every session has an exact
+    # version in backends/lock.txt, and every install goes through the lock (noxfile's _install).
+    pytest.importorskip("nox")
+    requirements = _after_loading_the_noxfile("noxfile['locked_requirements']()", dict(os.environ))
+    pins = _pins((ROOT / "backends" / "lock.txt").read_text())
+    unpinned = sorted(r for r in requirements if _name(r) not in pins and _name(r) != "sigreg")
+    assert not unpinned, f"not in backends/lock.txt (run `nox -s lock`): {unpinned}"
+    assert pins["torch"].startswith("2.13.0")  # the CPU wheel on this workplace's disk
+    noxfile = (ROOT / "noxfile.py").read_text()
+    assert noxfile.count("session.install(") == 1, "every session installs through _install (the lock)"
+
+
+def test_latest_reports_what_moved_from_the_lock():
+    pytest.importorskip("nox")
+    lock = "# header\nnumpy==2.4.6\n    # via sigreg\njax==0.10.2\narray-api-compat==1.12\n"
+    installed = {"numpy": "2.4.6", "jax": "0.11.0", "Array_API_Compat": "1.12", "newcomer": "1.0"}
+    expression = f"noxfile['_moved_from_the_lock']({installed!r}, {lock!r})"
+    assert _after_loading_the_noxfile(expression, dict(os.environ)) == [
+        "jax 0.10.2 -> 0.11.0",
+        "newcomer (new) 1.0",
+    ]
