@@ -163,7 +163,7 @@ def test_numba_plan_is_chosen_on_cpu_and_equals_the_array_api_plan(monkeypatch, 
         z, a = torch.asarray(z, requires_grad=True), torch.asarray(a)
         import array_api_compat.torch as xp
     elif library == "jax":
-        from .support import backend
+        from ..support import backend
 
         with backend("jax_x64") as xp:
             z, a = xp.asarray(z), xp.asarray(a)
