@@ -12,7 +12,8 @@ Writes into ``docs/_generated/`` (not committed):
 - ``pvalue_accuracy.md``, ``power.md``, ``figures/calibration.png``: the p-values of
   ``sigreg.test`` against uniform, by N; power against scipy's tests; a QQ plot;
 - ``statistics.md``: every normality statistic of ``sigreg.stats``, its cost and
-  its gradient norm at a Gaussian and at a collapsed cloud;
+  its gradient norm at a Gaussian and at a collapsed cloud; ``statistics_names.md``: each
+  registered name's quantity, its mean under N(0, 1) and scipy's counterpart;
 - ``collapse.md``, ``collapse_null.md``, ``figures/collapse.png``: each regulariser's value and
   gradient norm as a Gaussian cloud shrinks towards a point, a line and a thin sheet, and its
   null mean and spread against N (docs/regularisers.md);
@@ -304,6 +305,43 @@ MULTIVARIATE = [
 ]  # fmt: skip
 
 
+# Each registered name: the quantity that sigreg.stats.NAME(x) and statistic=NAME both compute, and
+# scipy's counterpart (the same number, or the documented expression of it).
+SCIPY_COUNTERPARTS = {
+    "epps_pulley": 'none (closed form: `integration="exact"`)',
+    "anderson_darling": '`goodness_of_fit(norm, x, known_params={loc: 0, scale: 1}, statistic="ad")`',
+    "cramer_von_mises": '`cramervonmises(x, "norm").statistic`',
+    "watson": "none (`W² − N (mean Φ(x) − 1/2)²` of scipy's `W²`)",
+    "shapiro_wilk": "`1 − shapiro(x).statistic`",
+    "jarque_bera": "`jarque_bera(x).statistic`",
+    "moments": "none (`norm.moment(k)` for `μₖ`)",
+    "entropy": '`mean(x²)/2 + log(2π)/2 − differential_entropy(x, method="vasicek")`',
+    "wasserstein": "`wasserstein_distance(x, q)` for p = 1 (q: the midpoint quantiles)",
+}
+
+
+def names_table(n: int = 512, draws: int = 400, seed: int = 0) -> str:
+    """Markdown table: each registered name, its quantity, its mean over N(0, 1) samples (Monte
+    Carlo, computed here along an axis) and scipy's counterpart."""
+    import sigreg.stats
+
+    x = np.random.default_rng(seed).standard_normal((n, draws))
+    lines = [
+        f"| name | `sigreg.stats.NAME(x)` = `statistic=NAME` | mean under N(0, 1), N = {n} | scipy.stats |",
+        "|---|---|---|---|",
+    ]
+    definitions = {name: definition for name, definition, *_ in STATISTICS}
+    for name in sigreg.stats.available():
+        values = np.asarray(getattr(sigreg.stats, name)(x))
+        spread = np.std(values) / math.sqrt(draws)
+        lines.append(
+            f"| `{name}` | {definitions[name]} | {np.mean(values):.4g} ± {spread:.1g} | "
+            f"{SCIPY_COUNTERPARTS[name]} |"
+        )
+    lines += ["", f"(± one standard error of the mean over {draws} samples; `docs/generate.py`.)", ""]
+    return "\n".join(lines)
+
+
 def statistics_table(n: int = 512, d: int = 16, k: int = 256, seed: int = 0) -> str:
     """Markdown table of the statistics, with gradient norms computed here (torch, float64)."""
     import torch
@@ -457,7 +495,7 @@ def rdmreg_null_mean(k: int | None = None) -> float:
     import sigreg.stats
 
     statistic = sigreg.stats.EppsPulley(target=RDMREG_TARGET)
-    cf = np.asarray(statistic.target_cf(sigreg.directions(COLLAPSE_D, k, seed=0), npx))
+    cf = np.asarray(statistic.constants(sigreg.directions(COLLAPSE_D, k, seed=0), npx, 1, 0))
     j = len(statistic.knots)
     modulus2 = cf[..., :j] ** 2 + cf[..., j:] ** 2
     return float(np.mean(np.sum(np.array(statistic.grid.weight) * (1.0 - modulus2), axis=-1)))
@@ -524,6 +562,7 @@ def main() -> None:
     (OUT / "pvalue_accuracy.md").write_text(pvalue_accuracy())
     (OUT / "power.md").write_text(power_table())
     (OUT / "statistics.md").write_text(statistics_table())
+    (OUT / "statistics_names.md").write_text(names_table())
     calibration_figure(FIGURES / "calibration.png")
     curves = collapse_curves()
     (OUT / "collapse.md").write_text(collapse_table(curves))

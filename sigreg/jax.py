@@ -9,11 +9,13 @@ from typing import Any as _Any
 
 import jax as _jax
 
+from ._core.all_reduce import AllReduce as _AllReduce
+
 __all__ = ["all_reduce"]
 
 
 @_dataclass(frozen=True)
-class _AxisSum:
+class _AxisSum(_AllReduce):
     axis_name: _Any
 
     def __call__(self, x: _jax.Array) -> _jax.Array:

@@ -12,19 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._api.along_axis import ecf, epps_pulley
-from ._api.normality import (
-    anderson_darling,
-    bhep,
-    cramer_von_mises,
-    entropy,
-    henze_zirkler,
-    jarque_bera,
-    moments,
-    shapiro_wilk,
-    wasserstein,
-    watson,
-)
+from ._api.along_axis import ecf, epps_pulley, function_of
+from ._api.normality import bhep, henze_zirkler
 from ._core.public import rehome as _rehome
 from ._core.statistic import EmbeddingStatistic, Statistic, SumsStatistic
 from ._statistics import registry as _registry
@@ -33,6 +22,17 @@ from ._statistics.edf import AndersonDarling, CramerVonMises, Watson
 from ._statistics.epps_pulley import EppsPulley
 from ._statistics.moments import JarqueBera, Moments
 from ._statistics.order import Entropy, ShapiroWilk, Wasserstein
+
+# The statistics along an axis, one per registered class: the same quantity as ``statistic=NAME``
+# (function_of makes each from its class: signature, docstring, checks).
+anderson_darling = function_of(AndersonDarling)
+cramer_von_mises = function_of(CramerVonMises)
+watson = function_of(Watson)
+shapiro_wilk = function_of(ShapiroWilk)
+jarque_bera = function_of(JarqueBera)
+moments = function_of(Moments)
+entropy = function_of(Entropy)
+wasserstein = function_of(Wasserstein)
 
 __all__ = [
     "BHEP",

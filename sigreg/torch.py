@@ -13,6 +13,7 @@ import torch as _torch
 
 from ._api import regulariser as _regulariser
 from ._core import checks as _checks
+from ._core.all_reduce import AllReduce as _AllReduce
 from ._core.statistic import Statistic as _Statistic
 from ._statistics import registry as _registry
 
@@ -20,7 +21,7 @@ __all__ = ["SIGReg", "all_reduce"]
 
 
 @_dataclass(frozen=True)
-class _ProcessGroupSum:
+class _ProcessGroupSum(_AllReduce):
     group: _Any = None
 
     def __call__(self, x: _torch.Tensor) -> _torch.Tensor:

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from .._backend import dispatch
 from .._core import arrays
+from .._core.all_reduce import AllReduce, as_all_reduce
 
 Array = Any
 
@@ -117,9 +118,7 @@ class Accumulator:
     """
 
     def __init__(self, all_reduce: Callable[[Array], Array] | None = None) -> None:
-        if all_reduce is not None and not callable(all_reduce):
-            raise TypeError(f"all_reduce must be a callable or None, got {type(all_reduce).__name__}")
-        self.all_reduce = all_reduce
+        self.all_reduce = as_all_reduce(all_reduce)
         self._local: Array | None = None  # the sum of the collected packed arrays
         self._calls = 0
         self._total: Array | None = None  # the global packed sums, once pass 2 has started
@@ -307,7 +306,7 @@ class Accumulator:
             raise ValueError(
                 "Accumulator.reduce: this micro-batch has other slices or batch axes than pass 1"
             )
-        if xp.__name__ != "jax.numpy":
+        if not dispatch.differentiates_all_reduce(xp):
             # PyTorch and the explicit gradient do not differentiate the all-reduce: the
             # slicing layer's backward takes the gradient of this micro-batch's own samples.
             return total
@@ -326,19 +325,21 @@ def _mismatch(hook: str) -> str:
     return "Accumulator.reduce: this micro-batch has other slices or batch axes than pass 1 (or statistic)"
 
 
-class _Hook:
-    """A callable that holds arrays: never a static (cached) jit argument."""
+class _Hook(AllReduce):
+    """An all-reduce of the Accumulator: it holds arrays, so it is never a static (cached) jit argument."""
 
     holds_arrays = True
 
     def __init__(
         self, fn: Callable[[Array], Array], observe: Callable[..., None], agree: Callable[[Array], Array]
     ) -> None:
-        self._fn = fn
-        self.agree = agree  # the first round of a two-round statistic (sigreg._backend.dispatch)
-        # Called by the public functions once their arguments are checked, before any work:
-        # ``observe(z, xp, statistic, seed, num_slices, directions)``.
-        self.observe = observe
+        self._fn, self._observe, self._agree = fn, observe, agree
 
     def __call__(self, packed: Array) -> Array:
         return self._fn(packed)
+
+    def agree(self, packed: Array) -> Array:
+        return self._agree(packed)
+
+    def observe(self, z: Array, xp: Any, statistic: Any, seed: Any, num_slices: Any, directions: Any) -> None:
+        self._observe(z, xp, statistic, seed, num_slices, directions)

@@ -1,19 +1,22 @@
-"""Statistics of samples along an axis: the shared argument checks, Epps-Pulley and the ECF.
+"""Statistics of samples along an axis: the shared checks, the functions made from the classes, the ECF.
 
-The other families' functions are in :mod:`sigreg._api.normality`; :mod:`sigreg.stats`
-re-exports both.
+:func:`function_of` makes the public function of a statistic class (:mod:`sigreg.stats` holds
+one per registered statistic); the whole-embedding statistics' functions are in
+:mod:`sigreg._api.normality`.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
+from collections.abc import Callable
 from typing import Any
 
 from .._backend import dispatch
 from .._core import checks, dtypes, slicing
 from .._core.statistic import Statistic
 from .._statistics import ecf as ecf_module
-from .._statistics.epps_pulley import NUM_POINTS, T_MAX, EppsPulley
-from .._statistics.targets import ProductTarget
+from .._statistics.epps_pulley import EppsPulley
 
 Array = Any
 
@@ -44,87 +47,117 @@ def along_axis(  # numpydoc ignore=PR01,RT01,EX01
 ) -> Array:
     """``statistic`` of the samples along ``axis`` of ``x``, one value per index of the other axes."""
     xp, u = samples_along(name, x, axis)
-    checks.samples(statistic, u.shape[-2], name)
+    statistic.check_samples(u.shape[-2], name)
     return dispatch.column_statistics(u, statistic, dispatch.plan(u, xp), None, xp)[..., 0]
 
 
-def epps_pulley(
-    x: Array,
-    /,
-    *,
-    axis: int = 0,
-    t_max: float = T_MAX,
-    num_points: int = NUM_POINTS,
-    integration: str = "trapezoid",
-    unbiased: bool = False,
-    target: Any = "normal",
-) -> Array:
-    """The Epps-Pulley statistic of the samples along ``axis`` against N(0, 1) (or ``target``).
+# The text every generated function shares (scipy's _axis_nan_policy is the model): the sample
+# array and axis, the result, the errors. The rest comes from the statistic's class docstring.
+_SAMPLES = """x : array
+    Real floating samples along ``axis``{fewest}.
+axis : int, default 0
+    The sample axis."""
+_RETURNS = """Returns
+-------
+array
+    One value per index of the other axes, in ``x``'s library and on its device (float64 stays
+    float64, other floating dtypes give float32). Differentiable under PyTorch autograd and JAX
+    through the statistic's analytic gradient (almost everywhere, for the rank-based ones).
+    Non-finite samples give a non-finite result (nothing is checked on the device)."""
+_RAISES = """Raises
+------
+TypeError
+    If {type_errors}.
+ValueError
+    If {value_errors}."""
 
-    ``EP = N * integral |ecf(t) - exp(-t^2/2)|^2 exp(-t^2/2) dt`` over
-    ``[-t_max, t_max]``, by the trapezoid rule on ``num_points`` knots of the
-    half line (``integration="trapezoid"``), or over the whole real line in
-    closed form (``integration="exact"``: O(N^2) work, for validation and small
-    N). Under the null (samples exactly N(0, 1)) the exact statistic has mean
-    ``sqrt(2 pi) (1 - 1/sqrt(3)) = 1.0594`` for every N.
 
-    Parameters
-    ----------
-    x : array
-        Real floating samples along ``axis``.
-    axis : int, default 0
-        The sample axis.
-    t_max : float, default 3.0
-        The quadrature covers ``[-t_max, t_max]``.
-    num_points : int, default 17
-        Knots on the half line (odd for Simpson), or Gauss-Hermite nodes.
-    integration : {"trapezoid", "simpson", "gauss_hermite", "exact"}, default "trapezoid"
-        The quadrature rule (see :class:`EppsPulley`); ``"exact"``: the closed form
-        over the whole real line.
-    unbiased : bool, default False
-        The U-statistic form without the ``i = j`` pairs: mean exactly 0 under N(0, 1)
-        at every N (see :class:`EppsPulley`); needs at least 2 samples.
-    target : str or sigreg.targets.Target, default "normal"
-        The 1-D law tested against, by its characteristic function ``psi``:
-        ``N * integral |ecf(t) - psi(t)|^2 exp(-t^2/2) dt`` (a product target of
-        :mod:`sigreg.targets`; not ``"sphere"``, a law of whole embeddings).
+def _sections(doc: str) -> tuple[str, str, dict[str, str]]:
+    """The summary, the extended description and the sections (by title) of a numpydoc docstring."""
+    parts = re.split(r"\n\n(?=[A-Z][A-Za-z ]+\n-+\n)", inspect.cleandoc(doc))
+    summary, _, extended = parts[0].partition("\n\n")
+    sections = {}
+    for part in parts[1:]:
+        title, _, body = part.partition("\n")
+        sections[title] = body.partition("\n")[2]
+    return summary, extended, sections
 
-    Returns
-    -------
-    array
-        One value per index of the remaining axes, in ``x``'s library and on its
-        device; float64 stays float64, other floating dtypes give float32.
-        Differentiable like :func:`sigreg.sigreg`, with O(N + P) memory per column.
-        Non-finite samples give a non-finite result (nothing is checked on the device).
 
-    Raises
-    ------
-    TypeError
-        If ``x`` is not a real floating array or an option has the wrong type.
-    ValueError
-        If ``x`` is 0-d, ``axis`` is out of range, there is no sample, or an
-        option is out of range.
+def _either(conditions: list[str]) -> str:
+    return conditions[0] if len(conditions) == 1 else ", ".join(conditions[:-1]) + ", or " + conditions[-1]
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sigreg.stats import epps_pulley
-    >>> x = np.random.default_rng(0).standard_normal((2000, 3))
-    >>> ep = epps_pulley(x)  # one value per column
-    >>> ep.shape, bool(np.all(ep < 5))
-    ((3,), True)
-    >>> bool(epps_pulley(x + 1.0)[0] > 50)  # a shifted sample is far from N(0, 1)
-    True
+
+def function_doc(cls: type[Statistic]) -> str:  # numpydoc ignore=PR01,RT01,EX01
+    """The docstring of ``cls``'s function along an axis, made from the class's own.
+
+    The class's summary names the quantity "of each column" (the function's, "of the samples along
+    ``axis``"); its extended description, Parameters (the options) and Examples are the function's.
     """
-    statistic = EppsPulley(
-        t_max=t_max, num_points=num_points, integration=integration, unbiased=unbiased, target=target
+    summary, extended, sections = _sections(cls.__doc__ or "")
+    if " of each column" not in summary:
+        raise ValueError(f"{cls.__name__}'s summary must name its quantity 'of each column': {summary!r}")
+    quantity = summary.replace(" of each column", " of the samples along ``axis``")
+    quantity = "the" + quantity[3:] if quantity.startswith("The ") else quantity
+    fewest = cls.min_samples
+    options = sections.get("Parameters", "")
+    parameters = _SAMPLES.format(fewest=f", at least {fewest}" if fewest > 1 else "")
+    too_few = "there is no sample" if fewest == 1 else f"there are fewer than {fewest} samples"
+    raises = _RAISES.format(
+        type_errors=_either(
+            ["``x`` is not a real floating array", *(["an option has the wrong type"] * bool(options))]
+        ),
+        value_errors=_either(
+            [
+                "``x`` is 0-d",
+                "``axis`` is out of range",
+                too_few,
+                *(["an option is out of range"] * bool(options)),
+            ]
+        ),
     )
-    if not isinstance(statistic.target, ProductTarget):
-        raise ValueError(
-            f"target={statistic.target!r} is a law of whole embeddings (its projections' CF depends on "
-            "the dimension): test it with sigreg.sigreg(z, target=...), not along an axis"
-        )
-    return along_axis(statistic, x, axis)
+    blocks = [
+        f"Compute {quantity}",
+        extended,
+        "Parameters\n----------\n" + "\n".join(filter(None, [parameters, options])),
+        _RETURNS,
+        raises,
+        "Examples\n--------\n" + sections["Examples"],
+    ]
+    return "\n\n".join(block for block in blocks if block) + "\n"
+
+
+def function_of(cls: type[Statistic]) -> Callable[..., Array]:  # numpydoc ignore=PR01,RT01,EX01
+    """The public function of a statistic class: ``cls(**options)`` of the samples along ``axis``.
+
+    Its name is the class's ``name``; its signature ``(x, /, *, axis=0, <the class's options>)``;
+    its docstring :func:`function_doc`.
+    """
+    options = [
+        parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for parameter in inspect.signature(cls).parameters.values()
+    ]
+    known = frozenset(parameter.name for parameter in options)
+
+    def function(x: Array, /, *, axis: int = 0, **kwargs: Any) -> Array:  # numpydoc ignore=GL08
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise TypeError(
+                f"{cls.name}() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
+                f"its options are {', '.join(sorted(known)) or 'none'}"
+            )
+        statistic = cls(**kwargs)
+        statistic.check_along_axis()
+        return along_axis(statistic, x, axis)
+
+    samples = inspect.Parameter("x", inspect.Parameter.POSITIONAL_ONLY)
+    axis = inspect.Parameter("axis", inspect.Parameter.KEYWORD_ONLY, default=0, annotation=int)
+    function.__signature__ = inspect.Signature([samples, axis, *options])  # type: ignore[attr-defined]
+    function.__name__ = function.__qualname__ = cls.name
+    function.__doc__ = function_doc(cls)
+    return function
+
+
+epps_pulley = function_of(EppsPulley)
 
 
 def ecf(x: Array, t: Any, /, *, axis: int = 0) -> tuple[Array, Array]:

@@ -12,9 +12,10 @@ from typing import Any, NamedTuple
 
 from .._backend import dask_arrays, dispatch
 from .._core import arrays, checks, draws, dtypes, quasi_random, slicing
+from .._core.all_reduce import AllReduce, as_all_reduce
 from .._core.plan import Plan
 from .._core.statistic import Statistic
-from .._statistics import registry, targets
+from .._statistics import registry
 from . import visreg as visreg_api
 
 Array = Any
@@ -117,8 +118,8 @@ class _Sliced(NamedTuple):
     statistic: Statistic
     plan: Plan
     reduction: str
-    all_reduce: Callable[[Array], Array] | None
-    target_cf: Array | None  # the target's CF per slice (target=), None for N(0, 1)
+    all_reduce: AllReduce | None
+    constants: Array | None  # the statistic's constants for these slices (a target's), or None
 
 
 def _slice(
@@ -135,26 +136,25 @@ def _slice(
 ) -> _Sliced:
     """Check every argument, then draw the directions and project.
 
-    An ``all_reduce`` with an ``observe`` method (:class:`sigreg.Accumulator`'s hooks) sees
-    the checked call first (``original``, the caller's array, else ``z``), to refuse a
-    micro-batch that does not fit the others before any work.
+    The all-reduce observes the checked call first (``original``, the caller's array, else
+    ``z``): :class:`sigreg.Accumulator`'s hooks refuse a micro-batch that does not fit the
+    others there, before any work.
     """
     xp = checks.namespace(name, z)
     checks.embeddings(name, z, xp)
     dim = z.shape[-1]
     stat = registry.resolve(statistic, options)
-    checks.samples(stat, z.shape[-2], name)
+    stat.check_samples(z.shape[-2], name)
     xp, num_slices, seed = checks.slicing(name, z, xp, directions, num_slices, seed)
     reduction = checks.choice("reduction", reduction, checks.REDUCTIONS)
-    all_reduce = checks.callable_or_none("all_reduce", all_reduce)
+    all_reduce = as_all_reduce(all_reduce)
     if all_reduce is not None and not stat.has_sums:
         raise ValueError(
             f"all_reduce needs a statistic that is a function of sums over samples; {stat!r} is not "
             "(sort-based and pairwise statistics see the whole batch)"
         )
-    observe = getattr(all_reduce, "observe", None)
-    if observe is not None:
-        observe(z if original is None else original, xp, stat, seed, num_slices, directions)
+    if all_reduce is not None:
+        all_reduce.observe(z if original is None else original, xp, stat, seed, num_slices, directions)
 
     zc = slicing.clamp_to_projectable(dtypes.as_compute_dtype(z, xp), xp)
     if directions is None:
@@ -163,15 +163,10 @@ def _slice(
         directions = xp.astype(directions, zc.dtype)
     directions = dispatch.constant(directions, xp)  # constants: no gradient flows to them
     u = zc @ directions
-    # The target's constants for these slices (target=): Epps-Pulley's CF per slice, Wasserstein's
-    # reference order statistics (drawn from a stream of the seed); None for N(0, 1).
-    target = getattr(stat, "target", None)
-    target_cf = None
-    if target is not None and not targets.is_normal(target):  # the default path does no extra work
-        keys = draws.seed_keys(checks.seed(seed, xp), xp, arrays.device(z))
-        with_target: Any = stat  # a statistic with a target= option
-        target_cf = with_target.target_cf(directions, xp, z.shape[-2], keys)
-    return _Sliced(xp, u, directions, stat, dispatch.plan(u, xp), reduction, all_reduce, target_cf)
+    # A target's constants for these slices: Epps-Pulley's CF per slice, Wasserstein's reference
+    # order statistics (drawn from a stream of the seed); None for N(0, 1), with no work.
+    constants = stat.constants(directions, xp, z.shape[-2], seed)
+    return _Sliced(xp, u, directions, stat, dispatch.plan(u, xp), reduction, all_reduce, constants)
 
 
 def sigreg(
@@ -269,7 +264,7 @@ def sigreg(
     if dask_arrays.is_dask_array(z):  # reduced chunk by chunk (sigreg._backend.dask_arrays), lazily
         return dask_arrays.sigreg(z, statistic, num_slices, seed, directions, reduction, all_reduce, options)
     s = _slice("z", z, statistic, options, num_slices, seed, directions, reduction, all_reduce)
-    values = dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, s.xp, s.target_cf)
+    values = dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, s.xp, s.constants)
     return slicing.reduce(values, s.reduction, s.xp)
 
 
@@ -342,7 +337,7 @@ def value_and_grad(
     z_const = dispatch.constant(z, xp)
     s = _slice("z", z_const, statistic, options, num_slices, seed, directions, reduction, all_reduce, z)
     value, grad_u = dispatch.value_and_grad(
-        s.u, s.statistic, s.plan, s.all_reduce, s.reduction, xp, s.target_cf
+        s.u, s.statistic, s.plan, s.all_reduce, s.reduction, xp, s.constants
     )
     grad = grad_u @ s.directions.T
     if grad.dtype != z.dtype:
@@ -412,8 +407,8 @@ def lejepa_loss(
     array
         A scalar of the views' library (float32 unless a view array is
         float64), differentiable like :func:`sigreg`. With ``local_views=None``
-        and ``sigreg_on="views"`` it is the value of earlier releases'
-        ``lejepa_loss(views)``.
+        and ``sigreg_on="views"`` it is ``(1 - lam) * mean((mean_v(views) - views)**2)
+        + lam * mean_v(sigreg(view))``.
 
     Raises
     ------
@@ -505,7 +500,7 @@ def lejepa_loss(
             reduction,
             all_reduce,
         )
-        values = dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, xp, s.target_cf)
+        values = dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, xp, s.constants)
         value = slicing.reduce(values, s.reduction, xp)
     centers = xp.mean(g, axis=0, keepdims=True)  # the global views only define the targets
     prediction = xp.mean((centers - views) ** 2)

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from .._backend import dask_arrays, dispatch
 from .._core import arrays, checks, dtypes, slicing
+from .._core.all_reduce import as_all_reduce
 from .._core.plan import Plan
 from .._statistics.visreg_shape import VISRegShape
 
@@ -70,7 +71,7 @@ def _parts(
     xp = checks.namespace(name, z)
     checks.embeddings(name, z, xp)
     dim = z.shape[-1]
-    checks.samples(SHAPE, z.shape[-2], name)
+    SHAPE.check_samples(z.shape[-2], name)
     xp, num_slices, seed = checks.slicing(name, z, xp, directions, num_slices, seed)
     weights = (
         _weight("center_weight", center_weight),
@@ -78,9 +79,9 @@ def _parts(
         _weight("shape_weight", shape_weight),
     )
     eps = checks.positive_finite("eps", eps)
-    all_reduce = checks.callable_or_none("all_reduce", all_reduce)
+    all_reduce = as_all_reduce(all_reduce)
 
-    jax_reduce = all_reduce is not None and xp.__name__ == "jax.numpy"
+    jax_reduce = all_reduce is not None and dispatch.differentiates_all_reduce(xp)
     zc = dtypes.as_compute_dtype(z, xp)
 
     def const(x: Array) -> Array:

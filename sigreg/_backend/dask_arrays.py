@@ -26,7 +26,7 @@ import math
 import warnings
 from typing import Any
 
-from .._core import checks, dtypes, slicing
+from .._core import checks, dtypes, frame, slicing
 from .._statistics import registry
 
 Array = Any
@@ -91,7 +91,7 @@ def sums_statistic(statistic: Any, options: dict[str, Any], n: int, name: str) -
             "with sums (epps_pulley with integration='trapezoid', moments, jarque_bera), or compute "
             f"{name} into memory first"
         )
-    checks.samples(stat, n, name)
+    stat.check_samples(n, name)
     return stat
 
 
@@ -137,39 +137,37 @@ def _slabs(block: Array, directions: Array) -> Any:
 
 
 def chunk_frame_sums(block: Array, directions: Array) -> Array:
-    """A two-round statistic's first-round sums over one chunk: (..., 1, 1, 2K), float64.
-
-    Per column, ``n`` times the chunk's mean and ``n`` times its largest deviation from it
-    (as ``JarqueBera.frame_sums``), in two passes over the slabs; a chunk of no rows adds 0.
-    """
+    """The frame sums (sigreg._core.frame) over one chunk, in two passes over its slabs: shape
+    (..., 1, K, 2), float64; a chunk of no rows adds 0."""
     import numpy as np
 
+    xp = numpy_namespace()
     n, k = block.shape[-2], directions.shape[1]
     sums = np.zeros((*block.shape[:-2], k), dtype=np.float64)
     spread = np.zeros_like(sums)
     with np.errstate(invalid="ignore", over="ignore"):
         for u in _slabs(block, directions):
-            sums = sums + np.sum(u, axis=-2, dtype=np.float64)
+            sums = sums + frame.column_sums(u, xp, dtype=np.float64)
         mean = (sums / max(n, 1)).astype(directions.dtype)[..., None, :]
         for u in _slabs(block, directions):
-            spread = np.maximum(spread, np.max(np.abs(u - mean), axis=-2))
-    return np.concatenate([sums, spread * n], axis=-1)[..., None, None, :]
+            spread = np.maximum(spread, frame.column_spread(u, mean, xp))
+    return np.stack([sums, spread * n], axis=-1)[..., None, :, :]
 
 
-def framed_chunk_sums(block: Array, frame: Array, **options: Any) -> Array:
+def framed_chunk_sums(block: Array, agreed: Array, **options: Any) -> Array:
     """:func:`chunk_sums` with the frame block as a positional argument (as ``map_blocks`` gives it)."""
-    return chunk_sums(block, frame=frame, **options)
+    return chunk_sums(block, agreed=agreed, **options)
 
 
 def chunk_sums(
-    block: Array, directions: Array, statistic: Any, kernels: bool, num_sums: int, frame: Array | None = None
+    block: Array, directions: Array, statistic: Any, kernels: bool, num_sums: int, agreed: Array | None = None
 ) -> Array:
     """The statistic's sums over the rows of one chunk (..., n, D): shape (..., 1, K, S), float64.
 
     Runs on a worker, in NumPy; slabs of rows keep the projections small. A chunk of
     no rows (dask makes them, e.g. after a boolean selection and
-    ``compute_chunk_sizes()``) adds zero to every sum. With a ``frame`` (..., 1, 2K) of
-    shifts and scales (a two-round statistic), the sums are those of the moved columns.
+    ``compute_chunk_sizes()``) adds zero to every sum. With an ``agreed`` frame (..., 1, 2K) of
+    shifts and scales (``needs_frame``: :func:`frame_of_sums`), the sums are of the moved columns.
     """
     import numpy as np
 
@@ -178,14 +176,14 @@ def chunk_sums(
     xp = numpy_namespace()
     n, k = block.shape[-2], directions.shape[1]
     total = np.zeros((*block.shape[:-2], k, num_sums), dtype=np.float64) if n == 0 else None
-    if frame is not None:
-        shift = frame[..., :k].astype(directions.dtype)
-        scale = frame[..., k:].astype(directions.dtype)
+    if agreed is not None:
+        shift = agreed[..., :k].astype(directions.dtype)
+        scale = agreed[..., k:].astype(directions.dtype)
     # NaN and inf entries give a non-finite result by design (as for NumPy arrays), silently.
     with np.errstate(invalid="ignore", over="ignore"):
         for u in _slabs(block, directions):
-            if frame is not None:
-                u = (u - shift) / scale
+            if agreed is not None:
+                u = frame.move(u, shift, scale)
             plan = dispatch.plan(u, xp)
             if not kernels:
                 plan = dataclasses.replace(plan, kernel=None)
@@ -195,8 +193,16 @@ def chunk_sums(
     return total[..., None, :, :]
 
 
+def frame_of_sums(totals: Array, n: int) -> Array:
+    """The shift and scale, shape (..., 1, 2K), from frame sums (..., K, 2) added over ``n`` rows."""
+    import numpy as np
+
+    shift, scale = frame.from_totals(totals, float(n), numpy_namespace())
+    return np.concatenate([shift, scale], axis=-1)
+
+
 def _frame(z: Array, directions: Array) -> Array:
-    """The lazy first round of a two-round statistic: shifts and scales, shape (..., 1, 2K)."""
+    """The lazy first round of a statistic with ``needs_frame``: shifts and scales, (..., 1, 2K)."""
     import numpy as np
 
     da = _dask_array()
@@ -204,17 +210,21 @@ def _frame(z: Array, directions: Array) -> Array:
     blocks = da.map_blocks(
         functools.partial(chunk_frame_sums, directions=directions),
         z,
-        chunks=(*z.chunks[:-2], (1,) * len(z.chunks[-2]), (1,), (2 * k,)),
+        chunks=(*z.chunks[:-2], (1,) * len(z.chunks[-2]), (k,), (2,)),
         new_axis=[z.ndim],
         dtype=np.float64,
         meta=np.empty((0,) * (z.ndim + 1), dtype=np.float64),
         token="sigreg-chunk-frame",
     )
-    total = da.sum(blocks, axis=z.ndim - 2, split_every=SPLIT_EVERY) / float(z.shape[-2])  # (..., 1, 2K)
-    scale = total[..., k:]
-    # A constant column keeps a scale of 1 (its moved values are 0: NaN, as for NumPy).
-    scale = da.where(scale > 0.0, scale, 1.0)
-    return da.concatenate([total[..., :k], scale], axis=-1).rechunk({z.ndim - 1: -1})
+    totals = da.sum(blocks, axis=z.ndim - 2, split_every=SPLIT_EVERY)  # (..., K, 2)
+    return da.map_blocks(
+        functools.partial(frame_of_sums, n=z.shape[-2]),
+        totals.rechunk({z.ndim - 2: -1, z.ndim - 1: -1}),
+        chunks=(*z.chunks[:-2], (1,), (2 * k,)),
+        dtype=np.float64,
+        meta=np.empty((0,) * z.ndim, dtype=np.float64),
+        token="sigreg-frame",
+    )
 
 
 def values_from_sums(sums: Array, statistic: Any, n: int, dtype: Any) -> Array:
@@ -234,8 +244,8 @@ def column_statistics(z: Array, statistic: Any, directions: Array) -> Array:
     s = probe.shape[-1]
     num_blocks = len(z.chunks[-2])
     batch = z.ndim - 2
-    two_rounds = hasattr(statistic, "frame_sums")  # Jarque-Bera: sums about an agreed shift and scale
-    frame = [_frame(z, directions)] if two_rounds else []
+    two_rounds = statistic.needs_frame  # Jarque-Bera: sums about an agreed shift and scale
+    agreed = [_frame(z, directions)] if two_rounds else []
     blocks = da.map_blocks(
         functools.partial(
             framed_chunk_sums if two_rounds else chunk_sums,
@@ -245,7 +255,7 @@ def column_statistics(z: Array, statistic: Any, directions: Array) -> Array:
             num_sums=s,
         ),
         z,
-        *frame,
+        *agreed,
         chunks=(*z.chunks[:-2], (1,) * num_blocks, (k,), (s,)),
         new_axis=[z.ndim],
         dtype=np.float64,
@@ -262,11 +272,6 @@ def column_statistics(z: Array, statistic: Any, directions: Array) -> Array:
         meta=np.empty((0,) * (sums.ndim - 1), dtype=directions.dtype),
         token="sigreg-values",
     )
-
-
-def _target_cf(statistic: Any, directions: Array) -> Array | None:
-    make = getattr(statistic, "target_cf", None)
-    return None if make is None else make(directions, numpy_namespace())
 
 
 def sigreg(
@@ -293,7 +298,7 @@ def sigreg(
 
     a = host_directions(z.shape, num_slices, seed, directions, dtypes.compute_dtype(z.dtype, np), "z")
     # A target's CF per slice (target=): the chunks' sums are the statistic's own, the values compare with it.
-    values = column_statistics(z, slicing.with_target_cf(stat, _target_cf(stat, a)), a)
+    values = column_statistics(z, stat.bind(stat.constants(a, numpy_namespace(), z.shape[-2], seed)), a)
     if reduction == "mean":
         return da.mean(values)
     if reduction == "sum":

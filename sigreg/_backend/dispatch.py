@@ -8,13 +8,13 @@ per array: see :class:`sigreg._core.plan.Plan`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
-from .._core import draws, slicing
+from .._core import draws, frame, slicing
+from .._core.all_reduce import AllReduce
 from .._core.arrays import device as _device
 from .._core.plan import Plan
-from .._core.statistic import EmbeddingStatistic, Statistic
+from .._core.statistic import AsColumns, EmbeddingStatistic, Statistic
 
 Array = Any
 
@@ -76,120 +76,68 @@ def _is_cupy(xp: Any) -> bool:
     return "cupy" in xp.__name__
 
 
-def agreed_frame(
-    u: Array, statistic: Statistic, all_reduce: Callable[[Array], Array] | None, xp: Any
-) -> tuple[Array, Array | None]:
-    """``(u - shift) / scale`` and the scale (..., 1, K), or ``(u, None)``: the first round of a reduction.
+def agreed_frame(u: Array, statistic: Statistic, all_reduce: AllReduce | None, xp: Any) -> tuple[Array, Any]:
+    """``u`` moved to the frame every worker agrees on, and the scale (..., 1, K); or ``(u, None)``.
 
-    A statistic free of location and scale with ``frame_sums`` (Jarque-Bera) would lose its
-    digits to cancellation in raw power sums at a large mean. With ``all_reduce``, its frame
-    sums are reduced first (one more all-reduce of K * 2 + 1 numbers per batch index), so that
-    every worker moves and scales its columns by the same constants; the statistic of the
-    moved columns is the same function of ``u``, so its gradient is that of the moved columns
-    divided by the scale (the framework's autodiff does this; explicit gradients divide).
-    An all-reduce with an ``agree`` method (the ``Accumulator``'s) decides the frame itself.
+    For a statistic with ``needs_frame`` under ``all_reduce`` (sigreg._core.frame): its frame sums
+    are reduced first (one more all-reduce of K * 2 + 1 numbers per batch index, through the
+    all-reduce's ``agree``, which the Accumulator's hooks override). The frame is a constant, so the
+    framework's autodiff divides the gradient by the scale; explicit gradients divide by it.
     """
-    make = getattr(statistic, "frame_sums", None)
-    if all_reduce is None or make is None:
+    if all_reduce is None or not statistic.needs_frame:
         return u, None
-    local = constant(make(u, xp), xp)  # the frame is a constant: no gradient flows through it
-    n = u.shape[-2]
-    count = xp.arange(1, dtype=local.dtype, device=_device(local)) + float(n)  # made on the device
-    packed = xp.concat([xp.reshape(local, (-1,)), count])
-    agree = getattr(all_reduce, "agree", all_reduce)
-    total = constant(agree(packed), xp)
-    frame = xp.reshape(total[:-1], local.shape) / total[-1]
-    shift, scale = frame[..., None, :, 0], frame[..., None, :, 1]
-    # A column constant on every worker keeps a scale of 1 (its moved values are 0: NaN, as unreduced).
-    scale = xp.where(scale > 0.0, scale, xp.ones_like(scale))
-    return (u - shift) / scale, scale
+    local = constant(frame.frame_sums(u, xp), xp)  # the frame is a constant: no gradient flows through it
+    count = xp.arange(1, dtype=local.dtype, device=_device(local)) + float(u.shape[-2])  # made on the device
+    total = constant(all_reduce.agree(xp.concat([xp.reshape(local, (-1,)), count])), xp)
+    shift, scale = frame.from_totals(xp.reshape(total[:-1], local.shape), total[-1], xp)
+    return frame.move(u, shift, scale), scale
 
 
 def column_statistics(
-    u: Array,
-    statistic: Statistic,
-    plan: Plan,
-    all_reduce: Callable[[Array], Array] | None,
-    xp: Any,
-    target_cf: Array | None = None,
+    u: Array, statistic: Statistic, plan: Plan, all_reduce: AllReduce | None, xp: Any, constants: Any = None
 ) -> Array:
     """Per-column values of ``u`` (..., N, K), differentiable in the framework's own autodiff.
 
-    ``target_cf``: the target's CF per column (``statistic.target_cf(directions)``), a constant.
+    ``constants``: the statistic's constants for this call (``statistic.constants(...)``), or None.
     """
-    statistic = local_form(statistic, all_reduce)
+    statistic = statistic.local_form() if all_reduce is None else statistic
     u, _ = agreed_frame(u, statistic, all_reduce, xp)
     module = adapter(xp)
     if module is not None:
-        if target_cf is None:
-            return module.column_statistics(u, statistic, plan, all_reduce)
-        return module.column_statistics(u, statistic, plan, all_reduce, target_cf)
-    return slicing.forward(u, slicing.with_target_cf(statistic, target_cf), xp, plan, all_reduce)[0]
-
-
-def local_form(statistic: Statistic, all_reduce: Callable[[Array], Array] | None) -> Statistic:
-    """The statistic's more precise form when its sums are not reduced (``local_form()``), else itself.
-
-    Sums that are added across workers must share one shift; a statistic whose values need each
-    column's own shift for precision (Jarque-Bera) offers a form computed about it.
-    """
-    make = getattr(statistic, "local_form", None)
-    if all_reduce is None and make is not None:
-        form: Statistic = make()
-        return form
-    return statistic
-
-
-class _AsColumnsStatistic:
-    """An EmbeddingStatistic seen through the Statistic protocol (its ``forward`` and
-    ``backward`` on one array), so that each adapter's one differentiable call serves both."""
-
-    def __init__(self, statistic: EmbeddingStatistic) -> None:
-        self.statistic = statistic
-        self.name = statistic.name
-        self.has_sums = False
-
-    def __eq__(self, other: object) -> bool:  # a static argument of JAX's cached jit
-        return isinstance(other, _AsColumnsStatistic) and other.statistic == self.statistic
-
-    def __hash__(self) -> int:
-        return hash((_AsColumnsStatistic, self.statistic))
-
-    def forward(self, z: Array, xp: Any, plan: Plan) -> tuple[Array, tuple[Any, ...]]:
-        return self.statistic.forward_embeddings(z, xp, plan)
-
-    def backward(self, z: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan) -> Array:
-        return self.statistic.backward_embeddings(z, residuals, cotangent, xp, plan)
+        return module.column_statistics(u, statistic, plan, all_reduce, constants)
+    return slicing.forward(u, statistic.bind(constants), xp, plan, all_reduce)[0]
 
 
 def embedding_statistic(z: Array, statistic: EmbeddingStatistic, xp: Any) -> Array:
     """Values (...,) of a whole-embedding statistic of ``z`` (..., N, D), differentiable like
     :func:`column_statistics`."""
-    return column_statistics(z, _AsColumnsStatistic(statistic), plan(z, xp), None, xp)  # type: ignore[arg-type]
+    return column_statistics(z, AsColumns(statistic), plan(z, xp), None, xp)
 
 
 def value_and_grad(
     u: Array,
     statistic: Statistic,
     plan: Plan,
-    all_reduce: Callable[[Array], Array] | None,
+    all_reduce: AllReduce | None,
     reduction: str,
     xp: Any,
-    target_cf: Array | None = None,
+    constants: Any = None,
 ) -> tuple[Array, Array]:
     """The reduced value and its analytic gradient with respect to ``u``, outside any autodiff."""
-    statistic = local_form(statistic, all_reduce)
+    statistic = statistic.local_form() if all_reduce is None else statistic
     u, scale = agreed_frame(u, statistic, all_reduce, xp)
     module = adapter(xp)
     if module is not None and hasattr(module, "value_and_grad"):
-        if target_cf is None:
-            value, grad = module.value_and_grad(u, statistic, plan, all_reduce, reduction)
-        else:
-            value, grad = module.value_and_grad(u, statistic, plan, all_reduce, reduction, target_cf)
+        value, grad = module.value_and_grad(u, statistic, plan, all_reduce, reduction, constants)
     else:
-        bound = slicing.with_target_cf(statistic, target_cf)
-        value, grad = slicing.value_and_grad(u, bound, xp, plan, all_reduce, reduction)
+        value, grad = slicing.value_and_grad(u, statistic.bind(constants), xp, plan, all_reduce, reduction)
     return value, (grad if scale is None else grad / scale)
+
+
+def differentiates_all_reduce(xp: Any) -> bool:
+    """Whether ``xp``'s autodiff differentiates an all-reduce itself (JAX's ``psum``): its result then
+    stays in the graph; elsewhere (torch.distributed, explicit gradients) it enters as a constant."""
+    return bool(xp.__name__ == "jax.numpy")
 
 
 def constant(x: Array, xp: Any) -> Array:

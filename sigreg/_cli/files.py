@@ -492,14 +492,14 @@ def _values_by_chunks(source: Source, stat: Any, directions: Array, options: Opt
     kernels = n * k >= dask_arrays.KERNEL_MIN_PROJECTIONS
     # Jarque-Bera's sums are taken about a shift and scale that every chunk shares (a first
     # pass over the file), so that a large mean does not cancel its digits away, as in Dask.
-    frame = _frame_by_chunks(source, directions, options) if hasattr(stat, "frame_sums") else None
+    agreed = _frame_by_chunks(source, directions, options) if stat.needs_frame else None
 
     def chunk(rows: tuple[int, int]) -> tuple[Array, int, int]:
         block = source.rows(*rows)
         bad = ~np.isfinite(block).all(axis=1)
         count = int(bad.sum())
         first = rows[0] + int(np.argmax(bad)) if count else -1
-        sums = dask_arrays.chunk_sums(block, directions, stat, kernels, num_sums, frame=frame)[0]
+        sums = dask_arrays.chunk_sums(block, directions, stat, kernels, num_sums, agreed=agreed)[0]
         return sums, count, first
 
     total = np.zeros((k, num_sums), dtype=np.float64)
@@ -523,22 +523,19 @@ def _values_by_chunks(source: Source, stat: Any, directions: Array, options: Opt
 
 
 def _frame_by_chunks(source: Source, directions: Array, options: Options) -> Array:
-    """The first round of a two-round statistic over the file's chunks: shifts and scales (1, 2K)."""
+    """The first round of a statistic with ``needs_frame`` over the file's chunks: shifts and
+    scales (1, 2K), by the rule of sigreg._core.frame, as in the Dask path."""
     import numpy as np
 
     from .._backend import dask_arrays
 
-    k = directions.shape[1]
-    total = np.zeros(2 * k, dtype=np.float64)
+    totals = np.zeros((directions.shape[1], 2), dtype=np.float64)
     with concurrent.futures.ThreadPoolExecutor(max_workers=options.workers) as pool:
         for part in pool.map(
             lambda rows: dask_arrays.chunk_frame_sums(source.rows(*rows), directions), source.ranges()
         ):
-            total += part.reshape(-1)
-    total /= source.shape[0]
-    # A constant column keeps a scale of 1, as in the Dask path.
-    scale = np.where(total[k:] > 0.0, total[k:], 1.0)
-    return np.concatenate([total[:k], scale])[None, :]
+            totals += part[0]
+    return dask_arrays.frame_of_sums(totals, source.shape[0])
 
 
 def _values_in_memory(source: Source, stat: Any, directions: Array) -> Array:
@@ -561,12 +558,12 @@ def evaluate(source: Source, options: Options) -> dict[str, Any]:
     import numpy as np
 
     from .._backend import dask_arrays
-    from .._core import checks, dtypes
+    from .._core import dtypes
     from .._pvalues import sliced
 
     n, dim = source.shape
     stat = options.statistic
-    checks.samples(stat, n, "the data")
+    stat.check_samples(n, "the data")
     compute = dtypes.compute_dtype(np.dtype(source.dtype), np)
     directions = dask_arrays.host_directions(
         source.shape, options.num_slices, options.seed, None, compute, "the data"

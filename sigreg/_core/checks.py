@@ -84,13 +84,6 @@ def embeddings(name: str, z: Any, xp: Any) -> None:
     real_floating(name, z, xp)
 
 
-def samples(statistic: Any, n: int, name: str) -> None:
-    """Enough samples for ``statistic`` (its optional ``check_samples``), naming ``name``."""
-    check_samples = getattr(statistic, "check_samples", None)
-    if check_samples is not None:
-        check_samples(n, name)
-
-
 def integer(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
@@ -129,12 +122,6 @@ def unit_interval(name: str, value: Any) -> float:
     if not 0.0 <= number <= 1.0:
         raise ValueError(f"{name} must lie in [0, 1], got {number}")
     return number
-
-
-def callable_or_none(name: str, value: Any) -> Any:
-    if value is not None and not callable(value):
-        raise TypeError(f"{name} must be a callable or None, got {type(value).__name__}")
-    return value
 
 
 def seed(value: Any, xp: Any | None) -> Any:

@@ -10,9 +10,9 @@ every worker gets the statistic of the global batch.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
+from .all_reduce import AllReduce
 from .arrays import device as _device
 from .plan import Plan
 from .statistic import Statistic
@@ -36,7 +36,7 @@ def clamp_to_projectable(z: Array, xp: Any) -> Array:
 
 
 def forward(
-    u: Array, statistic: Statistic, xp: Any, plan: Plan, all_reduce: Callable[[Array], Array] | None = None
+    u: Array, statistic: Statistic, xp: Any, plan: Plan, all_reduce: AllReduce | None = None
 ) -> tuple[Array, tuple[Any, ...]]:
     """Per-column values (..., K) and the residuals ``(workers, *statistic residuals)``."""
     if all_reduce is None:
@@ -45,18 +45,6 @@ def forward(
     stat: Any = statistic  # a SumsStatistic: checked by the public layer
     sums, n, workers = global_sums(stat.local_sums(u, xp, plan), u.shape[-2], all_reduce, xp)
     return stat.from_sums(sums, n, xp), (workers, sums, n)
-
-
-def with_target_cf(statistic: Statistic, target_cf: Array | None) -> Statistic:
-    """``statistic`` bound to its target's per-column CF (``target=``), or itself when there is none.
-
-    Made inside each call (it holds an array): the frozen statistic stays the static argument.
-    """
-    if target_cf is None:
-        return statistic
-    targeted: Any = statistic  # a statistic with a target= option (EppsPulley)
-    bound: Statistic = targeted.with_target_cf(target_cf)
-    return bound
 
 
 def backward(
@@ -80,7 +68,7 @@ def value_and_grad(
     statistic: Statistic,
     xp: Any,
     plan: Plan,
-    all_reduce: Callable[[Array], Array] | None,
+    all_reduce: AllReduce | None,
     reduction: str,
 ) -> tuple[Array, Array]:
     """The reduced value and its gradient with respect to ``u``, by the analytic gradient."""
@@ -89,9 +77,7 @@ def value_and_grad(
     return reduce(values, reduction, xp), grad_u
 
 
-def global_sums(
-    sums: Array, n: int, all_reduce: Callable[[Array], Array], xp: Any
-) -> tuple[Array, Array, Array]:
+def global_sums(sums: Array, n: int, all_reduce: AllReduce, xp: Any) -> tuple[Array, Array, Array]:
     """One all-reduce of the local sums, the local sample count and a worker count."""
     # [n, 1] made on the device from scalars: a Python list would be a host-to-device copy,
     # which synchronises the stream.

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from .._core import checks
 from .._core.arrays import device as _device
 from .._core.plan import DEFAULT, Plan, row_slices
+from .._core.statistic import EmbeddingStatistic
 
 Array = Any
 
@@ -62,7 +63,7 @@ def _blocks(n: int) -> list[slice]:
 
 # The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
 @dataclass(frozen=True)
-class BHEP:  # numpydoc ignore=PR02
+class BHEP(EmbeddingStatistic):  # numpydoc ignore=PR02
     """The BHEP statistic of samples (..., N, D) against N(0, I), as :func:`sigreg.stats.bhep`.
 
     Parameters
@@ -95,10 +96,6 @@ class BHEP:  # numpydoc ignore=PR02
     def _check_standardize(self) -> None:
         if not isinstance(self.standardize, bool):
             raise TypeError(f"standardize must be True or False, got {self.standardize!r}")
-
-    @property
-    def has_sums(self) -> bool:  # numpydoc ignore=GL08
-        return False  # a statistic of pairs of samples
 
     def _beta_for(self, n: int, d: int) -> float:
         return self.beta

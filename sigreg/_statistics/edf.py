@@ -18,14 +18,21 @@ Array = Any
 
 @dataclass(frozen=True)
 class AndersonDarling(rank_based.OrderStatistic):
-    """Anderson-Darling's A-squared against N(0, 1), as :func:`sigreg.stats.anderson_darling`.
+    """Anderson-Darling's A-squared of each column against N(0, 1).
 
-    The per-slice score of :func:`sigreg.sigreg` is A-squared itself.
+    ``A^2 = -N - 1/N sum_i (2i - 1) [log Phi(x_(i)) + log(1 - Phi(x_(N+1-i)))]`` with the known
+    N(0, 1) CDF ``Phi``, computed in the log domain (finite for any finite sample). As
+    ``scipy.stats.goodness_of_fit(norm, x, known_params={"loc": 0, "scale": 1},
+    statistic="ad").statistic``; the per-slice score of :func:`sigreg.sigreg` is A-squared itself.
 
     Examples
     --------
     >>> import numpy as np
     >>> import sigreg
+    >>> from sigreg.stats import anderson_darling
+    >>> x = np.random.default_rng(0).standard_normal((500, 2))
+    >>> bool(np.all(anderson_darling(x) < 3)), bool(anderson_darling(x + 1)[0] > 50)
+    (True, True)
     >>> z = np.random.default_rng(0).standard_normal((256, 8))
     >>> bool(sigreg.sigreg(z, statistic="anderson_darling", num_slices=16) < 3)
     True
@@ -95,14 +102,20 @@ def _edf_misfit(u: Array, xp: Any) -> tuple[Array, Array]:
 
 @dataclass(frozen=True)
 class CramerVonMises(rank_based.OrderStatistic):
-    """Cramér-von Mises' W-squared against N(0, 1), as :func:`sigreg.stats.cramer_von_mises`.
+    """Cramér-von Mises' W-squared of each column against N(0, 1).
 
-    The per-slice score of :func:`sigreg.sigreg` is W-squared itself.
+    ``W^2 = 1/(12 N) + sum_i (Phi(x_(i)) - (2i - 1)/(2N))^2``, as
+    ``scipy.stats.cramervonmises(x, "norm").statistic``; the per-slice score of
+    :func:`sigreg.sigreg` is W-squared itself.
 
     Examples
     --------
     >>> import numpy as np
     >>> import sigreg
+    >>> from sigreg.stats import cramer_von_mises
+    >>> x = np.random.default_rng(0).standard_normal(500)
+    >>> bool(cramer_von_mises(x) < 0.5), bool(cramer_von_mises(2 * x) > 2)
+    (True, True)
     >>> z = np.random.default_rng(0).standard_normal((256, 8))
     >>> bool(sigreg.sigreg(z, statistic="cramer_von_mises", num_slices=16) < 0.5)
     True
@@ -126,14 +139,20 @@ class CramerVonMises(rank_based.OrderStatistic):
 
 @dataclass(frozen=True)
 class Watson(rank_based.OrderStatistic):
-    """Watson's U-squared against N(0, 1), as :func:`sigreg.stats.watson`.
+    """Watson's U-squared of each column against N(0, 1).
 
-    The per-slice score of :func:`sigreg.sigreg` is U-squared itself.
+    ``U^2 = W^2 - N (mean_i Phi(x_i) - 1/2)^2`` with Cramér-von Mises' ``W^2``: invariant to
+    where the circle of probabilities is cut. The per-slice score of :func:`sigreg.sigreg` is
+    U-squared itself.
 
     Examples
     --------
     >>> import numpy as np
     >>> import sigreg
+    >>> from sigreg.stats import watson
+    >>> x = np.random.default_rng(0).standard_normal(500)
+    >>> bool(watson(x) < 0.5), bool(watson(3 * x) > 2)
+    (True, True)
     >>> z = np.random.default_rng(0).standard_normal((256, 8))
     >>> bool(sigreg.sigreg(z, statistic="watson", num_slices=16) < 0.5)
     True

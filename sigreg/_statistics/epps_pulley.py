@@ -34,7 +34,14 @@ MAX_GAUSS_HERMITE = 128
 # The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
 @dataclass(frozen=True)
 class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
-    """The Epps-Pulley statistic against N(0, 1), per column.
+    """The Epps-Pulley statistic of each column against N(0, 1) (or ``target``).
+
+    ``EP = N * integral |ecf(t) - exp(-t^2/2)|^2 exp(-t^2/2) dt`` over ``[-t_max, t_max]``, by
+    the trapezoid rule on ``num_points`` knots of the half line (``integration="trapezoid"``), or
+    over the whole real line in closed form (``integration="exact"``: O(N^2) work, for validation
+    and small N). Under the null (samples exactly N(0, 1)) the exact statistic has mean
+    ``sqrt(2 pi) (1 - 1/sqrt(3)) = 1.0594`` for every N. A function of sums over samples (but
+    ``"exact"``): it supports ``all_reduce``, with O(N + P) memory per column.
 
     Parameters
     ----------
@@ -65,7 +72,7 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         Along an axis the CF is the target's 1-D ``psi``; in :func:`sigreg.sigreg` a product
         target's projection onto ``a`` has ``psi_a(t) = prod_d psi(a_d t)``, and
         :class:`~sigreg.targets.Sphere` one CF for all directions (it needs the dimension, so it
-        is for :func:`sigreg.sigreg` only). ``"normal"`` is today's statistic, bit for bit.
+        is for :func:`sigreg.sigreg` only). ``"normal"`` tests N(0, 1), with no extra work.
         Not with ``integration="exact"`` (a closed form against N(0, 1) only). The tabulated
         targets' quadrature (GeneralizedNormal, RectifiedGeneralizedNormal) runs here, at
         construction: under ``torch.compile`` make the statistic outside the compiled function.
@@ -78,12 +85,16 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
     Examples
     --------
     >>> import numpy as np
-    >>> from sigreg.stats import EppsPulley
-    >>> statistic = EppsPulley(t_max=5.0, num_points=9)  # the paper's grid
-    >>> statistic.has_sums
+    >>> from sigreg.stats import EppsPulley, epps_pulley
+    >>> x = np.random.default_rng(0).standard_normal((2000, 3))
+    >>> ep = epps_pulley(x)  # one value per column
+    >>> ep.shape, bool(np.all(ep < 5))
+    ((3,), True)
+    >>> bool(epps_pulley(x + 1.0)[0] > 50)  # a shifted sample is far from N(0, 1)
     True
-    >>> statistic.knots[:3]
-    (0.625, 1.25, 1.875)
+    >>> statistic = EppsPulley(t_max=5.0, num_points=9)  # the paper's grid, for statistic=
+    >>> statistic.has_sums, statistic.knots[:3]
+    (True, (0.625, 1.25, 1.875))
     """
 
     name: ClassVar[str] = "epps_pulley"
@@ -140,7 +151,7 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         options = f"t_max={self.t_max!r}, num_points={self.num_points!r}, integration={self.integration!r}"
         if self.unbiased:
             options += ", unbiased=True"
-        if not targets.is_normal(self.target):  # the default is not shown: reprs stay as they were
+        if not targets.is_normal(self.target):  # the default target is not shown: short reprs
             options += f", target={self.target!r}"
         return f"EppsPulley({options})"
 
@@ -211,43 +222,30 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         """
         return self.grid.t
 
-    def null_quadrature(self, np: Any) -> tuple[Any, Any]:
-        """Return the knots and weights of the statistic as ``N * sum_j w_j |ecf(t_j) - phi(t_j)|^2``.
-
-        Its asymptotic null law follows from them (:mod:`sigreg._pvalues.asymptotic`). The
-        trapezoid rule gives its own knots; the whole line, Gauss-Hermite nodes of
-        the Gaussian window (64, folded onto the half line: the integrand is even).
-
-        Parameters
-        ----------
-        np : module
-            NumPy (passed in: this module imports no array library).
-
-        Returns
-        -------
-        knots : numpy.ndarray
-            The positive knots.
-        weights : numpy.ndarray
-            Their weights, Gaussian window included.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from sigreg.stats import EppsPulley
-        >>> knots, weights = EppsPulley(t_max=1.0, num_points=3).null_quadrature(np)
-        >>> knots.tolist(), bool(weights[0] > weights[1])
-        ([0.5, 1.0], True)
-        """
+    def null_quadrature(self, np: Any) -> tuple[Any, Any]:  # numpydoc ignore=GL08
+        # The trapezoid rule gives its own knots; the whole line, Gauss-Hermite nodes of the
+        # Gaussian window (64, folded onto the half line: the integrand is even).
         if self.has_sums:
             return np.asarray(self.grid.t), np.asarray(self.grid.weight)
         nodes, weights = np.polynomial.hermite_e.hermegauss(64)
         positive = nodes > 0
         return nodes[positive], 2.0 * weights[positive]
 
+    @property
+    def centred(self) -> bool:  # numpydoc ignore=GL08
+        return self.unbiased
+
     def check_samples(self, n: int, name: str) -> None:  # numpydoc ignore=GL08
         # The U-statistic divides by N - 1.
         if self.unbiased and n < 2:
             raise ValueError(f"{name} must have at least 2 samples for EppsPulley(unbiased=True), got {n}")
+
+    def check_along_axis(self) -> None:  # numpydoc ignore=GL08
+        if not isinstance(self.target, targets.ProductTarget):
+            raise ValueError(
+                f"target={self.target!r} is a law of whole embeddings (its projections' CF depends on "
+                "the dimension): test it with sigreg.sigreg(z, target=...), not along an axis"
+            )
 
     # The methods of the Statistic protocol: their docstrings are the protocol's (inherited).
 
@@ -282,39 +280,13 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
             return ecf.statistic_from_sums_vjp(sums, n, cotangent, self.grid, xp, self.unbiased)
         return self.from_sums_vjp_with_cf(sums, n, cotangent, self._axis_cf(sums, xp), xp)
 
-    # The target's CF per column: see sigreg._statistics.targeted.
+    # The target's CF per column (constants, bind): see sigreg._statistics.targeted.
 
-    def target_cf(self, directions: Array, xp: Any, n: int = 0, keys: Any = None) -> Array | None:
-        """The target's CF at the knots for projections onto ``directions`` (D, K), or None for N(0, 1).
-
-        Parameters
-        ----------
-        directions : array of shape (D, K)
-            The directions of the slices (constants).
-        xp : namespace
-            Their namespace.
-        n : int, optional
-            The number of samples (not used: the CF does not depend on it).
-        keys : list, optional
-            The seed's keys (not used).
-
-        Returns
-        -------
-        array of shape (K, 2J) or (2J,), or None
-            Real parts then imaginary parts at the J knots: per direction for a product
-            target (``psi_a``, O(D K J) work), one row for the sphere; None for the default
-            target, whose statistic is unchanged.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> import array_api_compat.numpy as xp
-        >>> from sigreg.stats import EppsPulley
-        >>> EppsPulley(num_points=3, target="laplace").target_cf(np.eye(2), xp).shape
-        (2, 4)
-        >>> EppsPulley().target_cf(np.eye(2), xp) is None
-        True
-        """
+    def constants(  # numpydoc ignore=GL08
+        self, directions: Array, xp: Any, n: int, seed: Any
+    ) -> Array | None:
+        # The target's CF at the knots of each slice's projection, real then imaginary parts:
+        # (K, 2J) per direction for a product target (O(D K J) work), (2J,) for the sphere.
         if targets.is_normal(self.target):
             return None
         if isinstance(self.target, targets.ProductTarget):
@@ -323,10 +295,8 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         cf = self.target.projection_cf(directions.shape[0], self.grid.t)
         return _constant(cf + tuple(0.0 for _ in cf), directions, xp)
 
-    def with_target_cf(self, cf: Array) -> SumsStatistic:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
-        """This statistic against the per-column CF ``cf`` of :meth:`target_cf` (not hashable: made
-        inside each call, never a static argument)."""
-        return targeted.WithTargetCF(self, cf)
+    def bind(self, constants: Array | None) -> SumsStatistic:  # numpydoc ignore=GL08
+        return self if constants is None else targeted.WithTargetCF(self, constants)
 
     def from_sums_with_cf(  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
         self, sums: Array, n: Any, cf: Array, xp: Any

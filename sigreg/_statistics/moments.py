@@ -13,13 +13,11 @@ used whenever the sums are not reduced across workers or micro-batches), so both
 float32 and float64 stay exact at any location and scale.
 
 Sums that are added across workers, micro-batches or Dask chunks must all be taken
-about the same shift. With ``all_reduce``, the ``Accumulator`` or Dask, Jarque-Bera
-therefore reduces twice: first :meth:`JarqueBera.frame_sums` (each column's mean and
-largest deviation, times its count) give a shift and a scale every worker agrees on
-(the ``Accumulator`` takes them from pass 1's first micro-batch), then the power sums
-of the columns moved and scaled by them are reduced as before
-(:func:`sigreg._backend.dispatch.agreed_frame`). Both float32 and float64 then stay
-exact at any location and scale on those paths too.
+about the same shift. With ``all_reduce``, the ``Accumulator``, Dask or ``sigreg test PATH``,
+Jarque-Bera (``needs_frame``) therefore reduces twice: first each column's mean and largest
+deviation give a shift and a scale that every part agrees on, then the power sums of the columns
+moved and scaled by them are reduced as before (:mod:`sigreg._core.frame`, the one place of that
+rule). Both float32 and float64 then stay exact at any location and scale on those paths too.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from typing import Any, ClassVar
 
 from .._core import checks
 from .._core.plan import DEFAULT, Plan
-from .._core.statistic import SumsStatistic
+from .._core.statistic import Statistic, SumsStatistic
 from . import rank_based
 
 Array = Any
@@ -85,18 +83,19 @@ class _PowerSums(SumsStatistic):
 # The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
 @dataclass(frozen=True)
 class Moments(_PowerSums):  # numpydoc ignore=PR02
-    """The misfit of the first raw moments from N(0, 1)'s, as :func:`sigreg.stats.moments`.
+    """The misfit of the first ``order`` raw moments of each column from those of N(0, 1).
 
     ``N sum_k (m_k - mu_k)^2 / (mu_2k - mu_k^2)`` with ``m_k = mean(x^k)`` and
-    ``mu_k = E[X^k]`` for X ~ N(0, 1). Each weight is the inverse of ``Var(X^k)``,
-    so every term has mean exactly 1 under the null (the statistic's null mean
-    is ``order``) and no moment drowns the others. The per-slice score of
-    :func:`sigreg.sigreg` is the statistic; it supports ``all_reduce``.
+    ``mu_k = E[X^k]`` for X ~ N(0, 1) (0 for odd k, ``(k-1)!!`` for even k). Each weight is
+    the inverse of ``Var(X^k)``, so every term has mean exactly 1 under the null (the
+    statistic's null mean is ``order``) and no moment drowns the others. The per-slice score of
+    :func:`sigreg.sigreg` is the statistic; a function of sums, it supports ``all_reduce``.
 
     Parameters
     ----------
     order : int, default 4
-        How many moments, 2 to 8 (the first alone would not see the spread).
+        How many moments, 2 to 8 (the first alone would not see the spread: a cloud
+        collapsed to a point at the origin would score 0).
 
     Raises
     ------
@@ -105,7 +104,11 @@ class Moments(_PowerSums):  # numpydoc ignore=PR02
 
     Examples
     --------
-    >>> from sigreg.stats import Moments
+    >>> import numpy as np
+    >>> from sigreg.stats import Moments, moments
+    >>> x = np.random.default_rng(0).standard_normal(5000)
+    >>> bool(moments(x, order=2) < 15), bool(moments(x + 0.5, order=2) > 1000)
+    (True, True)
     >>> Moments(order=2).has_sums
     True
     """
@@ -149,12 +152,12 @@ class Moments(_PowerSums):  # numpydoc ignore=PR02
 
 @dataclass(frozen=True)
 class JarqueBera(_PowerSums):
-    """Jarque-Bera's ``N/6 (S^2 + (K - 3)^2 / 4)``, as :func:`sigreg.stats.jarque_bera`.
+    """Jarque-Bera's statistic of each column.
 
-    Skewness S and kurtosis K are the biased sample ones (as
-    ``scipy.stats.jarque_bera``): the statistic is free of location and scale, a
-    test of normality, not of N(0, 1). The per-slice score of
-    :func:`sigreg.sigreg` is the statistic; it supports ``all_reduce``.
+    ``JB = N/6 (S^2 + (K - 3)^2 / 4)`` with the biased sample skewness ``S`` and kurtosis ``K``,
+    as ``scipy.stats.jarque_bera(x).statistic``: free of location and scale, a test of
+    normality, not of N(0, 1). The per-slice score of :func:`sigreg.sigreg` is the statistic; a
+    function of sums, it supports ``all_reduce``.
 
     Blind to scale: as a SIGReg loss it does not see a cloud that shrinks, or that
     collapses onto a line with a Gaussian profile (every projection is then a scaled
@@ -163,15 +166,21 @@ class JarqueBera(_PowerSums):
 
     Examples
     --------
-    >>> from sigreg.stats import JarqueBera
+    >>> import numpy as np
+    >>> from sigreg.stats import JarqueBera, jarque_bera
+    >>> x = np.random.default_rng(0).standard_normal(500)
+    >>> bool(jarque_bera(x) < 10), bool(jarque_bera(x**3) > 100)
+    (True, True)
     >>> JarqueBera().has_sums
     True
     """
 
     name: ClassVar[str] = "jarque_bera"
-    min_samples: ClassVar[int] = 2
+    min_samples: ClassVar[int] = 2  # fewer have no variance
     # Blind to scale: a cloud collapsed onto a line with a Gaussian profile passes (documented).
     scale_free: ClassVar[bool] = True
+    # Reduced sums are power sums of the columns moved to an agreed shift and scale (sigreg._core.frame).
+    needs_frame: ClassVar[bool] = True
 
     @property
     def powers(self) -> int:  # numpydoc ignore=GL08
@@ -193,47 +202,6 @@ class JarqueBera(_PowerSums):
         False
         """
         return _CentredJarqueBera()
-
-    def frame_sums(self, u: Array, xp: Any) -> Array:
-        """Per column of ``u`` (..., N, K): ``N`` times its mean and ``N`` times its largest deviation.
-
-        The first round of the reduced paths (``all_reduce``, the ``Accumulator``, Dask): these
-        sums, added over workers (or taken from the first micro-batch) and divided by the total
-        count, give a shift and a scale that every worker agrees on. The power sums of the
-        second round are then taken of ``(u - shift) / scale``, numbers of order 1 whose mean is
-        small against their spread, so they neither cancel nor overflow; the statistic is free
-        of location and scale, so its value and gradient are unchanged.
-
-        Parameters
-        ----------
-        u : array of shape (..., N, K)
-            Projections.
-        xp : namespace
-            The array-API namespace of ``u``.
-
-        Returns
-        -------
-        array of shape (..., K, 2)
-            The two sums of each column.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> import array_api_compat.numpy as xp
-        >>> from sigreg.stats import JarqueBera
-        >>> JarqueBera().frame_sums(np.array([[1.0], [3.0]]), xp).tolist()
-        [[4.0, 2.0]]
-        """
-        n = float(u.shape[-2])
-        mean = xp.mean(u, axis=-2, keepdims=True)
-        mean = mean + xp.mean(u - mean, axis=-2, keepdims=True)  # a second pass: exact to rounding
-        spread = xp.max(xp.abs(u - mean), axis=-2)
-        return xp.stack([mean[..., 0, :] * n, spread * n], axis=-1)
-
-    def check_samples(self, n: int, name: str) -> None:  # numpydoc ignore=GL08
-        # Fewer than 2 samples have no variance.
-        if n < self.min_samples:
-            raise ValueError(f"{name} must have at least 2 samples for JarqueBera, got {n}")
 
     @staticmethod
     def _central(sums: Array, n: Any) -> tuple[Array, ...]:
@@ -267,7 +235,7 @@ class JarqueBera(_PowerSums):
 
 
 @dataclass(frozen=True)
-class _CentredJarqueBera:
+class _CentredJarqueBera(Statistic):
     """Jarque-Bera of each column shifted by its mean and divided by its largest deviation.
 
     The statistic is free of location and scale, so this is the same function of ``u``;
@@ -278,14 +246,7 @@ class _CentredJarqueBera:
     """
 
     name: ClassVar[str] = "jarque_bera"
-    min_samples: ClassVar[int] = 2
-
-    @property
-    def has_sums(self) -> bool:  # numpydoc ignore=GL08
-        return False  # sums about this column's own mean: not to be added to another worker's
-
-    def check_samples(self, n: int, name: str) -> None:  # numpydoc ignore=GL08
-        JarqueBera().check_samples(n, name)
+    # No sums: its sums are about this column's own mean, not to be added to another worker's.
 
     def forward(  # numpydoc ignore=GL08
         self, u: Array, xp: Any, plan: Plan = DEFAULT

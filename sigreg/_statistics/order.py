@@ -9,8 +9,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .._core import checks, normal_cdf
+from .._core import checks, draws, normal_cdf
+from .._core.arrays import device as _device
 from .._core.plan import DEFAULT, Plan
+from .._core.statistic import Statistic
 from . import rank_based, target_quantiles, targets
 
 Array = Any
@@ -84,11 +86,12 @@ def _ppnd(p: float) -> float:
 
 @dataclass(frozen=True)
 class ShapiroWilk(rank_based.OrderStatistic):
-    """Shapiro-Wilk's W (Royston's coefficients), as :func:`sigreg.stats.shapiro_wilk`.
+    """Shapiro-Wilk's misfit ``1 - W`` of each column (0 for a perfect fit).
 
-    The per-slice score of :func:`sigreg.sigreg` is ``1 - W`` (0 for a perfect
-    fit). W is free of location and scale: it tests normality, not N(0, 1).
-    W lies in [0, 1]; a constant column gives NaN.
+    ``W = (sum_i a_i x_(i))^2 / sum_i (x_i - mean x)^2`` with the coefficients of Royston
+    (1995, AS R94); scipy's W is one expression away, ``W = 1 - shapiro_wilk(x)`` (it is
+    ``scipy.stats.shapiro(x).statistic``). W lies in [0, 1] and is free of location and scale:
+    it tests normality, not N(0, 1). A constant column gives NaN.
 
     Blind to scale: as a SIGReg loss it does not see a cloud that shrinks, or that
     collapses onto a line with a Gaussian profile (every projection is then a scaled
@@ -99,6 +102,10 @@ class ShapiroWilk(rank_based.OrderStatistic):
     --------
     >>> import numpy as np
     >>> import sigreg
+    >>> from sigreg.stats import shapiro_wilk
+    >>> x = np.random.default_rng(0).standard_normal(500)
+    >>> bool(shapiro_wilk(x) < 0.01), bool(shapiro_wilk(np.exp(x)) > 0.2)  # W > 0.99, W < 0.8
+    (True, True)
     >>> z = np.random.default_rng(0).standard_normal((256, 8))
     >>> bool(sigreg.sigreg(z, statistic="shapiro_wilk", num_slices=16) < 0.02)
     True
@@ -137,11 +144,15 @@ class ShapiroWilk(rank_based.OrderStatistic):
 # The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
 @dataclass(frozen=True)
 class Entropy(rank_based.OrderStatistic):  # numpydoc ignore=PR02
-    """Vasicek's spacing estimate H of the differential entropy, as :func:`sigreg.stats.entropy`.
+    """The Kullback-Leibler misfit of each column from N(0, 1), by Vasicek's entropy estimate.
 
-    The per-slice score of :func:`sigreg.sigreg` is ``mean(x^2)/2 + log(2 pi)/2 - H``,
-    the estimated Kullback-Leibler divergence from N(0, 1): 0 for a perfect fit
-    (slightly positive under the null, as Vasicek's estimate is biased low).
+    ``mean(x^2)/2 + log(2 pi)/2 - H``, the estimated Kullback-Leibler divergence from N(0, 1):
+    0 for a perfect fit (slightly positive under the null, as Vasicek's estimate is biased low).
+    ``H = 1/N sum_i log(N / (2m) (x_(i+m) - x_(i-m)))``, with order statistics clamped at the
+    ends, is ``scipy.stats.differential_entropy(x, method="vasicek")``, one expression away:
+    ``H = mean(x**2)/2 + log(2 pi)/2 - entropy(x)`` (exact to rounding while ``mean(x**2)`` is
+    of order H; at large scale the energy swamps H). Tied samples spanning a whole window give
+    ``+inf``.
 
     Parameters
     ----------
@@ -155,7 +166,12 @@ class Entropy(rank_based.OrderStatistic):  # numpydoc ignore=PR02
 
     Examples
     --------
-    >>> from sigreg.stats import Entropy
+    >>> import numpy as np
+    >>> from sigreg.stats import Entropy, entropy
+    >>> x = np.random.default_rng(0).standard_normal(5000)
+    >>> misfit = float(entropy(x))
+    >>> bool(0 <= misfit < 0.01), round(float(np.mean(x**2) / 2 + np.log(2 * np.pi) / 2 - misfit), 1)  # H
+    (True, 1.4)
     >>> Entropy(window_length=3)
     Entropy(window_length=3)
     """
@@ -225,25 +241,6 @@ class Entropy(rank_based.OrderStatistic):  # numpydoc ignore=PR02
         return rank_based.from_sorted((upper - lower) / n, rank_based.ranks(u, xp), xp)
 
 
-@dataclass(frozen=True)
-class DifferentialEntropy(Entropy):  # numpydoc ignore=EX01
-    """Vasicek's estimate H itself, the value of :func:`sigreg.stats.entropy` (not registered).
-
-    Computed directly, not as ``energy - score``: at large scale the energy ``mean(x^2)/2``
-    would swamp H (``x * 1e6`` would lose 7 digits, ``x * 1e100`` all of them).
-    """
-
-    def forward(  # numpydoc ignore=GL08
-        self, u: Array, xp: Any, plan: Plan = DEFAULT
-    ) -> tuple[Array, tuple[Any, ...]]:
-        return self._entropy(u, xp), ()
-
-    def backward(  # numpydoc ignore=GL08
-        self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT
-    ) -> Array:
-        return rank_based.expand_cotangent(cotangent) * self._grad_entropy(u, xp)
-
-
 @_memoized
 def _midpoint_quantiles(n: int) -> tuple[float, ...]:
     """``Phi^-1((i - 1/2) / n)`` for ``i = 1..n``: the quantile each order statistic is paired with."""
@@ -253,11 +250,13 @@ def _midpoint_quantiles(n: int) -> tuple[float, ...]:
 # The dataclass makes __init__ from the fields, which the docstring's Parameters describe.
 @dataclass(frozen=True)
 class Wasserstein(rank_based.OrderStatistic):  # numpydoc ignore=PR02
-    """The p-Wasserstein distance to N(0, 1), as :func:`sigreg.stats.wasserstein`.
+    """The p-th power of the p-Wasserstein distance of each column to N(0, 1).
 
-    ``W_p^p = mean_i |x_(i) - Phi^-1((i - 1/2) / N)|^p``: the i-th order statistic
-    is paired with the normal quantile at the middle of its probability cell.
-    The per-slice score of :func:`sigreg.sigreg` is ``W_p^p``.
+    ``W_p^p = mean_i |x_(i) - Phi^-1((i - 1/2) / N)|^p``: the i-th order statistic is paired
+    with the normal quantile at the middle of its probability cell (the midpoint quantile rule),
+    whose error against the exact coupling of the empirical law vanishes as N grows. The
+    distance itself is ``wasserstein(x, p=p) ** (1 / p)``. Unlike the distance, the p-th power's
+    gradient does not vanish when the samples collapse.
 
     Parameters
     ----------
@@ -275,7 +274,11 @@ class Wasserstein(rank_based.OrderStatistic):  # numpydoc ignore=PR02
 
     Examples
     --------
-    >>> from sigreg.stats import Wasserstein
+    >>> import numpy as np
+    >>> from sigreg.stats import Wasserstein, wasserstein
+    >>> x = np.random.default_rng(0).standard_normal(5000)
+    >>> bool(wasserstein(x) < 0.0025), round(float(wasserstein(x + 1.0)), 1)  # W_2^2 of a shift by 1
+    (True, 1.0)
     >>> Wasserstein(p=1)
     Wasserstein(p=1.0)
     """
@@ -295,42 +298,25 @@ class Wasserstein(rank_based.OrderStatistic):  # numpydoc ignore=PR02
         shown = "" if targets.is_normal(self.target) else f", target={self.target!r}"
         return f"Wasserstein(p={self.p!r}{shown})"
 
-    def target_cf(self, directions: Array, xp: Any, n: int = 0, keys: Any = None) -> Array | None:
-        """The reference order statistics (N, K) of the target for ``directions``, or None for N(0, 1).
+    def check_along_axis(self) -> None:  # numpydoc ignore=GL08
+        if not targets.is_normal(self.target):
+            raise ValueError(
+                f"target={self.target!r} is drawn from a seed per call: use "
+                "sigreg.sigreg(z, statistic='wasserstein', target=...), not the statistic along an axis"
+            )
 
-        Parameters
-        ----------
-        directions : array of shape (D, K)
-            The slices' directions.
-        xp : namespace
-            Their namespace.
-        n : int
-            The number of samples per slice.
-        keys : list
-            The seed's keys (``sigreg._core.draws.seed_keys``).
-
-        Returns
-        -------
-        array of shape (N, K), or None
-            Sorted projections of N draws of the target.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> import array_api_compat.numpy as xp
-        >>> from sigreg._core import draws
-        >>> from sigreg.stats import Wasserstein
-        >>> keys = draws.seed_keys(0, xp, None)
-        >>> Wasserstein(target="laplace").target_cf(np.eye(2), xp, 5, keys).shape
-        (5, 2)
-        """
+    def constants(  # numpydoc ignore=GL08
+        self, directions: Array, xp: Any, n: int, seed: Any
+    ) -> Array | None:
+        # The target's reference order statistics (N, K): sorted projections of N draws of it.
         if targets.is_normal(self.target):
             return None
+        # The seed was not checked where directions were given: checked here, where it is used.
+        keys = draws.seed_keys(checks.seed(seed, xp), xp, _device(directions))
         return target_quantiles.reference(self.target, n, directions, keys, xp)
 
-    def with_target_cf(self, reference: Array) -> Any:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
-        """This statistic against the reference order statistics of :meth:`target_cf`."""
-        return target_quantiles.WassersteinAgainst(self, reference)
+    def bind(self, constants: Array | None) -> Statistic:  # numpydoc ignore=GL08
+        return self if constants is None else target_quantiles.WassersteinAgainst(self, constants)
 
     def forward(  # numpydoc ignore=GL08
         self, u: Array, xp: Any, plan: Plan = DEFAULT

@@ -15,9 +15,10 @@ perfect fit and grow with misfit; see each class.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from .._core.arrays import device as _device
+from .._core.statistic import Statistic
 
 Array = Any
 
@@ -81,18 +82,5 @@ def expand_cotangent(cotangent: Array) -> Array:
     return cotangent[..., None, :]
 
 
-class OrderStatistic:
-    """Shared by the rank-based statistics: no sums, and a minimum number of samples."""
-
-    min_samples: ClassVar[int] = 1
-
-    @property
-    def has_sums(self) -> bool:  # numpydoc ignore=GL08
-        return False
-
-    def check_samples(self, n: int, name: str) -> None:
-        """Raise ValueError naming ``name`` if ``n`` samples are too few for the statistic."""
-        if n < self.min_samples:
-            raise ValueError(
-                f"{name} must have at least {self.min_samples} samples for {type(self).__name__}, got {n}"
-            )
+class OrderStatistic(Statistic):
+    """Shared by the rank-based statistics: no sums (so no ``all_reduce``)."""

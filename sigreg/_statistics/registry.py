@@ -6,14 +6,13 @@ import dataclasses
 import inspect
 from typing import Any
 
-from .._core.statistic import Statistic
+from .._core.statistic import Statistic, as_statistic
 from . import targets
 from .edf import AndersonDarling, CramerVonMises, Watson
 from .epps_pulley import EppsPulley
 from .moments import JarqueBera, Moments
 from .order import Entropy, ShapiroWilk, Wasserstein
 
-_METHODS = ("forward", "backward")
 _STATISTICS: dict[str, type] = {}
 # Option names per class, computed at registration: resolve() then only looks
 # them up (torch.compile traces it, and cannot trace dataclasses.fields).
@@ -22,11 +21,11 @@ _OPTIONS: dict[type, tuple[str, ...]] = {}
 
 def register(cls: type) -> type:
     """Register a statistic class under its ``name`` (usable as a class decorator)."""
-    name = getattr(cls, "name", None)
+    if not isinstance(cls, type) or not issubclass(cls, Statistic):
+        raise TypeError(f"{cls!r} is not a subclass of sigreg.stats.Statistic (which declares every hook)")
+    name = cls.name if "name" in dir(cls) else None  # declared by the class, not the base
     if not isinstance(name, str) or not name:
         raise TypeError(f"a statistic class needs a non-empty string attribute 'name', got {name!r}")
-    if not isinstance(cls, type) or not all(callable(getattr(cls, m, None)) for m in _METHODS):
-        raise TypeError(f"{cls!r} does not implement the Statistic protocol (forward, backward, has_sums)")
     _STATISTICS[name] = cls
     _OPTIONS[cls] = _option_names(cls)
     return cls
@@ -56,14 +55,13 @@ def resolve(statistic: Any, options: dict[str, Any]) -> Statistic:
             )
         made: Statistic = cls(**options)
         return made
-    if not isinstance(statistic, Statistic) or isinstance(statistic, type):
-        raise TypeError(f"statistic must be a registered name or a Statistic instance, got {statistic!r}")
+    resolved = as_statistic(statistic)
     if options:
         raise TypeError(
             f"options {', '.join(map(repr, sorted(options)))} can only be given with a statistic name; "
             f"{statistic!r} already holds its options"
         )
-    return statistic
+    return resolved
 
 
 def _without_normal_target(statistic: str, known: tuple[str, ...], options: dict[str, Any]) -> dict[str, Any]:

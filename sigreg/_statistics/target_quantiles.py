@@ -14,6 +14,7 @@ from typing import Any
 from .._core import draws
 from .._core.arrays import device as _device
 from .._core.plan import DEFAULT, Plan
+from .._core.statistic import Statistic
 from . import rank_based
 
 Array = Any
@@ -26,15 +27,16 @@ def reference(target: Any, n: int, directions: Array, keys: list[Any], xp: Any) 
     return xp.sort(x @ a, axis=0)
 
 
-class WassersteinAgainst:
+class WassersteinAgainst(Statistic):
     """``statistic`` (a Wasserstein) pairing each slice's order statistics with ``reference``'s."""
-
-    has_sums = False
 
     def __init__(self, statistic: Any, reference: Array) -> None:
         self.statistic = statistic
         self.reference = reference
-        self.name = statistic.name
+
+    @property
+    def name(self) -> str:  # type: ignore[override]  # the wrapped statistic's, per instance
+        return str(self.statistic.name)
 
     def __repr__(self) -> str:
         return f"{self.statistic!r} (bound to its reference sample)"

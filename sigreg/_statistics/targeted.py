@@ -2,7 +2,7 @@
 
 A product target's projection onto ``a`` has the CF ``psi_a(t) = prod_d psi(a_d t)``, so the
 statistic of a slice needs its direction; the statistic itself sees only the projections. The
-regulariser computes the CF from the directions once per call (``statistic.target_cf``) and the
+regulariser computes the CF from the directions once per call (``statistic.constants``) and the
 adapters bind it here, inside the call: the sums, their all-reduce and their VJP are the
 statistic's own (the CF does not depend on ``z``), only ``from_sums`` compares with the CF.
 
@@ -26,7 +26,10 @@ class WithTargetCF(SumsStatistic):
     def __init__(self, statistic: Any, cf: Array) -> None:
         self.statistic = statistic
         self.cf = cf
-        self.name = statistic.name
+
+    @property
+    def name(self) -> str:  # type: ignore[override]  # the wrapped statistic's, per instance
+        return str(self.statistic.name)
 
     def __repr__(self) -> str:
         return f"{self.statistic!r} (bound to its target's CF)"

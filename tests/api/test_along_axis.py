@@ -1,10 +1,17 @@
-"""sigreg.epps_pulley and sigreg.stats.ecf along an axis (``sigreg/_api/along_axis.py``)."""
+"""The statistics along an axis (``sigreg/_api/along_axis.py``): the functions made from the classes
+(names, signatures, docstrings), their argument checks, and the ECF."""
 
 from __future__ import annotations
 
+import inspect
+
+import numpy as np
 import pytest
 
 import sigreg
+import sigreg.stats
+
+from ..support import ROOT
 
 
 def test_epps_pulley_arguments(xp):
@@ -16,3 +23,54 @@ def test_epps_pulley_arguments(xp):
         sigreg.epps_pulley(xp.ones((4, 0)), axis=1)
     with pytest.raises(ValueError, match="at least one dimension"):
         sigreg.epps_pulley(xp.asarray(1.0))
+
+
+def _registered_functions():
+    return [getattr(sigreg.stats, name) for name in sigreg.stats.available()]
+
+
+@pytest.mark.parametrize("function", _registered_functions(), ids=lambda f: f.__name__)
+def test_generated_docstrings_pass_the_numpydoc_lint(function):
+    """What `nox -s lint` checks in the source files, checked on the rendered docstrings of the
+    functions that function_of makes (the lint reads source, where they are one line each)."""
+    validate = pytest.importorskip("numpydoc.validate", reason="numpydoc is not installed")
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["numpydoc_validation"]
+    ignored = set(config["checks"]) - {"all"}
+    errors = [(code, text) for code, text in validate.validate(f"sigreg.stats.{function.__name__}")["errors"]]
+    assert [e for e in errors if e[0] not in ignored] == []
+    assert function.__module__ == "sigreg.stats" and function.__name__ == function.__qualname__
+
+
+@pytest.mark.parametrize("function", _registered_functions(), ids=lambda f: f.__name__)
+def test_generated_signatures_are_the_options_of_the_class(function):
+    statistic_class = type(sigreg.stats.get(function.__name__))
+    options = list(inspect.signature(statistic_class).parameters)
+    parameters = inspect.signature(function).parameters
+    assert list(parameters) == ["x", "axis", *options]
+    assert parameters["x"].kind is inspect.Parameter.POSITIONAL_ONLY
+    assert all(parameters[name].kind is inspect.Parameter.KEYWORD_ONLY for name in ["axis", *options])
+    assert "x : array\n    Real floating samples along ``axis``" in function.__doc__
+    with pytest.raises(
+        TypeError, match=rf"{function.__name__}\(\) got unexpected keyword argument\(s\) 'nope'"
+    ):
+        function(np.ones(8), nope=1)
+
+
+def test_the_class_summary_must_name_its_quantity_per_column():
+    from sigreg._api.along_axis import function_of
+
+    class Unnamed(sigreg.stats.Statistic):
+        """A statistic whose summary says nothing of columns.
+
+        Examples
+        --------
+        >>> 1
+        1
+        """
+
+        name = "unnamed"
+
+    with pytest.raises(ValueError, match="summary must name its quantity 'of each column'"):
+        function_of(Unnamed)

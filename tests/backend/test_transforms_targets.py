@@ -13,8 +13,6 @@ import pytest
 
 import sigreg
 import sigreg.stats
-from sigreg._backend import dispatch
-from sigreg._core import arrays, checks, draws, slicing
 from sigreg._core.plan import Plan
 
 from .. import support
@@ -31,11 +29,9 @@ IDS = [f"{name}-{target}" for name, target, _ in CASES]
 
 def _sigreg_and_naive(name, target, options, z, a, xp):
     statistic = sigreg.stats.get(name, target=target, **options)
-    form = dispatch.local_form(statistic, None)
-    keys = draws.seed_keys(checks.seed(SEED, xp), xp, arrays.device(z))
-    constants = statistic.target_cf(a, xp, z.shape[-2], keys)  # what sigreg.sigreg computes per call
+    constants = statistic.constants(a, xp, z.shape[-2], SEED)  # what sigreg.sigreg computes per call
     assert constants is not None
-    bound = slicing.with_target_cf(form, constants)
+    bound = statistic.local_form().bind(constants)
 
     def f(x):
         return sigreg.sigreg(x, statistic=statistic, directions=a, seed=SEED)

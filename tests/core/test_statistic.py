@@ -2,12 +2,18 @@
 
 Parametrised over ``sigreg.stats.available()`` (with the option variants below)
 and the ``xp`` fixture. A new statistic joins by registering; its own tests
-against an independent oracle go in a file of its own.
+against an independent oracle go in a file of its own. With ``SIGREG_TEST_TOY_STATISTIC=1``
+the toy statistic of ``toy_statistic.py`` is registered first (as a new statistic would be), so
+that :func:`test_a_new_statistic_joins_by_its_module_and_two_lines` can run these tests on it.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,7 +22,10 @@ import sigreg
 import sigreg.stats
 
 from .. import oracle
-from ..support import asarray, float_dtypes, has_float64, is_jax, max_rel, to_numpy, xp_assert_close
+from ..support import ROOT, asarray, float_dtypes, has_float64, is_jax, max_rel, to_numpy, xp_assert_close
+
+if os.environ.get("SIGREG_TEST_TOY_STATISTIC") == "1":
+    from . import toy_statistic  # noqa: F401  # registers it: the contract tests below then hold it
 
 # Option sets beyond each statistic's defaults that change its code path.
 VARIANTS = {
@@ -24,12 +33,6 @@ VARIANTS = {
     "moments": [{"order": 2}, {"order": 8}],
     "entropy": [{"window_length": 2}],
     "wasserstein": [{"p": 1.0}, {"p": 3.5}],
-}
-# The per-slice score as the documented function of the public statistic (identity if absent).
-SCORE_OF_STATISTIC = {
-    "shapiro_wilk": lambda w, x, options: 1.0 - w,
-    "entropy": lambda h, x, options: np.mean(x**2, axis=0) / 2 + np.log(2 * np.pi) / 2 - h,
-    "wasserstein": lambda w, x, options: w ** options["p"],
 }
 
 
@@ -92,13 +95,12 @@ def test_shapes_dtypes_and_batching(xp, statistic, batch):
 
 @pytest.mark.parametrize("statistic", STATISTICS)
 def test_along_axis_equals_sliced_with_unit_directions(xp, statistic):
-    """``sigreg(z, directions=I)`` tests the coordinates: the same as the statistic along axis 0."""
+    """One name, one number: ``sigreg(z, statistic=NAME, directions=I)`` tests the coordinates,
+    and ``sigreg.stats.NAME`` along axis 0 gives the same values."""
     z, _ = _case(seed=1)
     name = statistic.name
     options = _options(statistic)
-    along = getattr(sigreg.stats, name)(asarray(xp, z), axis=0, **options)
-    score = SCORE_OF_STATISTIC.get(name, lambda value, x, options: value)
-    along = score(to_numpy(along).astype(np.float64), z, options)
+    along = to_numpy(getattr(sigreg.stats, name)(asarray(xp, z), axis=0, **options)).astype(np.float64)
     sliced = sigreg.sigreg(
         asarray(xp, z), directions=asarray(xp, np.eye(4)), statistic=statistic, reduction="none"
     )
@@ -311,3 +313,108 @@ def test_standardised_embedding_statistics_give_nan_for_a_singular_covariance(xp
     else:
         return
     assert np.all(np.isnan(to_numpy(grad)))  # NaN, never a meaningless direction
+
+
+def _fresh(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "SIGREG_TEST_BACKENDS": "numpy", **env}
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_a_new_statistic_joins_by_its_module_and_two_lines(tmp_path):
+    """CONTRIBUTING's route for a new statistic (its module, a registry line, a function line:
+    tests/core/toy_statistic.py) is all it takes: the contract tests hold it, and the registry,
+    the CLI and sigreg.test know it, in fresh processes."""
+    contract = _fresh(
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "toy_moments",
+        __file__,
+        SIGREG_TEST_TOY_STATISTIC="1",
+    )
+    assert contract.returncode == 0, contract.stdout[-3000:]
+    passed = int(contract.stdout.split(" passed")[0].split()[-1])
+    assert passed >= 10, contract.stdout[-500:]  # every parametrised contract test ran on it
+    np.save(tmp_path / "z.npy", np.random.default_rng(0).standard_normal((256, 4)) + 1.0)
+    script = f"""
+import json, io, contextlib
+import numpy as np
+import sigreg, sigreg.stats
+from sigreg.__main__ import main
+from tests.core import toy_statistic
+z = np.load({str(tmp_path / "z.npy")!r})
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = main(["test", {str(tmp_path / "z.npy")!r}, "--statistic", "toy_moments", "--json",
+                 "--num-slices", "8"])
+result = sigreg.test(z, statistic="toy_moments", num_slices=8, n_resamples=19)
+print(json.dumps({{
+    "available": "toy_moments" in sigreg.stats.available(),
+    "cli_code": code,
+    "cli": json.loads(out.getvalue()),
+    "pvalue": float(result.pvalue),
+    "direct": float(sigreg.sigreg(z, statistic="toy_moments", num_slices=8)),
+}}))
+"""
+    found = _fresh("-c", script)
+    assert found.returncode == 0, found.stderr[-3000:]
+    report = json.loads(found.stdout.splitlines()[-1])
+    assert report["available"] and report["cli_code"] == 0
+    assert report["pvalue"] == pytest.approx(0.05)  # the smallest of 19 draws: far from N(0, I)
+    assert report["cli"]["statistic"] == pytest.approx(report["direct"], rel=1e-12)
+
+
+def test_a_statistic_that_does_not_inherit_the_class_gets_every_default():
+    """A structurally typed statistic (the protocol's methods, no base class) enters once, wrapped:
+    the defaults of every other hook serve, and the numbers are its own."""
+
+    class Structural:
+        name = "structural_moments"
+        has_sums = True
+        _sums = sigreg.stats.Moments(order=2)
+
+        def forward(self, u, xp, plan=None):
+            return self._sums.forward(u, xp)
+
+        def backward(self, u, residuals, cotangent, xp, plan=None):
+            return self._sums.backward(u, residuals, cotangent, xp)
+
+        def local_sums(self, u, xp, plan=None):
+            return self._sums.local_sums(u, xp)
+
+        def from_sums(self, sums, n, xp):
+            return self._sums.from_sums(sums, n, xp)
+
+        def from_sums_vjp(self, sums, n, cotangent, xp):
+            return self._sums.from_sums_vjp(sums, n, cotangent, xp)
+
+        def local_sums_vjp(self, u, sums_bar, xp, plan=None):
+            return self._sums.local_sums_vjp(u, sums_bar, xp)
+
+    z, a = _case(seed=4)
+    expected = sigreg.sigreg(z, directions=a, statistic="moments", order=2, reduction="none")
+    got = sigreg.sigreg(z, directions=a, statistic=Structural(), reduction="none")
+    np.testing.assert_array_equal(got, expected)
+    reduced = sigreg.sigreg(z, directions=a, statistic=Structural(), all_reduce=lambda x: x)
+    assert float(reduced) == pytest.approx(float(np.mean(expected)), rel=1e-12)
+
+    class Incomplete:
+        name, has_sums = "incomplete", True
+
+        def forward(self, u, xp, plan=None):
+            raise AssertionError("never called")
+
+        def backward(self, u, residuals, cotangent, xp, plan=None):
+            raise AssertionError("never called")
+
+    with pytest.raises(
+        TypeError, match="has sums but no from_sums, from_sums_vjp, local_sums, local_sums_vjp"
+    ):
+        sigreg.sigreg(z, statistic=Incomplete())
+    with pytest.raises(TypeError, match=r"is not a subclass of sigreg\.stats\.Statistic"):
+        sigreg.stats.register(Structural)

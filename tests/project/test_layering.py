@@ -244,3 +244,26 @@ def test_every_module_has_its_test_file(module):
         assert (root / declared).is_file(), (
             f"layers.TESTED_WITH names a missing file for {module}: {declared}"
         )
+
+
+def _probes(path: Path) -> list[str]:
+    """``getattr``/``hasattr`` calls on a statistic or an all-reduce (by the name of the object)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr")
+        ):
+            target = node.args[0] if node.args else None
+            name = ast.unparse(target) if target is not None else ""
+            if any(word in name for word in ("stat", "reduce")):
+                found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_layer_probes_a_statistic_or_an_all_reduce():
+    """Every hook is declared (sigreg/_core/statistic.py, sigreg/_core/all_reduce.py, with defaults):
+    no module asks a statistic or an all-reduce whether it has one."""
+    probes = [probe for path in sorted(PACKAGE.rglob("*.py")) for probe in _probes(path)]
+    assert probes == []

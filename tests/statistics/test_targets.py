@@ -234,7 +234,7 @@ def test_monte_carlo_null_mean_of_samples_from_the_target(target):
     n, d, k, reps = 32, 4, 32, 24
     statistic = sigreg.stats.EppsPulley(target=target)
     a = sigreg.directions(d, k, seed=7)
-    cf = statistic.target_cf(a, npx)
+    cf = statistic.constants(a, npx, n, 0)
     j = len(statistic.knots)
     cf = np.broadcast_to(cf, (k, 2 * j))
     modulus2 = cf[:, :j] ** 2 + cf[:, j:] ** 2
@@ -357,7 +357,7 @@ def test_unbiased_with_a_target(target):
     import array_api_compat.numpy as npx
 
     j = len(statistic.knots)
-    cf = statistic.target_cf(a, npx)
+    cf = statistic.constants(a, npx, z.shape[0], 0)
     psi = cf[:, :j] + 1j * cf[:, j:]  # (K, J)
     u = z @ a
     e = np.exp(1j * u[:, :, None] * np.array(statistic.knots))  # (N, K, J)

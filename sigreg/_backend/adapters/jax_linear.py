@@ -25,7 +25,7 @@ leading batch axis, which every statistic takes: one call per batch.
 A statistic bound to per-call constants (``target=``: Wasserstein's reference order
 statistics) cannot be a static parameter, since the constants may be traced: ``bound=True``
 passes them as an operand after ``u``, bound to the statistic inside each body
-(:func:`sigreg._core.slicing.with_target_cf`). They do not depend on ``z``: zero tangent, no
+(``Statistic.bind``). They do not depend on ``z``: zero tangent, no
 cotangent, and never mapped by ``vmap``.
 """
 
@@ -40,7 +40,6 @@ import jax.numpy as jnp
 from jax.extend.core import Primitive
 from jax.interpreters import ad, batching, mlir
 
-from ..._core import slicing
 from ..._core.plan import Plan
 
 Array = Any
@@ -60,7 +59,7 @@ class Linearised:
         return int(self.bound)
 
     def _statistic(self, constants: tuple[Array, ...]) -> Any:
-        return slicing.with_target_cf(self.statistic, constants[0]) if constants else self.statistic
+        return self.statistic.bind(constants[0]) if constants else self.statistic
 
     @property
     def array_api(self) -> Plan:

@@ -1,7 +1,7 @@
 """JAX adapter: the statistic's own VJP and a JVP for every Statistic, and ``lax.scan`` as the loop.
 
 The derivatives are wired by the primitives of :mod:`.jax_linear` (reverse mode runs the
-statistic's VJP on its saved residuals, bit for bit as ``jax.custom_vjp`` did; forward mode
+statistic's VJP on its saved residuals, the same numbers as a ``jax.custom_vjp``; forward mode
 linearises the array-API formula), so ``grad``, ``jvp``, ``jacfwd``, ``jacrev``, ``hessian``
 and ``vmap`` all compose. Statistics that are functions of sums get them on the sums alone:
 the all-reduce (``psum``) and the statistic on top of the sums are plain JAX operations, so
@@ -13,22 +13,22 @@ everything traces cleanly under ``jit``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from ..._core import draws, slicing
+from ..._core.all_reduce import AllReduce
 from ..._core.plan import Plan
 from ..._core.statistic import Statistic
 from . import jax_linear
 
 Array = Any  # a jax.Array; Any because jax.numpy functions are typed as returning Any
 
-# The knot and row-block loops as lax.scan: XLA sees one loop body instead of an
-# unrolled chain (unrolled, it fused each knot's reduction with its own copy of
-# the recurrence before it, and compile time grew with the knots).
+# The knot and row-block loops as lax.scan: XLA sees one loop body, not an unrolled
+# chain (which it fuses into each knot's reduction with its own copy of the recurrence
+# before it, so that compile time grows with the knots).
 scan = jax.lax.scan
 
 
@@ -91,39 +91,28 @@ def kernel_for(u: jax.Array) -> Any | None:
 
 
 def column_statistics(
-    u: jax.Array,
-    statistic: Statistic,
-    plan: Plan,
-    all_reduce: Callable[[Any], Any] | None,
-    target_cf: jax.Array | None = None,
+    u: jax.Array, statistic: Statistic, plan: Plan, all_reduce: AllReduce | None, constants: Any
 ) -> Array:
-    if getattr(all_reduce, "holds_arrays", False):
-        # An all-reduce that holds arrays (sigreg.Accumulator's) cannot be a static jit
-        # argument: it would be baked in as a constant, or leak an outer trace's values.
-        return _column_statistics(u, statistic, plan, all_reduce, target_cf)
-    return _column_statistics_jit(u, statistic, plan, all_reduce, target_cf)
+    if all_reduce is not None and all_reduce.holds_arrays:  # never a static jit argument
+        return _column_statistics(u, statistic, plan, all_reduce, constants)
+    return _column_statistics_jit(u, statistic, plan, all_reduce, constants)
 
 
 def _column_statistics(
-    u: jax.Array,
-    statistic: Statistic,
-    plan: Plan,
-    all_reduce: Callable[[Any], Any] | None,
-    target_cf: jax.Array | None = None,
+    u: jax.Array, statistic: Statistic, plan: Plan, all_reduce: AllReduce | None, constants: Any
 ) -> Array:
-    stat: Any = statistic  # hashable: a frozen dataclass
-    if not stat.has_sums:
-        if target_cf is None:
-            return jax_linear.apply(jax_linear.Linearised(stat, plan, sums=False), u)
-        # The target's constants (Wasserstein's reference order statistics) may be traced: an operand.
-        return jax_linear.apply(jax_linear.Linearised(stat, plan, sums=False, bound=True), u, target_cf)
-    sums = jax_linear.apply(jax_linear.Linearised(stat, plan, sums=True), u)
+    if not statistic.has_sums:
+        # The constants (Wasserstein's reference order statistics) may be traced: an operand.
+        bound = constants is not None
+        linearised = jax_linear.Linearised(statistic, plan, sums=False, bound=bound)
+        return jax_linear.apply(linearised, u, *((constants,) if bound else ()))
+    sums = jax_linear.apply(jax_linear.Linearised(statistic, plan, sums=True), u)
     n: Any = u.shape[-2]
     if all_reduce is not None:
         sums, n, _ = slicing.global_sums(sums, n, all_reduce, jnp)
-    # The sums' VJP is the statistic's own; JAX differentiates from_sums (the CF is a constant).
-    bound: Any = slicing.with_target_cf(stat, target_cf)
-    return bound.from_sums(sums, n, jnp)
+    # The sums' VJP is the statistic's own; JAX differentiates from_sums (the constants are constant).
+    bound_statistic: Any = statistic.bind(constants)
+    return bound_statistic.from_sums(sums, n, jnp)
 
 
 # Eager callers get one compiled kernel instead of a dispatch per array operation;
@@ -132,33 +121,21 @@ _column_statistics_jit = functools.partial(jax.jit, static_argnums=(1, 2, 3))(_c
 
 
 def value_and_grad(
-    u: jax.Array,
-    statistic: Any,
-    plan: Plan,
-    all_reduce: Callable[[Any], Any] | None,
-    reduction: str,
-    target_cf: jax.Array | None = None,
+    u: jax.Array, statistic: Any, plan: Plan, all_reduce: AllReduce | None, reduction: str, constants: Any
 ) -> tuple[Array, Array]:
     """The explicit analytic gradient of :func:`sigreg.value_and_grad`, compiled once per shape
     (unless ``all_reduce`` holds arrays, as in :func:`column_statistics`)."""
-    if getattr(all_reduce, "holds_arrays", False):
-        bound = slicing.with_target_cf(statistic, target_cf)
-        return slicing.value_and_grad(u, bound, jnp, plan, all_reduce, reduction)
-    value, grad = _value_and_grad_jit(u, statistic, plan, all_reduce, reduction, target_cf)
+    if all_reduce is not None and all_reduce.holds_arrays:
+        return slicing.value_and_grad(u, statistic.bind(constants), jnp, plan, all_reduce, reduction)
+    value, grad = _value_and_grad_jit(u, statistic, plan, all_reduce, reduction, constants)
     return value, grad
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
 def _value_and_grad_jit(
-    u: jax.Array,
-    statistic: Any,
-    plan: Plan,
-    all_reduce: Callable[[Any], Any] | None,
-    reduction: str,
-    target_cf: jax.Array | None = None,
+    u: jax.Array, statistic: Any, plan: Plan, all_reduce: AllReduce | None, reduction: str, constants: Any
 ) -> tuple[Array, Array]:
-    bound = slicing.with_target_cf(statistic, target_cf)
-    return slicing.value_and_grad(u, bound, jnp, plan, all_reduce, reduction)
+    return slicing.value_and_grad(u, statistic.bind(constants), jnp, plan, all_reduce, reduction)
 
 
 def directions(dim: int, num_slices: int, keys: list[Any], device: Any, dtype: Any) -> Array:

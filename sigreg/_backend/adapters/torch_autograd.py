@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from array_api_compat import torch as _xp
 
 from ..._core import slicing
+from ..._core.all_reduce import AllReduce
 from ..._core.plan import Plan
 from ..._core.statistic import Statistic
 from .torch_directions import directions as directions  # the adapter's direction draw
@@ -49,32 +49,33 @@ def _sign(x: torch.Tensor, /) -> torch.Tensor:
 _func_xp.sign = _sign  # type: ignore[attr-defined]
 
 
+# The inputs of both Functions: u, statistic, plan, all_reduce and the statistic's constants
+# (None, or a tensor without gradient); backward answers one gradient per input.
+NUM_INPUTS = 5
+
+
 def _save(ctx: Any, inputs: tuple[Any, ...], residuals: tuple[Any, ...]) -> list[torch.Tensor | None]:
     """Keep what backward needs on ``ctx``; the residuals' tensors (None for the numbers)."""
-    # Eager apply() of the transformable class fills in target_cf's default; dynamo
-    # (torch.compile) passes the arguments given. backward answers one gradient per input given.
-    u, ctx.statistic, ctx.plan, ctx.all_reduce, *extra = inputs
-    target_cf = extra[0] if extra else None
-    ctx.num_inputs = len(inputs)
+    u, ctx.statistic, ctx.plan, ctx.all_reduce, constants = inputs
     tensors = [r if isinstance(r, torch.Tensor) else None for r in residuals]
     # Python numbers and None (sample counts, no workers) are kept aside: only tensors are saved.
     ctx.numbers = [None if isinstance(r, torch.Tensor) else r for r in residuals]
-    # target_cf (None or a constant tensor) is saved too: backward and jvp rebind it.
-    ctx.save_for_backward(u, target_cf, *tensors)
+    # The constants (None or a constant tensor) are saved too: backward and jvp bind them again.
+    ctx.save_for_backward(u, constants, *tensors)
     return tensors
 
 
 def _backward(ctx: Any, values_bar: torch.Tensor) -> tuple[Any, ...]:
-    u, target_cf, *tensors = ctx.saved_tensors
-    statistic = slicing.with_target_cf(ctx.statistic, target_cf)
+    u, constants, *tensors = ctx.saved_tensors
+    statistic = ctx.statistic.bind(constants)
     if torch.is_grad_enabled() or _wrapped(u, values_bar, *tensors):
         # Higher-order autodiff, or torch.func transforms (vmap of the backward in jacrev and
         # per-sample gradients, jvp of it in hessian): the gradient as differentiable operations.
         grad = _differentiable_backward(ctx, statistic, u, values_bar)
-        return (grad, *(None,) * (ctx.num_inputs - 1))
+        return (grad, *(None,) * (NUM_INPUTS - 1))
     residuals = tuple(t if t is not None else n for t, n in zip(tensors, ctx.numbers, strict=True))
     grad = slicing.backward(u, residuals, values_bar, statistic, _xp, ctx.plan)
-    return (grad, *(None,) * (ctx.num_inputs - 1))
+    return (grad, *(None,) * (NUM_INPUTS - 1))
 
 
 class _CompiledColumnStatistics(torch.autograd.Function):
@@ -85,14 +86,13 @@ class _CompiledColumnStatistics(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: Any, u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Any, *extra: Any
+        ctx: Any, u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Any, constants: Any
     ) -> torch.Tensor:
-        bound = slicing.with_target_cf(statistic, extra[0] if extra else None)
-        values, residuals = slicing.forward(u, bound, _xp, plan, all_reduce)
+        values, residuals = slicing.forward(u, statistic.bind(constants), _xp, plan, all_reduce)
         # Cloned: dynamo refuses a saved intermediate that aliases another tensor of the graph
         # (Shapiro-Wilk's coefficients, a view of a gathered table).
         residuals = tuple(r.clone() if isinstance(r, torch.Tensor) else r for r in residuals)
-        _save(ctx, (u, statistic, plan, all_reduce, *extra), residuals)
+        _save(ctx, (u, statistic, plan, all_reduce, constants), residuals)
         return typing.cast(torch.Tensor, values)
 
     @staticmethod
@@ -104,19 +104,15 @@ class _TransformableColumnStatistics(torch.autograd.Function):
     """With forward mode (``jvp``) and a ``vmap`` rule, for torch.func (eager calls)."""
 
     @staticmethod
-    def forward(
-        u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Any, target_cf: Any = None
-    ) -> Any:
-        bound = slicing.with_target_cf(statistic, target_cf)
-        values, residuals = slicing.forward(u, bound, _xp, plan, all_reduce)
+    def forward(u: torch.Tensor, statistic: Statistic, plan: Plan, all_reduce: Any, constants: Any) -> Any:
+        values, residuals = slicing.forward(u, statistic.bind(constants), _xp, plan, all_reduce)
         return (values, *residuals)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
         tensors = _save(ctx, inputs, output[1:])
         ctx.mark_non_differentiable(*(t for t in tensors if t is not None))
-        u, target_cf = inputs[0], (inputs[4] if len(inputs) > 4 else None)
-        ctx.save_for_forward(u, target_cf, *(t for t in tensors if t is not None))
+        ctx.save_for_forward(inputs[0], inputs[4], *(t for t in tensors if t is not None))
 
     @staticmethod
     def backward(ctx: Any, values_bar: torch.Tensor, *_: Any) -> tuple[Any, ...]:
@@ -128,11 +124,11 @@ class _TransformableColumnStatistics(torch.autograd.Function):
 
         For statistics of sums the tangent of the sums is pushed through the all-reduce (a
         sum, so linear) and then through ``from_sums``; the residual outputs have no tangent.
-        The target's CF (``target_cf``) is a constant: its tangent, if any, is ignored.
+        The statistic's constants are constants: their tangent, if any, is ignored.
         """
-        u, target_cf, *tensors = ctx.saved_tensors
+        u, constants, *tensors = ctx.saved_tensors
         plan = dataclasses.replace(ctx.plan, kernel=None)
-        statistic: Any = slicing.with_target_cf(ctx.statistic, target_cf)
+        statistic: Any = ctx.statistic.bind(constants)
         if ctx.all_reduce is None:
             values_dot = torch.func.jvp(lambda x: statistic.forward(x, _func_xp, plan)[0], (u,), (u_dot,))[1]
         else:
@@ -152,31 +148,30 @@ class _TransformableColumnStatistics(torch.autograd.Function):
         statistic: Any,
         plan: Plan,
         all_reduce: Any,
-        target_cf: Any = None,
+        constants: Any,
     ) -> Any:
         """vmap: the mapped axis becomes a leading batch axis of ``u`` (..., N, K), which every
         statistic supports; one call then serves the whole batch, fused kernels included.
 
-        The target's CF (``target_cf``, one per column) depends on the directions only, which
-        no transform maps: it is passed on unbatched."""
-        if len(in_dims) > 4 and in_dims[4] is not None:
+        The statistic's constants (a target's CF per column) depend on the directions only, which
+        no transform maps: they are passed on unbatched."""
+        if in_dims[4] is not None:
             raise NotImplementedError(
-                "sigreg: vmap over the target's characteristic function (target_cf) is not supported; "
-                "the directions, and so target_cf, must be the same for every mapped element"
+                "sigreg: vmap over the statistic's constants (a target's CF) is not supported; "
+                "the directions, and so the constants, must be the same for every mapped element"
             )
-        extra = () if target_cf is None else (target_cf,)
         u_dim = in_dims[0]
         if u_dim is None:
-            outputs = _TransformableColumnStatistics.apply(u, statistic, plan, all_reduce, *extra)  # type: ignore[no-untyped-call]
+            outputs = _TransformableColumnStatistics.apply(u, statistic, plan, all_reduce, constants)  # type: ignore[no-untyped-call]
             return outputs, tuple(None for _ in outputs)
         outputs = _TransformableColumnStatistics.apply(  # type: ignore[no-untyped-call]
-            torch.movedim(u, u_dim, 0), statistic, plan, all_reduce, *extra
+            torch.movedim(u, u_dim, 0), statistic, plan, all_reduce, constants
         )
         # The values carry the batch axis first. The residuals only serve this rule's own
         # backward and jvp, which work from u under transforms: they are passed on unmapped
         # except the sums of a statistic of sums (the all-reduce case needs them).
         out_dims = [0] + [None] * (len(outputs) - 1)
-        if getattr(statistic, "has_sums", False):
+        if statistic.has_sums:
             out_dims[2] = 0  # (values, workers, sums, n)
         return outputs, tuple(out_dims)
 
@@ -206,15 +201,13 @@ def column_statistics(
     u: torch.Tensor,
     statistic: Statistic,
     plan: Plan,
-    all_reduce: Callable[[Any], Any] | None,
-    target_cf: torch.Tensor | None = None,
+    all_reduce: AllReduce | None,
+    constants: torch.Tensor | None,
 ) -> torch.Tensor:
-    # Without a target the call is main's four-argument one (target_cf defaults to None).
-    extra = () if target_cf is None else (target_cf,)
     if torch.compiler.is_compiling():
-        values: Any = _CompiledColumnStatistics.apply(u, statistic, plan, all_reduce, *extra)  # type: ignore[no-untyped-call]
+        values: Any = _CompiledColumnStatistics.apply(u, statistic, plan, all_reduce, constants)  # type: ignore[no-untyped-call]
         return typing.cast(torch.Tensor, values)
-    outputs: Any = _TransformableColumnStatistics.apply(u, statistic, plan, all_reduce, *extra)  # type: ignore[no-untyped-call]
+    outputs: Any = _TransformableColumnStatistics.apply(u, statistic, plan, all_reduce, constants)  # type: ignore[no-untyped-call]
     return typing.cast(torch.Tensor, outputs[0])
 
 
