@@ -22,9 +22,9 @@ __all__ = ["SIGReg"]
 class SIGReg(eqx.Module):
     """SIGReg as an Equinox module: a pytree with no arrays, usable under ``jit``.
 
-    JAX has no mutable state, so the training step is an argument: the
-    directions are drawn from ``step`` (a Python int or a traced 0-d integer
-    array), fresh at every step as in the LeJEPA paper.
+    JAX has no mutable state, so the seed is an argument of each call: the
+    directions are drawn from ``seed`` (a Python int or a traced 0-d integer
+    array; pass the training step), fresh at every step as in the LeJEPA paper.
 
     Parameters
     ----------
@@ -52,7 +52,7 @@ class SIGReg(eqx.Module):
     >>> import sigreg.equinox
     >>> regulariser = sigreg.equinox.SIGReg(num_slices=64)
     >>> z = jax.random.normal(jax.random.key(0), (128, 16))
-    >>> value = eqx.filter_jit(lambda m, z, step: m(z, step=step))(regulariser, z, 3)
+    >>> value = eqx.filter_jit(lambda m, z, step: m(z, seed=step))(regulariser, z, 3)
     >>> value.shape
     ()
     """
@@ -76,15 +76,15 @@ class SIGReg(eqx.Module):
         self.reduction = _checks.choice("reduction", reduction, _checks.REDUCTIONS)
         self.axis_name = axis_name
 
-    def __call__(self, z: jax.Array, *, step: int | jax.Array) -> jax.Array:
-        """SIGReg of ``z`` with the directions of ``step``.
+    def __call__(self, z: jax.Array, *, seed: int | jax.Array) -> jax.Array:
+        """SIGReg of ``z`` with the directions of ``seed``.
 
         Parameters
         ----------
         z : jax.Array of shape (..., N, D)
             The embeddings.
-        step : int or 0-d integer jax.Array
-            The training step: the seed of the directions.
+        seed : int or 0-d integer jax.Array
+            The seed of the directions: a fresh one at every training step (e.g. the step).
 
         Returns
         -------
@@ -94,29 +94,23 @@ class SIGReg(eqx.Module):
         Raises
         ------
         TypeError, ValueError
-            If ``step`` is not a non-negative Python int below 2**64 or a 0-d integer
-            array (the message names ``step``), or ``z`` is not valid for :func:`sigreg.sigreg`.
+            If ``seed`` is not a non-negative Python int below 2**64 or a 0-d integer
+            array, or ``z`` is not valid for :func:`sigreg.sigreg`.
 
         Examples
         --------
         >>> import jax
         >>> import sigreg.equinox
         >>> z = jax.random.normal(jax.random.key(1), (64, 8))
-        >>> sigreg.equinox.SIGReg(num_slices=16)(z, step=0).shape
+        >>> sigreg.equinox.SIGReg(num_slices=16)(z, seed=0).shape
         ()
         """
-        try:
-            _checks.seed(step, None)
-        except (TypeError, ValueError) as err:  # the seed is this step: name the argument given
-            raise type(err)(
-                str(err).replace("seed", "step", 1) + " (the seed of this step's directions)"
-            ) from None
         reduce = None if self.axis_name is None else _all_reduce(self.axis_name)
         out: jax.Array = _regulariser.sigreg(
             z,
             statistic=self.statistic,
             num_slices=self.num_slices,
-            seed=step,
+            seed=seed,
             reduction=self.reduction,
             all_reduce=reduce,
         )

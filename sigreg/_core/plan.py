@@ -73,7 +73,7 @@ class Plan:
         The cosine and sine of every knot evaluated directly, in one broadcast (J, ..., N, K)
         expression per sum, for compilers that fuse it into one reduction without
         materialising it (TorchInductor): the recurrence's chains of dependent operations
-        took inductor minutes to schedule (a cold compile of a small step: 89 s, now 18 s).
+        take inductor minutes to schedule (docs/design.md, "Plans", has the measured times).
     """
 
     block_rows: int | None = None

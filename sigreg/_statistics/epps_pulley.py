@@ -162,9 +162,9 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
 
     @classmethod
     def from_symmetric_grid(
-        cls, t_min: float, t_max: float, num_knots: int, integration: str = "trapezoid"
+        cls, t_min: float, t_max: float, num_points: int, integration: str = "trapezoid"
     ) -> EppsPulley:
-        """The statistic on the paper's full grid ``linspace(t_min, t_max, num_knots)``.
+        """The statistic on the paper's full grid ``linspace(t_min, t_max, num_points)``.
 
         Parameters
         ----------
@@ -172,22 +172,23 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
             First knot; must be ``-t_max`` (the grid is symmetric about 0).
         t_max : float
             Last knot, positive.
-        num_knots : int
-            Knots of the full grid, odd (so that 0 is one of them), at least 3.
+        num_points : int
+            Points of the full grid, odd (so that 0 is one of them), at least 3; the half line
+            then has ``(num_points + 1) // 2`` (the statistic's ``num_points``).
         integration : {"trapezoid", "simpson"}, default "trapezoid"
-            The rule on the full grid (Simpson: ``num_knots - 1`` a multiple of 4, so
+            The rule on the full grid (Simpson: ``num_points - 1`` a multiple of 4, so
             that the half line has an even number of intervals).
 
         Returns
         -------
         EppsPulley
-            ``EppsPulley(t_max=t_max, num_points=(num_knots + 1) // 2, integration=...)``,
+            ``EppsPulley(t_max=t_max, num_points=(num_points + 1) // 2, integration=...)``,
             the same value as the rule on the full grid.
 
         Raises
         ------
         ValueError
-            If the grid is not symmetric, ``num_knots`` is even or below 3, or the
+            If the grid is not symmetric, ``num_points`` is even or below 3, or the
             rule is not one of the two.
 
         Examples
@@ -199,11 +200,11 @@ class EppsPulley(SumsStatistic):  # numpydoc ignore=PR02
         t_max = checks.positive_finite("t_max", t_max)
         if isinstance(t_min, bool) or not isinstance(t_min, (int, float)) or float(t_min) != -t_max:
             raise ValueError(f"t_min must be -t_max = {-t_max} (a grid symmetric about 0), got {t_min!r}")
-        num_knots = checks.integer("num_knots", num_knots, 3)
-        if num_knots % 2 == 0:
-            raise ValueError(f"num_knots must be odd (0 is a knot of a symmetric grid), got {num_knots}")
+        num_points = checks.integer("num_points", num_points, 3)
+        if num_points % 2 == 0:
+            raise ValueError(f"num_points must be odd (0 is a knot of a symmetric grid), got {num_points}")
         integration = checks.choice("integration", integration, ("trapezoid", "simpson"))
-        return cls(t_max=t_max, num_points=(num_knots + 1) // 2, integration=integration)
+        return cls(t_max=t_max, num_points=(num_points + 1) // 2, integration=integration)
 
     @property
     def knots(self) -> tuple[float, ...]:

@@ -246,7 +246,7 @@ class ProductTarget(Target):
 
 @dataclass(frozen=True, repr=False)
 class Normal(ProductTarget):
-    """The standard normal N(0, I): the default target (today's statistic, bit for bit).
+    """The standard normal N(0, I): the default target (the statistics' own path, no extra work).
 
     Examples
     --------

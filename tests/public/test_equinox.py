@@ -18,7 +18,7 @@ def test_module_under_jit_matches_sigreg():
 
     @eqx.filter_jit
     def loss_and_grad(m, z, step):
-        return eqx.filter_value_and_grad(lambda z: m(z, step=step))(z)
+        return eqx.filter_value_and_grad(lambda z: m(z, seed=step))(z)
 
     for step in (0, 5):
         value, grad = loss_and_grad(module, z, jax.numpy.asarray(step))
@@ -38,7 +38,7 @@ def test_module_inside_a_model_pytree():
         regulariser: sigreg.equinox.SIGReg
 
         def __call__(self, x, step):
-            return self.regulariser(jax.vmap(self.linear)(x), step=step)
+            return self.regulariser(jax.vmap(self.linear)(x), seed=step)
 
     model = Model(eqx.nn.Linear(6, 4, key=jax.random.key(1)), sigreg.equinox.SIGReg(num_slices=16))
     x = jax.random.normal(jax.random.key(2), (64, 6))
@@ -60,17 +60,17 @@ def test_bad_options():
 
 
 @pytest.mark.parametrize(
-    ("step", "error", "words"),
+    ("seed", "error", "words"),
     [
-        (-1, ValueError, r"step must be in \[0, 2\*\*64\), got -1"),
-        (2.5, TypeError, "step must be a Python int"),
+        (-1, ValueError, r"seed must be in \[0, 2\*\*64\), got -1"),
+        (2.5, TypeError, "seed must be a Python int"),
     ],
 )
-def test_equinox_module_names_step(step, error, words):
+def test_equinox_module_names_seed(seed, error, words):
     z = jax.numpy.ones((6, 3))
     with pytest.raises(error, match=words):
-        sigreg.equinox.SIGReg(num_slices=4)(z, step=step)
-    # A valid step still gives sigreg.sigreg's number.
-    got = sigreg.equinox.SIGReg(num_slices=4)(z + jax.numpy.arange(6.0)[:, None], step=3)
+        sigreg.equinox.SIGReg(num_slices=4)(z, seed=seed)
+    # A valid seed still gives sigreg.sigreg's number.
+    got = sigreg.equinox.SIGReg(num_slices=4)(z + jax.numpy.arange(6.0)[:, None], seed=3)
     expected = sigreg.sigreg(np.ones((6, 3)) + np.arange(6.0)[:, None], num_slices=4, seed=3)
     assert float(got) == pytest.approx(float(expected), rel=1e-5)

@@ -78,9 +78,9 @@ def test_paper_symmetric_grid_is_the_half_line_grid():
 def test_symmetric_grid_arguments():
     with pytest.raises(ValueError, match=r"t_min must be -t_max = -5.0"):
         EppsPulley.from_symmetric_grid(-4.0, 5.0, 17)
-    with pytest.raises(ValueError, match="num_knots must be odd"):
+    with pytest.raises(ValueError, match="num_points must be odd"):
         EppsPulley.from_symmetric_grid(-5.0, 5.0, 16)
-    with pytest.raises(ValueError, match="num_knots must be >= 3"):
+    with pytest.raises(ValueError, match="num_points must be >= 3"):
         EppsPulley.from_symmetric_grid(-5.0, 5.0, 1)
     with pytest.raises(ValueError, match="integration must be one of 'trapezoid', 'simpson'"):
         EppsPulley.from_symmetric_grid(-5.0, 5.0, 17, integration="gauss_hermite")
