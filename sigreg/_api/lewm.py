@@ -3,8 +3,9 @@
 Maes, Le Lidec, Scieur, LeCun, Balestriero, "LeWorldModel: Stable End-to-End Joint-Embedding
 Predictive Architecture from Pixels" (arXiv 2603.19312, 2026): next-embedding prediction (MSE)
 plus ``lam`` times SIGReg of the frame embeddings, the statistic taken over the batch for each
-time step and averaged over time. SIGReg goes through the same slicing and dispatch as
-:func:`sigreg.sigreg` (one analytic gradient); the prediction term is plain array-API code.
+time step and averaged over time. SIGReg is :func:`sigreg.sigreg` (and
+:func:`sigreg.value_and_grad`) of the frames as ``(T, B, D)``, with one analytic gradient; the
+prediction term is plain array-API code.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import numbers
 from typing import Any
 
 from .._backend import dispatch
-from .._core import checks, dtypes, slicing
-from .regulariser import _slice
+from .._core import checks, dtypes
+from .._statistics import registry
+from . import regulariser as regulariser_api
 
 Array = Any
 
@@ -24,8 +26,7 @@ LAYOUTS = {1: "(B, T, D)", 0: "(T, B, D)"}
 LAYER_NORM_EPS = 1e-5  # torch.nn.functional.layer_norm's default, as lightly's normalize=True uses
 
 
-def check_lam(lam: Any) -> float:
-    """``lam`` as a float: a finite real number >= 0 (the loss is prediction + lam * SIGReg)."""
+def _check_lam(lam: Any) -> float:
     if isinstance(lam, bool) or not isinstance(lam, numbers.Real):
         raise TypeError(f"lam must be a real number, got {type(lam).__name__}")
     number = float(lam)
@@ -34,8 +35,7 @@ def check_lam(lam: Any) -> float:
     return number
 
 
-def check_time_axis(time_axis: Any) -> int:
-    """``time_axis`` as an int: 1 for batch-first ``(B, T, D)`` clips, 0 for ``(T, B, D)``."""
+def _check_time_axis(time_axis: Any) -> int:
     if (
         isinstance(time_axis, bool)
         or not isinstance(time_axis, numbers.Integral)
@@ -46,6 +46,48 @@ def check_time_axis(time_axis: Any) -> int:
             f"got {time_axis!r}"
         )
     return int(time_axis)
+
+
+def checked_settings(
+    lam: Any, time_axis: Any, normalize: Any, detach_target: Any
+) -> tuple[float, int, bool, bool]:
+    """The settings of :func:`lewm_loss` besides SIGReg's, checked (the modules check them when built).
+
+    Parameters
+    ----------
+    lam : float
+        Weight of SIGReg: a finite real number >= 0.
+    time_axis : {1, 0}
+        1 for batch-first ``(B, T, D)`` clips, 0 for ``(T, B, D)``.
+    normalize : bool
+        Layer-normalise the prediction term's inputs.
+    detach_target : bool
+        No gradient into the target through the prediction term.
+
+    Returns
+    -------
+    tuple of (float, int, bool, bool)
+        ``lam``, ``time_axis``, ``normalize`` and ``detach_target``.
+
+    Raises
+    ------
+    TypeError
+        If ``lam`` is not a real number, or a flag is not True or False.
+    ValueError
+        If ``lam`` is negative or not finite, or ``time_axis`` is not 1 or 0.
+
+    Examples
+    --------
+    >>> from sigreg._api.lewm import checked_settings
+    >>> checked_settings(0.1, 1, False, False)
+    (0.1, 1, False, False)
+    """
+    return (
+        _check_lam(lam),
+        _check_time_axis(time_axis),
+        checks.boolean("normalize", normalize),
+        checks.boolean("detach_target", detach_target),
+    )
 
 
 def _check_clip(name: str, x: Any, xp: Any, layout: str) -> None:
@@ -97,20 +139,24 @@ def _layer_norm_vjp(y: Array, inverse: Array, cotangent: Array, xp: Any) -> Arra
     return inverse * (cotangent - mean_g - y * mean_gy)
 
 
-def _options(sigreg_options: dict[str, Any]) -> tuple[Any, ...]:
-    """``(statistic, num_slices, seed, directions, reduction, all_reduce)`` popped from the options;
-    what is left are the statistic's own options."""
-    reduction = sigreg_options.pop("reduction", "mean")
+def _sigreg_options(embeddings: Array, time_axis: int, xp: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The keywords of :func:`sigreg.sigreg` for the SIGReg term, checked against ``embeddings`` as
+    given (so that the messages name them and their shape), the statistic resolved."""
+    options = dict(options)  # the caller's dict is not modified
+    reduction = options.pop("reduction", "mean")
     if isinstance(reduction, str) and reduction == "none":
         raise ValueError("reduction must be 'mean' or 'sum' in lewm_loss, got 'none'")
-    return (
-        sigreg_options.pop("statistic", "epps_pulley"),
-        sigreg_options.pop("num_slices", 1024),
-        sigreg_options.pop("seed", 0),
-        sigreg_options.pop("directions", None),
-        reduction,
-        sigreg_options.pop("all_reduce", None),
-    )
+    kwargs = {
+        "num_slices": options.pop("num_slices", 1024),
+        "seed": options.pop("seed", 0),
+        "directions": options.pop("directions", None),
+        "reduction": reduction,
+        "all_reduce": options.pop("all_reduce", None),
+    }
+    statistic = registry.resolve(options.pop("statistic", "epps_pulley"), options)  # the rest: its options
+    checks.samples(statistic, embeddings.shape[1 - time_axis], "embeddings")
+    checks.slicing("embeddings", embeddings, xp, kwargs["directions"], kwargs["num_slices"], kwargs["seed"])
+    return {"statistic": statistic, **kwargs}
 
 
 def _frames(embeddings: Array, time_axis: int, xp: Any) -> Array:
@@ -213,18 +259,10 @@ def lewm_loss(
     >>> bool(abs(loss - (0.01 + 0.1 * sigreg.sigreg(emb.transpose(1, 0, 2), num_slices=128))) < 1e-12)
     True
     """
-    time_axis = check_time_axis(time_axis)
+    lam, time_axis, normalize, detach_target = checked_settings(lam, time_axis, normalize, detach_target)
     xp = _check_clips(predicted, target, embeddings, time_axis)
-    lam = check_lam(lam)
-    normalize = checks.boolean("normalize", normalize)
-    detach_target = checks.boolean("detach_target", detach_target)
-    statistic, num_slices, seed, directions, reduction, all_reduce = _options(sigreg_options)
-    frames = _frames(embeddings, time_axis, xp)
-    s = _slice(
-        "embeddings", frames, statistic, sigreg_options, num_slices, seed, directions, reduction, all_reduce
-    )
-    values = dispatch.column_statistics(s.u, s.statistic, s.plan, s.all_reduce, xp, s.target_cf)
-    regulariser = slicing.reduce(values, s.reduction, xp)
+    options = _sigreg_options(embeddings, time_axis, xp, sigreg_options)
+    regulariser = regulariser_api.sigreg(_frames(embeddings, time_axis, xp), **options)
 
     p, t = _pair(predicted, target, xp)
     if detach_target:
@@ -294,20 +332,11 @@ def lewm_value_and_grad(
     >>> bool(np.allclose(d_pred, -d_target))  # the squared error pulls both ways
     True
     """
-    time_axis = check_time_axis(time_axis)
+    lam, time_axis, normalize, detach_target = checked_settings(lam, time_axis, normalize, detach_target)
     xp = _check_clips(predicted, target, embeddings, time_axis)
-    lam = check_lam(lam)
-    normalize = checks.boolean("normalize", normalize)
-    detach_target = checks.boolean("detach_target", detach_target)
-    statistic, num_slices, seed, directions, reduction, all_reduce = _options(sigreg_options)
+    options = _sigreg_options(embeddings, time_axis, xp, sigreg_options)
     frames = _frames(dispatch.constant(embeddings, xp), time_axis, xp)
-    s = _slice(
-        "embeddings", frames, statistic, sigreg_options, num_slices, seed, directions, reduction, all_reduce
-    )
-    regulariser, grad_u = dispatch.value_and_grad(
-        s.u, s.statistic, s.plan, s.all_reduce, s.reduction, xp, s.target_cf
-    )
-    grad_frames = grad_u @ s.directions.T
+    regulariser, grad_frames = regulariser_api.value_and_grad(frames, **options)
     grad_emb = lam * (xp.permute_dims(grad_frames, (1, 0, 2)) if time_axis == 1 else grad_frames)
 
     p, t = _pair(dispatch.constant(predicted, xp), dispatch.constant(target, xp), xp)
