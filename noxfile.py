@@ -38,6 +38,11 @@ DOCS_TESTS = [
     "tests/test_collapse_page.py",
 ]
 DOCS_IGNORED = [f"--ignore={path}" for path in DOCS_TESTS]
+# Peer libraries that tests compare with, pinned exactly, installed without their dependencies:
+# lightly's torchvision would replace the CPU build of torch (its PyPI wheel is built for CUDA).
+PEERS = ["lightly==1.6.0"]
+PEER_TESTS = ["tests/project/test_lightly_lewm.py"]  # run with AGREEMENT_TESTS only
+PEERS_IGNORED = [f"--ignore={path}" for path in PEER_TESTS]
 EXAMPLE_PACKAGES = ["scikit-learn>=1.3", "tqdm>=4.60", "optax>=0.2"]
 nox.options.error_on_missing_interpreters = True
 # uv builds each session's virtualenv and installs into it in seconds, where pip takes one to two
@@ -166,12 +171,13 @@ def tests(session: nox.Session, backend: str) -> None:
     that holds only that backend."""
     _install_backends(session, [backend])
     paths = BACKENDS[backend].get("tests", [])
-    session.run("pytest", *WORKERS, *paths, *DOCS_IGNORED, *session.posargs, env=BACKENDS[backend]["env"])
+    ignored = [*DOCS_IGNORED, *PEERS_IGNORED]
+    session.run("pytest", *WORKERS, *paths, *ignored, *session.posargs, env=BACKENDS[backend]["env"])
 
 
 DOCTESTS = ["--doctest-modules", "sigreg", "--ignore=sigreg/_backend/kernels"]
 # test_pallas_aot needs JAX, Triton and torch together: only the environments of all backends have them.
-AGREEMENT_TESTS = ["tests/test_agreement.py", "tests/test_pallas_aot.py"]
+AGREEMENT_TESTS = ["tests/test_agreement.py", "tests/test_pallas_aot.py", *PEER_TESTS]
 EXAMPLE_TESTS = ["tests/test_examples.py", "tests/test_example_report.py"]
 
 
@@ -198,6 +204,7 @@ def cross_checks(session: nox.Session) -> None:
     _require_browser(session)  # before the long install
     _install_backends(session, CPU_BACKENDS)
     session.install(*EXAMPLE_PACKAGES, *nox.project.dependency_groups(PYPROJECT, "typecheck", "docs"))
+    session.install("--no-deps", *PEERS)
     _run_typecheck(session)
     docs_env = _build_docs(session)
     # One pytest for all: its two workers import every framework once, not four times, and share
@@ -219,8 +226,9 @@ def doctests(session: nox.Session) -> None:
 @nox.session(default=False)
 @_timed
 def agreement(session: nox.Session) -> None:
-    """Every CPU backend in one environment: cross-backend agreement and `sigreg check`."""
+    """Every CPU backend in one environment: cross-backend agreement, lightly's LeWM and `sigreg check`."""
     _install_backends(session, CPU_BACKENDS)
+    session.install("--no-deps", *PEERS)
     _run_agreement(session)
 
 
