@@ -117,6 +117,26 @@ class Model:
     plan_costs: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
+def true_state() -> Model:
+    """The reference: a model whose latent is the agent's position, read off the frame (the centroid
+    of the disc's pixels above the walls' brightness), and whose predictor is the room's dynamics."""
+
+    def encode(frames: np.ndarray) -> np.ndarray:
+        weights = np.clip(frames[:, 0] - WALL, 0.0, None)
+        total = weights.sum(axis=(1, 2))
+        x = (weights * _CENTRES[None, None, :]).sum(axis=(1, 2)) / total
+        y = (weights * _CENTRES[None, :, None]).sum(axis=(1, 2)) / total
+        return np.stack([x, y], axis=1)
+
+    def plan_costs(start: np.ndarray, goal: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        position = np.broadcast_to(start, (actions.shape[0], 2))
+        for h in range(actions.shape[1]):
+            position = move(position, actions[:, h])
+        return np.sum((position - goal) ** 2, axis=-1)
+
+    return Model(encode, move, plan_costs)
+
+
 # Held-out data: seeds that the training data never uses.
 PROBE_SEED, PLAN_SEED, SURPRISE_SEED, MONITOR_SEED = 101, 102, 103, 104
 MONITOR_FRAMES = 512  # held-out frames whose effective rank and SIGReg p-value are tracked

@@ -4,8 +4,9 @@
 
 For each framework: LeWM (lam = 0.1, no stop-gradient: the paper's recipe), lam = 0 (no
 SIGReg: the collapse baseline) and a stop-gradient baseline (the target detached, lam = 0);
-then random actions on the same start/goal pairs. A second table follows the effective rank and
-SIGReg p-value of held-out latents through training.
+then, as references, the true state (the agent's position read off the frame, the room's own
+dynamics: what the planner reaches with a perfect model) and random actions on the same pairs.
+A second table follows the effective rank and SIGReg p-value of held-out latents through training.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _room import DISTANCES, Recipe, random_actions
+from _room import DISTANCES, Recipe, evaluate, random_actions, true_state
 
 FRAMEWORKS = {"torch": ("PyTorch", "lewm_room_torch"), "jax": ("JAX", "lewm_room_jax")}
 HEADER = (
@@ -95,6 +96,9 @@ def main() -> None:
             histories.append((name, label, metrics["history"]))
             print(name, label, {k: v for k, v in metrics.items() if k != "history"}, flush=True)
         totals.append(f"{name} {time.perf_counter() - began:.0f} s")
+    truth = evaluate(true_state(), args.pairs)
+    oracle = row("-", "true state (position and dynamics)", truth, 0.0)
+    oracle |= {"effective rank": "-", "latent std": "-", "SIGReg p-value": "-", "train time [s]": "-"}
     chance = {d: random_actions(args.pairs, d) for d in DISTANCES}
     reference = dict.fromkeys(HEADER, "-")
     reference |= {
@@ -110,7 +114,7 @@ def main() -> None:
         f"framework (training, evaluation, {args.pairs} plans per goal distance and row): "
         f"{', '.join(totals)}.",
         "",
-        *markdown(list(HEADER), [[r[c] for c in HEADER] for r in [*rows, reference]]),
+        *markdown(list(HEADER), [[r[c] for c in HEADER] for r in [*rows, oracle, reference]]),
         "",
         "Effective rank / latent std / SIGReg p-value of the latents of 512 held-out frames through "
         "training, by step:",
