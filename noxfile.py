@@ -178,7 +178,11 @@ def tests(session: nox.Session, backend: str) -> None:
 DOCTESTS = ["--doctest-modules", "sigreg", "--ignore=sigreg/_backend/kernels"]
 # test_pallas_aot needs JAX, Triton and torch together: only the environments of all backends have them.
 AGREEMENT_TESTS = ["tests/test_agreement.py", "tests/test_pallas_aot.py", *PEER_TESTS]
-EXAMPLE_TESTS = ["tests/test_examples.py", "tests/test_example_report.py"]
+EXAMPLE_TESTS = [
+    "tests/test_examples.py",
+    "tests/test_example_report.py",
+    "tests/project/test_world_models.py",
+]
 
 
 def _run_doctests(session: nox.Session) -> None:
@@ -198,9 +202,9 @@ def _run_examples_smoke(session: nox.Session) -> None:
 @_timed
 def cross_checks(session: nox.Session) -> None:
     """Every CPU backend in one environment (one install of torch, Triton and JAX, not five):
-    mypy --strict with every framework's types, cross-backend agreement and `sigreg check`, the
-    Pallas kernels' compile for sm_90, the docstring examples, a few steps of each LeJEPA digits
-    example, and the docs session's site and browser tests."""
+    mypy --strict with every framework's types, cross-backend agreement, lightly's LeWM loss and
+    `sigreg check`, the Pallas kernels' compile for sm_90, the docstring examples, a few steps of
+    each LeJEPA digits and LeWorldModel room example, and the docs session's site and browser tests."""
     _require_browser(session)  # before the long install
     _install_backends(session, CPU_BACKENDS)
     session.install(*EXAMPLE_PACKAGES, *nox.project.dependency_groups(PYPROJECT, "typecheck", "docs"))
@@ -257,7 +261,8 @@ def gpu(session: nox.Session) -> None:
 @nox.session(default=False)
 @_timed
 def examples_smoke(session: nox.Session) -> None:
-    """A few steps of each LeJEPA digits example (tests/test_examples.py)."""
+    """A few steps of each LeJEPA digits and LeWorldModel room example (tests/test_examples.py,
+    tests/project/test_world_models.py)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
     session.install(*EXAMPLE_PACKAGES)
     _run_examples_smoke(session)
@@ -270,6 +275,16 @@ def examples(session: nox.Session) -> None:
     _install_backends(session, ["torch-cpu", "jax-cpu"])
     session.install(*EXAMPLE_PACKAGES)
     session.run("python", "examples/results.py", *(session.posargs or ["--output", "docs/data/examples.md"]))
+
+
+@nox.session(default=False)
+@_timed
+def world_models(session: nox.Session) -> None:
+    """The full LeWorldModel room runs and their results table (docs/data/world-models.md)."""
+    _install_backends(session, ["torch-cpu", "jax-cpu"])
+    session.install(*EXAMPLE_PACKAGES)
+    output = ["--output", "docs/data/world-models.md"]
+    session.run("python", "examples/world_models.py", *(session.posargs or output))
 
 
 # The browser tests of the docs drive Debian's Chromium; without it the docs session
