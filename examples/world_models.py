@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import os
 import platform
 import sys
 import time
@@ -91,6 +92,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=50, help="start/goal pairs per goal distance")
     args = parser.parse_args()
     recipe = Recipe(steps=args.steps)
+    load = [os.getloadavg()[0]]  # other jobs on the machine lengthen every time in the table
     rows, histories, totals = [], [], []
     for key in args.frameworks:
         name, module_name = FRAMEWORKS[key]
@@ -103,6 +105,7 @@ def main() -> None:
             histories.append((name, label, metrics["history"]))
             print(name, label, {k: v for k, v in metrics.items() if k != "history"}, flush=True)
         totals.append(f"{name} {time.perf_counter() - began:.0f} s")
+    load.append(os.getloadavg()[0])
     truth = evaluate(true_state(), args.pairs)
     oracle = row("-", "true state (position and dynamics)", truth, 0.0)
     oracle |= dict.fromkeys(
@@ -121,7 +124,7 @@ def main() -> None:
         f"Machine: {platform.machine()}, Python {platform.python_version()}. "
         f"Command: `python examples/world_models.py --output docs/data/world-models.md`. Whole run per "
         f"framework (training, evaluation, {args.pairs} plans per goal distance and row): "
-        f"{', '.join(totals)}.",
+        f"{', '.join(totals)}; load average {load[0]:.1f} at the start, {load[1]:.1f} at the end.",
         "",
         *markdown(list(HEADER), [[r[c] for c in HEADER] for r in [*rows, oracle, reference]]),
         "",
