@@ -32,10 +32,10 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 nox.options.sessions = ["lint", "tests", "cross_checks"]
 # Run by the docs and cross_checks sessions, with every framework installed and the site built.
 DOCS_TESTS = [
-    "tests/test_docs.py",
-    "tests/test_site.py",
-    "tests/test_story.py",
-    "tests/test_collapse_page.py",
+    "tests/project/test_docs.py",
+    "tests/project/test_site.py",
+    "tests/project/test_story.py",
+    "tests/project/test_collapse_page.py",
 ]
 DOCS_IGNORED = [f"--ignore={path}" for path in DOCS_TESTS]
 # Peer libraries that tests compare with, pinned exactly, installed without their dependencies:
@@ -117,7 +117,7 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(CACHES / "jax"))
 # JAX keeps only programs that took a second to compile by default; the tests' take less.
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 # `.ci/run` sets this: each session appends its name and wall time to it (a JSON line). A nox
-# started inside a session (tests/test_matrix.py runs `nox -s gpu`) records nothing.
+# started inside a session (tests/project/test_matrix.py runs `nox -s gpu`) records nothing.
 SESSION_TIMES = None if "NOX_CURRENT_SESSION" in os.environ else os.environ.get("SIGREG_SESSION_TIMES")
 # `.ci/run` sets this too: each session's virtualenv is deleted when the session ends, so the run
 # needs the disk of its largest session (cross_checks, about 3.6 GB: torch, Triton, JAX and Sphinx),
@@ -158,9 +158,23 @@ def _timed(function: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
-def _install_backends(session: nox.Session, names: list[str]) -> None:
+# Exact versions: every session installs under one lock, backends/lock.txt, so a release upstream
+# (a JAX, NumPy or Numba that reorders a sum) changes nothing here until the lock is made again
+# (`nox -s lock`). One resolution for all sessions, not one per backend: each session's set is part
+# of cross_checks', and one resolution gives every session the same NumPy, SciPy and frameworks (the
+# golden values of each backend are recorded under it). `nox -s latest` installs the newest releases.
+LOCK = ROOT / "backends" / "lock.txt"
+LOCK_PYTHON = "3.11"  # CI's Python; uv resolves for it whatever Python runs nox
+
+
+def _install(session: nox.Session, *requirements: str, locked: bool = True) -> None:
+    """``session.install`` under the lock (as constraints: only ``requirements`` are installed)."""
+    session.install(*(["-c", str(LOCK)] if locked else []), *requirements)
+
+
+def _install_backends(session: nox.Session, names: list[str], locked: bool = True) -> None:
     packages = sorted({pkg for name in names for pkg in BACKENDS[name]["install"]})
-    session.install(".", *nox.project.dependency_groups(PYPROJECT, "test"), *packages)
+    _install(session, ".", *nox.project.dependency_groups(PYPROJECT, "test"), *packages, locked=locked)
 
 
 @nox.session
@@ -177,10 +191,10 @@ def tests(session: nox.Session, backend: str) -> None:
 
 DOCTESTS = ["--doctest-modules", "sigreg", "--ignore=sigreg/_backend/kernels"]
 # test_pallas_aot needs JAX, Triton and torch together: only the environments of all backends have them.
-AGREEMENT_TESTS = ["tests/test_agreement.py", "tests/test_pallas_aot.py", *PEER_TESTS]
+AGREEMENT_TESTS = ["tests/project/test_agreement.py", "tests/backend/test_pallas_aot.py", *PEER_TESTS]
 EXAMPLE_TESTS = [
-    "tests/test_examples.py",
-    "tests/test_example_report.py",
+    "tests/project/test_examples.py",
+    "tests/project/test_example_report.py",
     "tests/project/test_world_models.py",
 ]
 
@@ -207,8 +221,8 @@ def cross_checks(session: nox.Session) -> None:
     each LeJEPA digits and LeWorldModel room example, and the docs session's site and browser tests."""
     _require_browser(session)  # before the long install
     _install_backends(session, CPU_BACKENDS)
-    session.install(*EXAMPLE_PACKAGES, *nox.project.dependency_groups(PYPROJECT, "typecheck", "docs"))
-    session.install("--no-deps", *PEERS)
+    _install(session, *EXAMPLE_PACKAGES, *nox.project.dependency_groups(PYPROJECT, "typecheck", "docs"))
+    _install(session, "--no-deps", *PEERS)
     _run_typecheck(session)
     docs_env = _build_docs(session)
     # One pytest for all: its two workers import every framework once, not four times, and share
@@ -232,7 +246,7 @@ def doctests(session: nox.Session) -> None:
 def agreement(session: nox.Session) -> None:
     """Every CPU backend in one environment: cross-backend agreement, lightly's LeWM and `sigreg check`."""
     _install_backends(session, CPU_BACKENDS)
-    session.install("--no-deps", *PEERS)
+    _install(session, "--no-deps", *PEERS)
     _run_agreement(session)
 
 
@@ -261,10 +275,10 @@ def gpu(session: nox.Session) -> None:
 @nox.session(default=False)
 @_timed
 def examples_smoke(session: nox.Session) -> None:
-    """A few steps of each LeJEPA digits and LeWorldModel room example (tests/test_examples.py,
+    """A few steps of each LeJEPA digits and LeWorldModel room example (tests/project/test_examples.py,
     tests/project/test_world_models.py)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
-    session.install(*EXAMPLE_PACKAGES)
+    _install(session, *EXAMPLE_PACKAGES)
     _run_examples_smoke(session)
 
 
@@ -273,7 +287,7 @@ def examples_smoke(session: nox.Session) -> None:
 def examples(session: nox.Session) -> None:
     """The full LeJEPA digits runs and their results table (docs/data/examples.md)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
-    session.install(*EXAMPLE_PACKAGES)
+    _install(session, *EXAMPLE_PACKAGES)
     session.run("python", "examples/results.py", *(session.posargs or ["--output", "docs/data/examples.md"]))
 
 
@@ -282,7 +296,7 @@ def examples(session: nox.Session) -> None:
 def world_models(session: nox.Session) -> None:
     """The full LeWorldModel room runs and their results table (docs/data/world-models.md)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
-    session.install(*EXAMPLE_PACKAGES)
+    _install(session, *EXAMPLE_PACKAGES)
     output = ["--output", "docs/data/world-models.md"]
     session.run("python", "examples/world_models.py", *(session.posargs or output))
 
@@ -332,7 +346,7 @@ def docs(session: nox.Session) -> None:
     (the default run does this in cross_checks)."""
     _require_browser(session)
     _install_backends(session, ["torch-cpu", "jax-cpu", "array-api-strict", "dask"])
-    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    _install(session, *nox.project.dependency_groups(PYPROJECT, "docs"))
     _run_docs(session)
 
 
@@ -349,7 +363,7 @@ def bench(session: nox.Session) -> None:
 
 
 def _layers() -> Any:
-    """tests/layers.py, the table of the package's floors (read by tests/test_layering.py too)."""
+    """tests/layers.py, the table of the package's floors (read by tests/project/test_layering.py too)."""
     spec = importlib.util.spec_from_file_location("sigreg_layers", ROOT / "tests" / "layers.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -364,7 +378,7 @@ PUBLIC_MODULES = sorted({str(p.relative_to(ROOT)) for g in _layers().DOCUMENTED 
 @_timed
 def lint(session: nox.Session) -> None:
     """ruff, ruff format, and numpydoc validation of the public docstrings."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    _install(session, *nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("numpydoc", "lint", *PUBLIC_MODULES)
@@ -380,7 +394,7 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict (pyproject.toml) with the frameworks installed, so their types are checked too
     (the default run does this in cross_checks, which installs them anyway)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
-    session.install(*nox.project.dependency_groups(PYPROJECT, "typecheck"))
+    _install(session, *nox.project.dependency_groups(PYPROJECT, "typecheck"))
     _run_typecheck(session)
 
 
@@ -393,3 +407,59 @@ def cuda_available() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return out.returncode == 0 and "GPU" in out.stdout
+
+
+def locked_requirements() -> list[str]:
+    """Everything the sessions install, as requirements: the package's own, its dependency groups,
+    every CPU backend's packages and the examples' (the lock resolves them together)."""
+    groups = nox.project.dependency_groups(PYPROJECT, "test", "lint", "typecheck", "docs")
+    backends = [pkg for name in CPU_BACKENDS for pkg in BACKENDS[name]["install"]]
+    return sorted({*PYPROJECT["project"]["dependencies"], *groups, *backends, *EXAMPLE_PACKAGES})
+
+
+@nox.session(venv_backend="none", default=False)
+def lock(session: nox.Session) -> None:
+    """Resolve backends/lock.txt again (uv, for CI's Python, with pip's find-links and constraints):
+    after a change of requirements, or to move to newer releases (see `nox -s latest` first)."""
+    with tempfile.TemporaryDirectory() as folder:
+        requirements = Path(folder) / "requirements.in"
+        requirements.write_text("\n".join(locked_requirements()) + "\n")
+        uv = [sys.executable, "-m", "uv", "pip", "compile", str(requirements), "-o", str(LOCK)]
+        options = ["--python-version", LOCK_PYTHON, "--custom-compile-command", "nox -s lock", "--quiet"]
+        session.run(*uv, *options, external=True)
+
+
+@nox.session(default=False)
+@_timed
+def latest(session: nox.Session) -> None:
+    """The newest releases (under pip's constraints only): every CPU backend in one environment, what
+    moved from the lock printed, then the suite on every backend. A failure here that the default
+    run does not have is a release upstream: fix or pin, then `nox -s lock`."""
+    _install_backends(session, CPU_BACKENDS, locked=False)
+    _install(session, *EXAMPLE_PACKAGES, locked=False)
+    listing = "import json, importlib.metadata as m; print(json.dumps({d.name: d.version for d in m.distributions()}))"  # noqa: E501
+    installed = json.loads(session.run("python", "-c", listing, silent=True).strip().splitlines()[-1])
+    moved = _moved_from_the_lock(installed, LOCK.read_text())
+    session.log("moved from backends/lock.txt: " + (", ".join(moved) if moved else "nothing"))
+    session.run("pytest", *WORKERS, *DOCS_IGNORED, *session.posargs, env={"TRITON_INTERPRET": "1"})
+
+
+def _canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _moved_from_the_lock(installed: dict[str, str], lock_text: str) -> list[str]:
+    """``name lock -> installed`` for each locked package whose installed version differs, and
+    ``name (new) version`` for each one the lock does not hold."""
+    pinned = dict(
+        line.split("==", 1) for line in lock_text.splitlines() if "==" in line and not line.startswith("#")
+    )
+    pinned = {_canonical(name): version.strip() for name, version in pinned.items()}
+    moved = []
+    for name, version in sorted(installed.items(), key=lambda item: _canonical(item[0])):
+        was = pinned.get(_canonical(name))
+        if was is None:
+            moved.append(f"{name} (new) {version}")
+        elif was != version:
+            moved.append(f"{name} {was} -> {version}")
+    return moved

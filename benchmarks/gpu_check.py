@@ -5,8 +5,9 @@
 Needs only torch, triton, numpy and pytest (a GPU machine may have no network), and fits in
 about 8 minutes on one H200. In order:
 
-1. The kernel and host-sync tests (``tests/test_triton.py``, ``tests/test_host_sync.py`` and
-   anything marked ``gpu``), which run on the CUDA device when there is one.
+1. The kernel and host-sync tests (``tests/backend/test_triton_ecf.py``,
+   ``tests/backend/test_host_sync.py`` and anything marked ``gpu``), which run on the CUDA
+   device when there is one.
 2. Value and gradient of ``sigreg.sigreg`` (the Triton kernels on CUDA) against the naive
    formula evaluated in float64 by torch's autograd: float32 within 1e-5 relative, float64
    within 1e-12.
@@ -46,7 +47,7 @@ import bench_gpu  # noqa: E402
 SHAPES = [(512, 512), (2048, 512), (8192, 512), (32768, 512), (8192, 8192)]
 QUICK_SHAPES = [(64, 16), (128, 16)]
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
-TESTS = ["tests/test_triton.py", "tests/test_host_sync.py"]
+TESTS = ["tests/backend/test_triton_ecf.py", "tests/backend/test_host_sync.py"]
 
 
 def log(message: str) -> None:

@@ -1,4 +1,4 @@
-"""Headless Chromium for the docs' browser tests (tests/test_story.py, tests/test_site.py).
+"""Headless Chromium for the docs' browser tests (tests/project/test_story.py, tests/project/test_site.py).
 
 Playwright drives Debian's ``/usr/bin/chromium``. Without either, the tests skip,
 unless ``SIGREG_REQUIRE_BROWSER=1`` (``nox -s docs`` and CI), where that is a failure.

@@ -1,7 +1,7 @@
 """Golden values: every public function on fixed inputs, values and gradients.
 
 They pin the numbers of a tree so that a change meant to leave behaviour alone (a
-restructuring, a rename) can prove it did: ``tests/test_golden.py`` recomputes them
+restructuring, a rename) can prove it did: ``tests/project/test_golden.py`` recomputes them
 and compares bit for bit. Regenerate them only for a change that alters numbers on
 purpose, in a commit that says why::
 
@@ -10,6 +10,11 @@ purpose, in a commit that says why::
 
 The values depend on which fused kernels serve (Numba's reorders sums), so each file is
 named by backend and by whether Numba imports: ``tests/data/golden/<config>.npz``.
+They are bit for bit under the versions of ``backends/lock.txt``, which the nox sessions install
+(a newer JAX, NumPy or Numba may reorder a sum: ``nox -s latest`` shows it). They also depend on
+the CPU: Numba compiles its kernels for the host's instruction set (the ``-numba`` files), and
+NumPy and XLA pick vector kernels by CPU features; these were recorded on CI's kind of machine
+(an x86-64 AMD EPYC with AVX2 and FMA). On another CPU, regenerate them before a restructuring.
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import array_api_compat
@@ -19,6 +22,7 @@ from sigreg._core.backends import (
 )
 
 DEVICE = os.environ.get("SIGREG_TEST_DEVICE", "cpu")
+ROOT = Path(__file__).parents[1]  # the repository
 
 
 def cuda_available() -> bool:
@@ -116,3 +120,16 @@ def max_rel(actual: Any, desired: Any) -> float:
     a = to_numpy(actual).astype(np.float64)
     d = np.asarray(desired, dtype=np.float64)
     return float(np.max(np.abs(a - d)) / np.max(np.abs(d)))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m sigreg ARGS`` in a fresh process, from the repository, on the CPU."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+    return subprocess.run(
+        [sys.executable, "-m", "sigreg", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )

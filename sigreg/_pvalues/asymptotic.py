@@ -18,7 +18,7 @@ probabilities come from Imhof's (1961) inversion of the characteristic function,
 by the midpoint rule with step 0.02 up to u = 500 (the integrand then is below 1e-7
 and oscillates), tabulated once per statistic on a grid of q; beyond the table
 ``log P`` is extrapolated linearly with the exact slope ``-1 / (2 lambda_max)``.
-Against 2 million Monte Carlo draws the table is within 1e-4 (tests/test_pvalues.py).
+Against 2 million Monte Carlo draws the table is within 1e-4 (tests/pvalues/test_sliced.py).
 """
 
 from __future__ import annotations

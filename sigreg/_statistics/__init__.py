@@ -1,3 +1,3 @@
 """The statistics: the registry, then one family per module. Array-API maths on ``xp``;
-imports only ``sigreg._core`` (tests/test_layering.py).
+imports only ``sigreg._core`` (tests/project/test_layering.py).
 """

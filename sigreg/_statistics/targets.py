@@ -419,7 +419,7 @@ class RectifiedGeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
     the abstract and Figure 1 of the paper (arxiv.org/html/2602.01456v1) and the authors'
     reference code (github.com/YilunKuang/rectified-lp-jepa: ``README.md``, ``MINIMAL.md`` and
     ``solo/losses/rectified_lpjepa.py``, whose ``rectified_gengaus_mean_var_unified`` gives the
-    mean and variance that ``tests/test_targets_rdmreg.py`` compares with this CF). The
+    mean and variance that ``tests/statistics/test_targets_rectified.py`` compares with this CF). The
     authors' recommended default is ``p = 1, mu = 0, sigma = sigma_GN`` (the rectified
     Laplace); ``p`` defaults to 2 here. The law is not symmetric, so its CF is complex; it is
     computed by float64 quadrature (and interpolated from a table for the sliced statistic).

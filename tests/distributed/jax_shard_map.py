@@ -1,4 +1,4 @@
-"""Run by tests/test_distributed.py in a fresh process (needs 4 host devices before JAX starts).
+"""Run by tests/backend/test_distributed.py in a fresh process (needs 4 host devices before JAX starts).
 
 A linear encoder with replicated parameters, the batch sharded over 4 devices
 with ``shard_map``: value and ``pmean``-ed parameter gradients must equal the

@@ -1,4 +1,4 @@
-"""Run by tests/test_distributed.py: ``python torch_ddp.py WORLD_SIZE PORT``.
+"""Run by tests/backend/test_distributed.py: ``python torch_ddp.py WORLD_SIZE PORT``.
 
 Spawns WORLD_SIZE gloo workers on loopback with unequal local batch sizes. On
 every rank: the statistic equals the single-process value on the concatenated

@@ -17,7 +17,7 @@ angle addition, ``(c, s) <- (c c1 - s s1, s c1 + c s1)``: two multiplies and two
 multiply-adds per knot instead of two libdevice calls (about 56 SASS instructions). As in
 the Numba kernel (``numba_ecf``), re-anchoring every 16 knots bounds the drift of the
 rotation to a few roundings for any ``J``, which keeps float32 at the accuracy of direct
-evaluation (tests/test_triton.py compares the two against float64).
+evaluation (tests/backend/test_triton_ecf.py compares the two against float64).
 
 The direct evaluations are this module's ``_sincos``: one Cody-Waite reduction by pi/2 shared
 by cosine and sine, then minimax polynomials (cephes' for float32, fdlibm's for float64). In
