@@ -3,9 +3,10 @@
     python examples/world_models.py [--output docs/data/world-models.md] [--frameworks torch jax]
 
 For each framework: LeWM (lam = 0.1, no stop-gradient: the paper's recipe; with a second seed
-too), lam = 0 (no SIGReg: the collapse baseline) and a stop-gradient baseline (the target detached, lam = 0);
-then, as references, the true state (the agent's position read off the frame, the room's own
-dynamics: what the planner reaches with a perfect model) and random actions on the same pairs.
+too), lam = 0 (no SIGReg: the collapse baseline), a stop-gradient baseline (the target
+detached, lam = 0) and the untrained encoder and predictor; then, as references, the true state
+(the agent's position read off the frame, the room's own dynamics: what the planner reaches with
+a perfect model) and random actions on the same pairs.
 A second table follows the effective rank and SIGReg p-value of held-out latents through training.
 """
 
@@ -53,6 +54,7 @@ def variants(recipe: Recipe) -> list[tuple[str, Recipe]]:
         ),
         ("lam = 0 (no SIGReg)", dataclasses.replace(recipe, lam=0.0)),
         ("stop-gradient, lam = 0", dataclasses.replace(recipe, lam=0.0, detach_target=True)),
+        ("untrained (0 steps)", dataclasses.replace(recipe, steps=0)),
     ]
 
 
