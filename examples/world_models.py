@@ -145,6 +145,7 @@ def main() -> None:
                     ),
                 ]
                 for name, label, history in histories
+                if history  # the untrained rows have no training to follow
             ],
         ),
     ]
