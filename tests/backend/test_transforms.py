@@ -66,7 +66,7 @@ def _close(actual, expected, what):
 
 def _sigreg_and_naive(name, a, xp):
     statistic = sigreg.stats.get(name, **OPTIONS.get(name, {}))
-    form = dispatch.local_form(statistic, None)  # the form sigreg.sigreg evaluates without all_reduce
+    form = statistic.local_form()  # the form sigreg.sigreg evaluates without all_reduce
 
     def f(x):
         return sigreg.sigreg(x, statistic=statistic, directions=a)
