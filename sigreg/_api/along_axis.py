@@ -154,6 +154,7 @@ def function_of(cls: type[Statistic]) -> Callable[..., Array]:  # numpydoc ignor
     function.__signature__ = inspect.Signature([samples, axis, *options])  # type: ignore[attr-defined]
     function.__name__ = function.__qualname__ = cls.name
     function.__doc__ = function_doc(cls)
+    function.statistic_class = cls  # type: ignore[attr-defined]  # where its docstring comes from
     return function
 
 
