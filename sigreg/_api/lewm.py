@@ -154,7 +154,7 @@ def _sigreg_options(embeddings: Array, time_axis: int, xp: Any, options: dict[st
         "all_reduce": options.pop("all_reduce", None),
     }
     statistic = registry.resolve(options.pop("statistic", "epps_pulley"), options)  # the rest: its options
-    checks.samples(statistic, embeddings.shape[1 - time_axis], "embeddings")
+    statistic.check_samples(embeddings.shape[1 - time_axis], "embeddings")
     checks.slicing("embeddings", embeddings, xp, kwargs["directions"], kwargs["num_slices"], kwargs["seed"])
     return {"statistic": statistic, **kwargs}
 
