@@ -38,6 +38,11 @@ DOCS_TESTS = [
     "tests/project/test_collapse_page.py",
 ]
 DOCS_IGNORED = [f"--ignore={path}" for path in DOCS_TESTS]
+# Peer libraries that tests compare with, pinned exactly, installed without their dependencies:
+# lightly's torchvision would replace the CPU build of torch (its PyPI wheel is built for CUDA).
+PEERS = ["lightly==1.6.0"]
+PEER_TESTS = ["tests/project/test_lightly_lewm.py"]  # run with AGREEMENT_TESTS only
+PEERS_IGNORED = [f"--ignore={path}" for path in PEER_TESTS]
 EXAMPLE_PACKAGES = ["scikit-learn>=1.3", "tqdm>=4.60", "optax>=0.2"]
 nox.options.error_on_missing_interpreters = True
 # uv builds each session's virtualenv and installs into it in seconds, where pip takes one to two
@@ -180,13 +185,18 @@ def tests(session: nox.Session, backend: str) -> None:
     that holds only that backend."""
     _install_backends(session, [backend])
     paths = BACKENDS[backend].get("tests", [])
-    session.run("pytest", *WORKERS, *paths, *DOCS_IGNORED, *session.posargs, env=BACKENDS[backend]["env"])
+    ignored = [*DOCS_IGNORED, *PEERS_IGNORED]
+    session.run("pytest", *WORKERS, *paths, *ignored, *session.posargs, env=BACKENDS[backend]["env"])
 
 
 DOCTESTS = ["--doctest-modules", "sigreg", "--ignore=sigreg/_backend/kernels"]
 # test_pallas_aot needs JAX, Triton and torch together: only the environments of all backends have them.
-AGREEMENT_TESTS = ["tests/project/test_agreement.py", "tests/backend/test_pallas_aot.py"]
-EXAMPLE_TESTS = ["tests/project/test_examples.py", "tests/project/test_example_report.py"]
+AGREEMENT_TESTS = ["tests/project/test_agreement.py", "tests/backend/test_pallas_aot.py", *PEER_TESTS]
+EXAMPLE_TESTS = [
+    "tests/project/test_examples.py",
+    "tests/project/test_example_report.py",
+    "tests/project/test_world_models.py",
+]
 
 
 def _run_doctests(session: nox.Session) -> None:
@@ -206,12 +216,13 @@ def _run_examples_smoke(session: nox.Session) -> None:
 @_timed
 def cross_checks(session: nox.Session) -> None:
     """Every CPU backend in one environment (one install of torch, Triton and JAX, not five):
-    mypy --strict with every framework's types, cross-backend agreement and `sigreg check`, the
-    Pallas kernels' compile for sm_90, the docstring examples, a few steps of each LeJEPA digits
-    example, and the docs session's site and browser tests."""
+    mypy --strict with every framework's types, cross-backend agreement, lightly's LeWM loss and
+    `sigreg check`, the Pallas kernels' compile for sm_90, the docstring examples, a few steps of
+    each LeJEPA digits and LeWorldModel room example, and the docs session's site and browser tests."""
     _require_browser(session)  # before the long install
     _install_backends(session, CPU_BACKENDS)
     _install(session, *EXAMPLE_PACKAGES, *nox.project.dependency_groups(PYPROJECT, "typecheck", "docs"))
+    _install(session, "--no-deps", *PEERS)
     _run_typecheck(session)
     docs_env = _build_docs(session)
     # One pytest for all: its two workers import every framework once, not four times, and share
@@ -233,8 +244,9 @@ def doctests(session: nox.Session) -> None:
 @nox.session(default=False)
 @_timed
 def agreement(session: nox.Session) -> None:
-    """Every CPU backend in one environment: cross-backend agreement and `sigreg check`."""
+    """Every CPU backend in one environment: cross-backend agreement, lightly's LeWM and `sigreg check`."""
     _install_backends(session, CPU_BACKENDS)
+    _install(session, "--no-deps", *PEERS)
     _run_agreement(session)
 
 
@@ -263,7 +275,8 @@ def gpu(session: nox.Session) -> None:
 @nox.session(default=False)
 @_timed
 def examples_smoke(session: nox.Session) -> None:
-    """A few steps of each LeJEPA digits example (tests/project/test_examples.py)."""
+    """A few steps of each LeJEPA digits and LeWorldModel room example (tests/project/test_examples.py,
+    tests/project/test_world_models.py)."""
     _install_backends(session, ["torch-cpu", "jax-cpu"])
     _install(session, *EXAMPLE_PACKAGES)
     _run_examples_smoke(session)
@@ -276,6 +289,16 @@ def examples(session: nox.Session) -> None:
     _install_backends(session, ["torch-cpu", "jax-cpu"])
     _install(session, *EXAMPLE_PACKAGES)
     session.run("python", "examples/results.py", *(session.posargs or ["--output", "docs/data/examples.md"]))
+
+
+@nox.session(default=False)
+@_timed
+def world_models(session: nox.Session) -> None:
+    """The full LeWorldModel room runs and their results table (docs/data/world-models.md)."""
+    _install_backends(session, ["torch-cpu", "jax-cpu"])
+    _install(session, *EXAMPLE_PACKAGES)
+    output = ["--output", "docs/data/world-models.md"]
+    session.run("python", "examples/world_models.py", *(session.posargs or output))
 
 
 # The browser tests of the docs drive Debian's Chromium; without it the docs session

@@ -9,6 +9,7 @@ array library; the framework adapters load when their arrays show up.
 
 from . import stats, targets
 from ._api.accumulate import Accumulator
+from ._api.lewm import lewm_loss, lewm_value_and_grad
 from ._api.regulariser import directions, lejepa_loss, sigreg, value_and_grad
 from ._api.visreg import visreg, visreg_value_and_grad
 from ._api.warmup import warmup
@@ -22,6 +23,8 @@ __all__ = [
     "directions",
     "epps_pulley",
     "lejepa_loss",
+    "lewm_loss",
+    "lewm_value_and_grad",
     "sigreg",
     "stats",
     "targets",

@@ -30,6 +30,7 @@ PAGES = [
     "guides/validating.html",
     "distributed.html",
     "examples.html",
+    "world-models.html",
     "api.html",
     "numbers.html",
     "pvalues.html",
@@ -105,6 +106,10 @@ def test_generated_figures_and_tables_are_on_their_pages():
     rows += ("lam = 0 (no SIGReg)",)
     for row in (*rows, "random encoder", "PCA of the pixels"):
         assert row in examples, f"the digits results table lacks the row {row!r}"
+    world_models = (_site() / "world-models.html").read_text()
+    rows = ("LeWM, lam = 0.1", "lam = 0 (no SIGReg)", "stop-gradient, lam = 0", "true state", "random")
+    for row in rows:
+        assert row in world_models, f"the world-model results table lacks the row {row!r}"
     figures = [("index.html", "descent"), ("numbers.html", "null"), ("benchmark.html", "benchmark")]
     figures += [("pvalues.html", "calibration"), ("regularisers.html", "collapse")]
     pvalues = (_site() / "pvalues.html").read_text()

@@ -1,4 +1,5 @@
-"""The Equinox module under jit: the numbers and gradients of sigreg.sigreg; bad input named."""
+"""The Equinox modules under jit: the numbers and gradients of sigreg.sigreg and sigreg.lewm_loss; bad input
+named."""
 
 from __future__ import annotations
 
@@ -74,3 +75,34 @@ def test_equinox_module_names_seed(seed, error, words):
     got = sigreg.equinox.SIGReg(num_slices=4)(z + jax.numpy.arange(6.0)[:, None], seed=3)
     expected = sigreg.sigreg(np.ones((6, 3)) + np.arange(6.0)[:, None], num_slices=4, seed=3)
     assert float(got) == pytest.approx(float(expected), rel=1e-5)
+
+
+def _lewm_clips(seed=0, b=24, t=4, d=6):
+    rng = np.random.default_rng(seed)
+    emb = rng.standard_normal((b, t, d)).astype(np.float32)
+    return emb[:, :-1] + 0.2 * rng.standard_normal((b, t - 1, d)).astype(np.float32), emb
+
+
+def test_equinox_module_under_jit_matches_the_function():
+    predicted, emb = (jax.numpy.asarray(x) for x in _lewm_clips(seed=2))
+    criterion = sigreg.equinox.LeWMLoss(lam=0.2, num_slices=32, normalize=True)
+
+    @eqx.filter_jit
+    def value_and_grads(m, p, e, step):
+        return jax.value_and_grad(lambda p, e: m(p, e[:, 1:], e, seed=step), argnums=(0, 1))(p, e)
+
+    for step in (0, 5):
+        value, grads = value_and_grads(criterion, predicted, emb, jax.numpy.asarray(step))
+        ref_value, ref_grads = jax.value_and_grad(
+            lambda p, e, step=step: sigreg.lewm_loss(
+                p, e[:, 1:], e, lam=0.2, num_slices=32, normalize=True, seed=step
+            ),
+            argnums=(0, 1),
+        )(predicted, emb)
+        np.testing.assert_allclose(value, ref_value, rtol=1e-6)
+        for got, expected in zip(grads, ref_grads, strict=True):
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+    first = value_and_grads(criterion, predicted, emb, 0)[0]
+    assert float(first) != float(value_and_grads(criterion, predicted, emb, 1)[0])  # fresh directions
+    with pytest.raises(TypeError, match="seed must be a Python int"):
+        criterion(predicted, emb[:, 1:], emb, seed=1.5)
