@@ -33,6 +33,7 @@ DOCUMENTED = (
     "sigreg/lightning.py",
     "sigreg/equinox.py",
     "sigreg/_api/*.py",
+    "sigreg/_backend/kernels/warning.py",
     "sigreg/_pvalues/sliced.py",
     "sigreg/_statistics/epps_pulley.py",
     "sigreg/_statistics/edf.py",

@@ -22,21 +22,21 @@ array-API path for float32 at N=2048, K=1024, J=16 on two cores, 14x for float64
 
 Loop order and threading
 ------------------------
-Work is cut into independent tasks that ``numba.prange`` spreads over Numba's threads
-(``numba.set_num_threads``). Sums: one task per (batch item, block of 128 directions,
-block of 64 knots, split of the rows); the row splits give small-``K`` problems enough
-tasks, are chosen from the shape alone (never from the thread count, so results do not
-depend on it) and are added in float64 at the end. VJP: one task per (batch item, block
-of 128 directions, block of 64 rows); it needs only each sample's own row. Tasks are
-split statically over the threads (``prange``); claiming them dynamically (an atomic
-counter) measured no better with one of two cores busy elsewhere, so it was left out.
+Work is cut into independent tasks. Sums: one task per (batch item, block of 128
+directions, block of 64 knots, split of the rows); the row splits give small-``K`` problems
+enough tasks, are chosen from the shape alone (never from the thread count, so results do
+not depend on it) and are added in float64 at the end. VJP: one task per (batch item, block
+of 128 directions, block of 64 rows); it needs only each sample's own row. Each task writes
+only its own outputs.
 
-Numba picks its threading layer; without TBB installed that is GNU OpenMP, with two
-consequences for callers: a process forked after a kernel has run is terminated (by
-Numba) if it calls a kernel (use ``spawn``, or ``NUMBA_THREADING_LAYER=workqueue``); and
-its idle threads spin for a while after each call, which slowed PyTorch CPU work run right
-after it several times over in a benchmark (``OMP_WAIT_POLICY=passive`` or the workqueue
-layer avoid that; the workqueue layer must not be entered from two Python threads at once).
+The tasks run on sigreg's own threads (``cpu_threads``): the calling thread and
+``NUMBA_NUM_THREADS - 1`` workers (by default one per CPU) claim chunks of them, each chunk a
+call of a compiled function that releases the GIL. Idle workers sleep on a queue, never
+spin; a worker taken off its core by other jobs holds up only its chunk. Numba's own
+``parallel=True`` was left: its OpenMP layer spun its threads after every call (on a busy
+machine they took the cores from PyTorch's, and PyTorch's from them), it may fail to load
+(``NUMBA_THREADING_LAYER``), it kills a forked child that calls a kernel, and it was most of
+the compile time.
 
 Inside a task rows go four at a time, and every innermost loop runs over the contiguous
 direction axis ``k``, which LLVM turns into SIMD code. For the sums the four rows are
@@ -74,14 +74,15 @@ reassociate the sums and drop NaN handling, and gained only a few percent.
 
 Compilation
 -----------
-Numba is imported, and the kernels compiled, on the first call for each dtype: about 4 s
-for the sums and 4 s for the VJP on the machine this was written on. The compiled kernels
+Numba is imported, and the kernels compiled, on the first call for each dtype: a few
+seconds each (``benchmarks/bench.py --first-call-only`` measures it). The compiled kernels
 are kept on disk (``numba_cache``: ``NUMBA_CACHE_DIR``, else ``~/.cache/sigreg/numba``), so
-later processes load them instead (about 1 s, Numba's import included);
-``sigreg.warmup`` compiles them ahead of time. Importing this module needs neither;
-:func:`available` says whether Numba imports. The
-kernels are compiled for one array type only (C-contiguous, aligned, writeable, native
-byte order); other inputs are copied into it rather than compiled for again.
+later processes load them instead (about 1 s, Numba's import included), also from a folder
+they cannot write; ``sigreg.warmup`` compiles them ahead of time. Importing this module needs
+neither; :func:`available` says whether Numba imports. The kernels are compiled for one array
+type only (C-contiguous, aligned, writeable, native byte order); other inputs are copied into
+it rather than compiled for again. Should a kernel fail to compile or run, the array-API code
+computes the same sums (``fallback``: one ``sigreg.KernelWarning``).
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
+
+from . import cpu_threads, fallback
 
 __all__ = ["available", "ecf_sums", "ecf_sums_vjp"]
 
@@ -165,8 +168,6 @@ def _jit(**options: Any) -> Callable[[_F], _F]:
 @functools.cache
 def compiled_kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
     """The sums and VJP kernels for ``dtype``, built (not compiled) on first request."""
-    import numba
-
     single = dtype == np.float32
 
     @_jit(inline="always")
@@ -288,10 +289,12 @@ def compiled_kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
                 out[split, b, k0 + kk, j_start + j] = acc[j, 0, kk]
                 out[split, b, k0 + kk, num_knots + j_start + j] = acc[j, 1, kk]
 
-    @_jit(parallel=True, cache=True)
-    def sums_kernel(u: Any, dt: float, num_knots: int, rows_per_split: int, out: Any, tasks: int) -> None:
-        """``out[split, b, k, :]``: float64 sums over the rows of ``split``, all splits."""
-        for task in numba.prange(tasks):
+    @_jit(nogil=True, cache=True)
+    def sums_kernel(
+        u: Any, dt: float, num_knots: int, rows_per_split: int, out: Any, first: int, stop: int
+    ) -> None:
+        """``out[split, b, k, :]``: float64 sums over the rows of ``split``, tasks ``first .. stop - 1``."""
+        for task in range(first, stop):
             sums_task(u, dt, num_knots, rows_per_split, out, task)
 
     @_jit()
@@ -351,10 +354,11 @@ def compiled_kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
             for kk in range(kw):
                 grad[b, r_start + r, k0 + kk] = total[r, kk]
 
-    @_jit(parallel=True, cache=True)
-    def vjp_kernel(u: Any, coef: Any, dt: float, grad: Any, tasks: int) -> None:
-        """``grad[b, n, k] = sum_j coef[b, j, 0, k] cos(t_j u) - coef[b, j, 1, k] sin(t_j u)``."""
-        for task in numba.prange(tasks):
+    @_jit(nogil=True, cache=True)
+    def vjp_kernel(u: Any, coef: Any, dt: float, grad: Any, first: int, stop: int) -> None:
+        """``grad[b, n, k] = sum_j coef[b, j, 0, k] cos(t_j u) - coef[b, j, 1, k] sin(t_j u)``, for
+        tasks ``first .. stop - 1``."""
+        for task in range(first, stop):
             vjp_task(u, coef, dt, grad, task)
 
     return sums_kernel, vjp_kernel
@@ -401,21 +405,32 @@ def ecf_sums(u: np.ndarray[Any, Any], dt: float, num_knots: int) -> np.ndarray[A
 
     ``u`` has shape ``(..., N, K)``, float32 or float64. The result is a new array of shape
     ``(..., K, 2J)`` and the dtype of ``u``: the cosine sums in ``[..., :J]``, the sine sums
-    in ``[..., J:]``.
+    in ``[..., J:]``. Should the kernels fail (``fallback``), the array-API code computes them.
     """
     num_knots = int(num_knots)
     _check(u, num_knots)
     *batch_shape, n, k = u.shape
+    if math.prod(batch_shape) == 0 or k == 0 or num_knots == 0 or n == 0:
+        return np.zeros((*batch_shape, k, 2 * num_knots), dtype=u.dtype.newbyteorder("="))
+    return fallback.guard(
+        "numba",
+        lambda: _sums(u, float(dt), num_knots),
+        lambda: np.ascontiguousarray(
+            fallback.array_api_sums(_native(u), float(dt), num_knots, _numpy_namespace())
+        ),
+    )
+
+
+def _sums(u: np.ndarray[Any, Any], dt: float, num_knots: int) -> np.ndarray[Any, Any]:
+    *batch_shape, n, k = u.shape
     batch = math.prod(batch_shape)
     dtype = u.dtype.newbyteorder("=")
-    if batch == 0 or k == 0 or num_knots == 0 or n == 0:
-        return np.zeros((*batch_shape, k, 2 * num_knots), dtype=dtype)
     u3 = _kernel_input(u, batch, n, k)
     sums_kernel, _ = compiled_kernels(dtype)
     splits, rows = _row_splits(batch, n, k, num_knots)
     partial = np.empty((splits, batch, k, 2 * num_knots))
     tasks = splits * batch * -(-k // _BLOCK_K) * -(-num_knots // _KNOT_BLOCK)
-    sums_kernel(u3, float(dt), num_knots, rows, partial, tasks)
+    cpu_threads.run(sums_kernel, (u3, dt, num_knots, rows, partial), tasks)
     sums = partial[0] if splits == 1 else partial.sum(axis=0)
     result: np.ndarray[Any, Any] = sums.astype(dtype).reshape(*batch_shape, k, 2 * num_knots)
     return result
@@ -428,24 +443,51 @@ def ecf_sums_vjp(
 
     ``sums_bar`` has shape ``(..., K, 2J)`` and the dtype of ``u`` (cotangents of the cosine
     sums, then of the sine sums); the result is a new array with the shape and dtype of ``u``:
-    ``sum_j t_j (sin_bar_kj cos(t_j u_nk) - cos_bar_kj sin(t_j u_nk))``.
+    ``sum_j t_j (sin_bar_kj cos(t_j u_nk) - cos_bar_kj sin(t_j u_nk))``. Should the kernels
+    fail (``fallback``), the array-API code computes it.
     """
     num_knots = int(num_knots)
     _check(u, num_knots, sums_bar)
     *batch_shape, n, k = u.shape
+    if math.prod(batch_shape) == 0 or k == 0 or n == 0 or num_knots == 0:
+        return np.zeros(u.shape, dtype=u.dtype.newbyteorder("="))
+    return fallback.guard(
+        "numba",
+        lambda: _sums_vjp(u, sums_bar, float(dt), num_knots),
+        lambda: np.ascontiguousarray(
+            fallback.array_api_sums_vjp(
+                _native(u), _native(sums_bar), float(dt), num_knots, _numpy_namespace()
+            )
+        ),
+    )
+
+
+def _sums_vjp(
+    u: np.ndarray[Any, Any], sums_bar: np.ndarray[Any, Any], dt: float, num_knots: int
+) -> np.ndarray[Any, Any]:
+    *batch_shape, n, k = u.shape
     batch = math.prod(batch_shape)
     dtype = u.dtype.newbyteorder("=")
-    if batch == 0 or k == 0 or n == 0 or num_knots == 0:
-        return np.zeros(u.shape, dtype=dtype)
     u3 = _kernel_input(u, batch, n, k)
     _, vjp_kernel = compiled_kernels(dtype)
     bar = sums_bar.reshape(batch, k, 2, num_knots).astype(np.float64)
     # coef[b, j, 0, k] multiplies cos(t_j u), coef[b, j, 1, k] multiplies -sin(t_j u); t_j is
     # rounded once from float64 like an exact oracle would, then the product once to u's dtype.
-    t = np.arange(1, num_knots + 1) * float(dt)
+    t = np.arange(1, num_knots + 1) * dt
     coef = np.ascontiguousarray((bar[:, :, ::-1, :] * t).transpose(0, 3, 2, 1), dtype=dtype)
     grad = np.empty((batch, n, k), dtype=dtype)
     tasks = batch * -(-k // _BLOCK_K) * -(-n // _VJP_ROWS)
-    vjp_kernel(u3, coef, float(dt), grad, tasks)
+    cpu_threads.run(vjp_kernel, (u3, coef, dt, grad), tasks)
     result: np.ndarray[Any, Any] = grad.reshape(u.shape)
     return result
+
+
+def _native(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``a`` in native byte order (the array-API code's results then are too)."""
+    return a.astype(a.dtype.newbyteorder("="), copy=False)
+
+
+def _numpy_namespace() -> Any:
+    import array_api_compat.numpy
+
+    return array_api_compat.numpy
