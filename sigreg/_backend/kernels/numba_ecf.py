@@ -96,7 +96,7 @@ import numpy as np
 
 from . import cpu_threads, fallback
 
-__all__ = ["available", "ecf_sums", "ecf_sums_vjp"]
+__all__ = ["available", "cached", "compile_ahead", "ecf_sums", "ecf_sums_vjp"]
 
 # Knots per run between direct evaluations (anchors); the first anchor is the step itself.
 _ANCHOR_EVERY = 16
@@ -421,7 +421,23 @@ def ecf_sums(u: np.ndarray[Any, Any], dt: float, num_knots: int) -> np.ndarray[A
     )
 
 
-def _sums(u: np.ndarray[Any, Any], dt: float, num_knots: int) -> np.ndarray[Any, Any]:
+@functools.cache
+def _check_cpu() -> None:
+    from . import numba_cache
+
+    lacking = numba_cache.missing_features()
+    if lacking:  # code for a CPU this one is not would stop the process (an illegal instruction)
+        raise RuntimeError(f"NUMBA_CPU_NAME asks for CPU features this CPU lacks: {', '.join(lacking)}")
+
+
+def _launch(kernel: Any, args: tuple[Any, ...], tasks: int) -> None:
+    _check_cpu()
+    cpu_threads.run(kernel, args, tasks)
+
+
+def _sums(
+    u: np.ndarray[Any, Any], dt: float, num_knots: int, launch: Callable[..., None] = _launch
+) -> np.ndarray[Any, Any]:
     *batch_shape, n, k = u.shape
     batch = math.prod(batch_shape)
     dtype = u.dtype.newbyteorder("=")
@@ -430,7 +446,7 @@ def _sums(u: np.ndarray[Any, Any], dt: float, num_knots: int) -> np.ndarray[Any,
     splits, rows = _row_splits(batch, n, k, num_knots)
     partial = np.empty((splits, batch, k, 2 * num_knots))
     tasks = splits * batch * -(-k // _BLOCK_K) * -(-num_knots // _KNOT_BLOCK)
-    cpu_threads.run(sums_kernel, (u3, dt, num_knots, rows, partial), tasks)
+    launch(sums_kernel, (u3, dt, num_knots, rows, partial), tasks)
     sums = partial[0] if splits == 1 else partial.sum(axis=0)
     result: np.ndarray[Any, Any] = sums.astype(dtype).reshape(*batch_shape, k, 2 * num_knots)
     return result
@@ -463,7 +479,11 @@ def ecf_sums_vjp(
 
 
 def _sums_vjp(
-    u: np.ndarray[Any, Any], sums_bar: np.ndarray[Any, Any], dt: float, num_knots: int
+    u: np.ndarray[Any, Any],
+    sums_bar: np.ndarray[Any, Any],
+    dt: float,
+    num_knots: int,
+    launch: Callable[..., None] = _launch,
 ) -> np.ndarray[Any, Any]:
     *batch_shape, n, k = u.shape
     batch = math.prod(batch_shape)
@@ -477,9 +497,38 @@ def _sums_vjp(
     coef = np.ascontiguousarray((bar[:, :, ::-1, :] * t).transpose(0, 3, 2, 1), dtype=dtype)
     grad = np.empty((batch, n, k), dtype=dtype)
     tasks = batch * -(-k // _BLOCK_K) * -(-n // _VJP_ROWS)
-    cpu_threads.run(vjp_kernel, (u3, coef, dt, grad), tasks)
+    launch(vjp_kernel, (u3, coef, dt, grad), tasks)
     result: np.ndarray[Any, Any] = grad.reshape(u.shape)
     return result
+
+
+def _signatures(dtype: Any, use: Callable[[Any, tuple[Any, ...]], None]) -> None:
+    """``use(kernel, arguments)`` for both kernels, with the argument types of every call."""
+
+    def launch(kernel: Any, args: tuple[Any, ...], tasks: int) -> None:
+        use(kernel, (*args, 0, tasks))
+
+    u = np.zeros((1, 1), dtype)
+    _sums(u, 0.5, 1, launch=launch)
+    _sums_vjp(u, np.zeros((1, 2), dtype), 0.5, 1, launch=launch)
+
+
+def compile_ahead(dtype: Any) -> None:
+    """Compile both kernels for ``dtype`` (or load them from the disk cache) without running them:
+    a cache can be filled for a CPU that is not this one (``NUMBA_CPU_NAME``)."""
+    import numba
+
+    _signatures(dtype, lambda kernel, args: kernel.compile(tuple(numba.typeof(a) for a in args)))
+
+
+def cached(dtype: Any) -> bool:
+    """Whether the disk cache holds both kernels for ``dtype`` and this CPU (nothing is compiled,
+    loaded or written: ``python -m sigreg warmup --check``)."""
+    from . import numba_cache
+
+    held: list[bool] = []
+    _signatures(dtype, lambda kernel, args: held.append(numba_cache.holds(kernel, args)))
+    return all(held)
 
 
 def _native(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
