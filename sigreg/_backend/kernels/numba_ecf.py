@@ -17,7 +17,7 @@ The array-API path (``sigreg._statistics.ecf``) makes one pass over a block of r
 complex multiply, a sum), so each knot moves the block through memory again: it is bound
 by memory traffic. Here ``u`` is read once per block of 64 knots (once in all for the
 default 16), and the cosines, the rotation from knot to knot and the partial sums stay in
-a few kilobytes of per-task scratch in the L1 cache. About 8x faster than the NumPy
+a few kilobytes of scratch in the L1 cache. About 8x faster than the NumPy
 array-API path for float32 at N=2048, K=1024, J=16 on two cores, 14x for float64.
 
 Loop order and threading
@@ -225,11 +225,18 @@ def compiled_kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
                     st[0, r, kk] = cr[kk]
                     st[1, r, kk] = sr[kk]
 
-    @_jit()
-    def sums_task(u: Any, dt: float, num_knots: int, rows_per_split: int, out: Any, task: int) -> None:
-        """One task of the sums: (batch item, direction block, knot block, split of the rows)."""
-        # Scratch, one allocation each (distinct objects for LLVM's alias analysis): running
-        # (c, s) and step (c1, s1) at constant offsets, and the float64 totals of the block.
+    @_jit(nogil=True, cache=True)
+    def sums_kernel(
+        u: Any, dt: float, num_knots: int, rows_per_split: int, out: Any, first: int, stop: int
+    ) -> None:
+        """``out[split, b, k, :]``: float64 sums over the rows of ``split``, tasks ``first .. stop - 1``.
+
+        A task: (batch item, direction block, knot block, split of the rows).
+        """
+        # Scratch of a chunk of tasks, one allocation each (distinct objects for LLVM's alias
+        # analysis): running (c, s) and step (c1, s1) at constant offsets, and the float64
+        # totals of the block. The tasks are a loop here, not a function of their own: one
+        # function less for Numba and LLVM to compile (a third of the cold compile).
         st = np.zeros((4, _ROWS, _BLOCK_K), u.dtype)
         acc = np.empty((_KNOT_BLOCK, 2, _BLOCK_K))
         zero = st[0, 0, 0]  # 0 in u's dtype: the sums of a group of rows start here
@@ -237,69 +244,63 @@ def compiled_kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
         splits = out.shape[0]
         k_blocks = (k + _BLOCK_K - 1) // _BLOCK_K
         j_blocks = (num_knots + _KNOT_BLOCK - 1) // _KNOT_BLOCK
-        split = task % splits
-        rest = task // splits
-        jb = rest % j_blocks
-        rest //= j_blocks
-        kb = rest % k_blocks
-        b = rest // k_blocks
-        k0 = kb * _BLOCK_K
-        kw = min(_BLOCK_K, k - k0)
-        j_start = jb * _KNOT_BLOCK
-        jn = min(num_knots - j_start, _KNOT_BLOCK)
-        r_start = split * rows_per_split
-        r_stop = min(n, r_start + rows_per_split)
-        for j in range(jn):
-            for kk in range(kw):
-                acc[j, 0, kk] = 0.0
-                acc[j, 1, kk] = 0.0
-        for r0 in range(r_start, r_stop, _ROWS):
-            nr = min(_ROWS, r_stop - r0)
-            direct(u, b, r0, nr, k0, kw, dt, st, 2, j_start == 0)
-            for a in range(0, jn, _ANCHOR_EVERY):
-                if j_start + a > 0:
-                    direct(u, b, r0, nr, k0, kw, (j_start + a + 1) * dt, st, 0, False)
+        for task in range(first, stop):
+            split = task % splits
+            rest = task // splits
+            jb = rest % j_blocks
+            rest //= j_blocks
+            kb = rest % k_blocks
+            b = rest // k_blocks
+            k0 = kb * _BLOCK_K
+            kw = min(_BLOCK_K, k - k0)
+            j_start = jb * _KNOT_BLOCK
+            jn = min(num_knots - j_start, _KNOT_BLOCK)
+            r_start = split * rows_per_split
+            r_stop = min(n, r_start + rows_per_split)
+            for j in range(jn):
                 for kk in range(kw):
-                    tc = zero
-                    ts = zero
-                    for r in range(_ROWS):
-                        tc += st[0, r, kk]
-                        ts += st[1, r, kk]
-                    acc[a, 0, kk] += tc
-                    acc[a, 1, kk] += ts
-                for j in range(a + 1, min(a + _ANCHOR_EVERY, jn)):
+                    acc[j, 0, kk] = 0.0
+                    acc[j, 1, kk] = 0.0
+            for r0 in range(r_start, r_stop, _ROWS):
+                nr = min(_ROWS, r_stop - r0)
+                direct(u, b, r0, nr, k0, kw, dt, st, 2, j_start == 0)
+                for a in range(0, jn, _ANCHOR_EVERY):
+                    if j_start + a > 0:
+                        direct(u, b, r0, nr, k0, kw, (j_start + a + 1) * dt, st, 0, False)
                     for kk in range(kw):
                         tc = zero
                         ts = zero
                         for r in range(_ROWS):
-                            c = st[0, r, kk]
-                            s = st[1, r, kk]
-                            c1 = st[2, r, kk]
-                            s1 = st[3, r, kk]
-                            cn = c * c1 - s * s1
-                            sn = s * c1 + c * s1
-                            st[0, r, kk] = cn
-                            st[1, r, kk] = sn
-                            tc += cn
-                            ts += sn
-                        acc[j, 0, kk] += tc
-                        acc[j, 1, kk] += ts
-        for kk in range(kw):
-            for j in range(jn):
-                out[split, b, k0 + kk, j_start + j] = acc[j, 0, kk]
-                out[split, b, k0 + kk, num_knots + j_start + j] = acc[j, 1, kk]
+                            tc += st[0, r, kk]
+                            ts += st[1, r, kk]
+                        acc[a, 0, kk] += tc
+                        acc[a, 1, kk] += ts
+                    for j in range(a + 1, min(a + _ANCHOR_EVERY, jn)):
+                        for kk in range(kw):
+                            tc = zero
+                            ts = zero
+                            for r in range(_ROWS):
+                                c = st[0, r, kk]
+                                s = st[1, r, kk]
+                                c1 = st[2, r, kk]
+                                s1 = st[3, r, kk]
+                                cn = c * c1 - s * s1
+                                sn = s * c1 + c * s1
+                                st[0, r, kk] = cn
+                                st[1, r, kk] = sn
+                                tc += cn
+                                ts += sn
+                            acc[j, 0, kk] += tc
+                            acc[j, 1, kk] += ts
+            for kk in range(kw):
+                for j in range(jn):
+                    out[split, b, k0 + kk, j_start + j] = acc[j, 0, kk]
+                    out[split, b, k0 + kk, num_knots + j_start + j] = acc[j, 1, kk]
 
     @_jit(nogil=True, cache=True)
-    def sums_kernel(
-        u: Any, dt: float, num_knots: int, rows_per_split: int, out: Any, first: int, stop: int
-    ) -> None:
-        """``out[split, b, k, :]``: float64 sums over the rows of ``split``, tasks ``first .. stop - 1``."""
-        for task in range(first, stop):
-            sums_task(u, dt, num_knots, rows_per_split, out, task)
-
-    @_jit()
-    def vjp_task(u: Any, coef: Any, dt: float, grad: Any, task: int) -> None:
-        """One task of the VJP: (batch item, direction block, block of rows)."""
+    def vjp_kernel(u: Any, coef: Any, dt: float, grad: Any, first: int, stop: int) -> None:
+        """``grad[b, n, k] = sum_j coef[b, j, 0, k] cos(t_j u) - coef[b, j, 1, k] sin(t_j u)``, for
+        tasks ``first .. stop - 1``; a task: (batch item, direction block, block of rows)."""
         # Running (c, s), step (c1, s1) and the partial sums of a run of knots in one array;
         # a block of coefficients; float64 totals of the task's rows.
         st = np.zeros((5, _ROWS, _BLOCK_K), u.dtype)
@@ -309,57 +310,51 @@ def compiled_kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
         num_knots = coef.shape[1]
         k_blocks = (k + _BLOCK_K - 1) // _BLOCK_K
         r_blocks = (n + _VJP_ROWS - 1) // _VJP_ROWS
-        rb = task % r_blocks
-        rest = task // r_blocks
-        kb = rest % k_blocks
-        b = rest // k_blocks
-        k0 = kb * _BLOCK_K
-        kw = min(_BLOCK_K, k - k0)
-        r_start = rb * _VJP_ROWS
-        r_stop = min(n, r_start + _VJP_ROWS)
-        for r in range(_VJP_ROWS):
-            for kk in range(kw):
-                total[r, kk] = 0.0
-        for j_start in range(0, num_knots, _KNOT_BLOCK):
-            jn = min(num_knots - j_start, _KNOT_BLOCK)
-            for j in range(jn):
+        for task in range(first, stop):
+            rb = task % r_blocks
+            rest = task // r_blocks
+            kb = rest % k_blocks
+            b = rest // k_blocks
+            k0 = kb * _BLOCK_K
+            kw = min(_BLOCK_K, k - k0)
+            r_start = rb * _VJP_ROWS
+            r_stop = min(n, r_start + _VJP_ROWS)
+            for r in range(_VJP_ROWS):
                 for kk in range(kw):
-                    cf[j, 0, kk] = coef[b, j_start + j, 0, k0 + kk]
-                    cf[j, 1, kk] = coef[b, j_start + j, 1, k0 + kk]
-            for r0 in range(r_start, r_stop, _ROWS):
-                nr = min(_ROWS, r_stop - r0)
-                direct(u, b, r0, nr, k0, kw, dt, st, 2, j_start == 0)
-                for a in range(0, jn, _ANCHOR_EVERY):
-                    if j_start + a > 0:
-                        direct(u, b, r0, nr, k0, kw, (j_start + a + 1) * dt, st, 0, False)
-                    for r in range(_ROWS):
-                        for kk in range(kw):
-                            st[4, r, kk] = cf[a, 0, kk] * st[0, r, kk] - cf[a, 1, kk] * st[1, r, kk]
-                    for j in range(a + 1, min(a + _ANCHOR_EVERY, jn)):
+                    total[r, kk] = 0.0
+            for j_start in range(0, num_knots, _KNOT_BLOCK):
+                jn = min(num_knots - j_start, _KNOT_BLOCK)
+                for j in range(jn):
+                    for kk in range(kw):
+                        cf[j, 0, kk] = coef[b, j_start + j, 0, k0 + kk]
+                        cf[j, 1, kk] = coef[b, j_start + j, 1, k0 + kk]
+                for r0 in range(r_start, r_stop, _ROWS):
+                    nr = min(_ROWS, r_stop - r0)
+                    direct(u, b, r0, nr, k0, kw, dt, st, 2, j_start == 0)
+                    for a in range(0, jn, _ANCHOR_EVERY):
+                        if j_start + a > 0:
+                            direct(u, b, r0, nr, k0, kw, (j_start + a + 1) * dt, st, 0, False)
                         for r in range(_ROWS):
                             for kk in range(kw):
-                                c = st[0, r, kk]
-                                s = st[1, r, kk]
-                                c1 = st[2, r, kk]
-                                s1 = st[3, r, kk]
-                                cn = c * c1 - s * s1
-                                sn = s * c1 + c * s1
-                                st[0, r, kk] = cn
-                                st[1, r, kk] = sn
-                                st[4, r, kk] += cf[j, 0, kk] * cn - cf[j, 1, kk] * sn
-                    for r in range(nr):
-                        for kk in range(kw):
-                            total[r0 - r_start + r, kk] += st[4, r, kk]
-        for r in range(r_stop - r_start):
-            for kk in range(kw):
-                grad[b, r_start + r, k0 + kk] = total[r, kk]
-
-    @_jit(nogil=True, cache=True)
-    def vjp_kernel(u: Any, coef: Any, dt: float, grad: Any, first: int, stop: int) -> None:
-        """``grad[b, n, k] = sum_j coef[b, j, 0, k] cos(t_j u) - coef[b, j, 1, k] sin(t_j u)``, for
-        tasks ``first .. stop - 1``."""
-        for task in range(first, stop):
-            vjp_task(u, coef, dt, grad, task)
+                                st[4, r, kk] = cf[a, 0, kk] * st[0, r, kk] - cf[a, 1, kk] * st[1, r, kk]
+                        for j in range(a + 1, min(a + _ANCHOR_EVERY, jn)):
+                            for r in range(_ROWS):
+                                for kk in range(kw):
+                                    c = st[0, r, kk]
+                                    s = st[1, r, kk]
+                                    c1 = st[2, r, kk]
+                                    s1 = st[3, r, kk]
+                                    cn = c * c1 - s * s1
+                                    sn = s * c1 + c * s1
+                                    st[0, r, kk] = cn
+                                    st[1, r, kk] = sn
+                                    st[4, r, kk] += cf[j, 0, kk] * cn - cf[j, 1, kk] * sn
+                        for r in range(nr):
+                            for kk in range(kw):
+                                total[r0 - r_start + r, kk] += st[4, r, kk]
+            for r in range(r_stop - r_start):
+                for kk in range(kw):
+                    grad[b, r_start + r, k0 + kk] = total[r, kk]
 
     return sums_kernel, vjp_kernel
 
