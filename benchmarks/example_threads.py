@@ -1,10 +1,10 @@
 """OpenMP's wait policy and the PyTorch digits example: ``python benchmarks/example_threads.py``.
 
 Trains ``examples/lejepa_digits_torch.py``'s recipe for ``--steps`` steps in fresh processes,
-alternately with OpenMP's default wait policy (threads spin for a while after each parallel
-region; ``OMP_WAIT_POLICY`` unset and examples/_openmp.py skipped) and ``passive`` (what the
-examples set), ``--rounds`` times, while ``--busy`` other processes keep
-cores busy, and prints each run's time and the ratio. A step is everything between two batches.
+alternately with OpenMP's default wait policy (``OMP_WAIT_POLICY`` unset: what a user has;
+sigreg then keeps PyTorch's idle threads from spinning itself, kernels/openmp.py) and
+``passive``, ``--rounds`` times, while ``--busy`` other processes keep cores busy, and prints
+each run's time and the ratio. A step is everything between two batches.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -28,10 +27,6 @@ def _spin() -> None:
 
 def _train(steps: int, policy: str) -> float:
     sys.path.insert(0, str(EXAMPLES))
-    if policy == "default":  # the example's own setting skipped
-        sys.modules["_openmp"] = types.ModuleType("_openmp")
-    else:
-        os.environ["OMP_WAIT_POLICY"] = policy
     import _digits
     import lejepa_digits_torch
 
@@ -58,6 +53,8 @@ def main() -> None:
         for _ in range(args.rounds):
             for policy in times:
                 env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+                if policy != "default":
+                    env["OMP_WAIT_POLICY"] = policy
                 out = subprocess.run(
                     [sys.executable, __file__, "--train", str(args.steps), policy],
                     env=env,
