@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,9 +92,10 @@ def warmup(dtype: str | Sequence[str] | None = None, *, check: bool = False) -> 
         return {name: "cached" if numba_ecf.cached(np.dtype(name)) else "missing" for name in names}
     status = {}
     for name in names:
-        kernels = numba_ecf.compiled_kernels(np.dtype(name))
+        dtype_ = np.dtype(name)
+        kernels = numba_ecf.compiled_kernels(dtype_)
         before = [len(kernel.signatures) for kernel in kernels]
-        fallback.guard("numba", lambda name=name: numba_ecf.compile_ahead(np.dtype(name)), lambda: None)
+        fallback.guard("numba", functools.partial(numba_ecf.compile_ahead, dtype_), lambda: None)
         if not fallback.usable("numba"):
             status[name] = "failed"
         elif before == [len(kernel.signatures) for kernel in kernels]:

@@ -164,7 +164,8 @@ def holds(dispatcher: Any, args: tuple[Any, ...]) -> bool:
     cache = getattr(dispatcher, "_cache", None)
     if not isinstance(cache, _cache_class()):
         return False
-    signature = tuple(numba.typeof(arg) for arg in args)
+    typeof: Any = numba.typeof  # untyped
+    signature = tuple(typeof(arg) for arg in args)
     return bool(cache.holds(signature, dispatcher.targetctx.codegen()))
 
 

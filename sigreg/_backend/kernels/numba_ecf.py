@@ -513,7 +513,8 @@ def compile_ahead(dtype: Any) -> None:
     a cache can be filled for a CPU that is not this one (``NUMBA_CPU_NAME``)."""
     import numba
 
-    _signatures(dtype, lambda kernel, args: kernel.compile(tuple(numba.typeof(a) for a in args)))
+    typeof: Any = numba.typeof  # untyped
+    _signatures(dtype, lambda kernel, args: kernel.compile(tuple(typeof(a) for a in args)))
 
 
 def cached(dtype: Any) -> bool:

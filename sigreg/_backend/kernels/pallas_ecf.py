@@ -505,7 +505,7 @@ def _probe(dtype: Any, dt: float, num_knots: int, interpret: bool) -> None:
         u = jnp.zeros(_PROBE_SHAPE, dtype)
         sums = _sums(u, dt, num_knots, interpret)
         grad = _sums_vjp(u, jnp.zeros_like(sums), dt, num_knots, interpret)
-        jax.block_until_ready((sums, grad))
+        jax.block_until_ready((sums, grad))  # type: ignore[no-untyped-call]
     _PROBED.add(key)
 
 

@@ -781,11 +781,12 @@ def _ecf_sums_op(u: torch.Tensor, dt: float, num_knots: int) -> torch.Tensor:
     if not _launchable(u, num_knots):
         return _sums(u, dt, num_knots)
     on_cpu = u.device.type == "cpu"
-    return fallback.guard(
+    sums: torch.Tensor = fallback.guard(
         "triton",
         lambda: _sums(u, dt, num_knots),
         lambda: fallback.array_api_sums(u, dt, num_knots, _namespace(), on_cpu=on_cpu).contiguous(),
     )
+    return sums
 
 
 @_ecf_sums_op.register_fake
@@ -800,13 +801,14 @@ def _ecf_sums_vjp_op(u: torch.Tensor, sums_bar: torch.Tensor, dt: float, num_kno
     if not _launchable(u, num_knots):
         return _sums_vjp(u, sums_bar, dt, num_knots)
     on_cpu = u.device.type == "cpu"
-    return fallback.guard(
+    grad: torch.Tensor = fallback.guard(
         "triton",
         lambda: _sums_vjp(u, sums_bar, dt, num_knots),
         lambda: fallback.array_api_sums_vjp(
             u, sums_bar, dt, num_knots, _namespace(), on_cpu=on_cpu
         ).contiguous(),  # the layout the op's fake declares (torch.compile checks it)
     )
+    return grad
 
 
 @_ecf_sums_vjp_op.register_fake
