@@ -494,18 +494,24 @@ def _probe(dtype: Any, dt: float, num_knots: int, interpret: bool) -> None:
 
     Under ``jit`` a ``pallas_call`` compiles after the trace, when XLA compiles the program, and
     runs later still: a failure there would escape the caller's program. This runs the two
-    kernels eagerly while the trace is being built (``ensure_compile_time_eval``), on a small
+    kernels while the trace is being built, as a program of their own, on a small
     input on the default device, once per dtype and process, so that a failing kernel is
-    caught where the array-API code can still take its place (``fallback``).
+    caught where the array-API code can still take its place (``fallback``). Where the default
+    device is no GPU (lowering for CUDA ahead of time on a CPU host), nothing can run: no probe.
     """
     key = (np.dtype(dtype).name, interpret)
-    if key in _PROBED:
+    if key in _PROBED or not (interpret or jax.default_backend() == "gpu"):
         return
-    with jax.ensure_compile_time_eval():
-        u = jnp.zeros(_PROBE_SHAPE, dtype)
+
+    def both(u: Array) -> tuple[Array, Array]:
         sums = _sums(u, dt, num_knots, interpret)
-        grad = _sums_vjp(u, jnp.zeros_like(sums), dt, num_knots, interpret)
-        jax.block_until_ready((sums, grad))  # type: ignore[no-untyped-call]
+        return sums, _sums_vjp(u, jnp.zeros_like(sums), dt, num_knots, interpret)
+
+    # A program of its own, compiled and run now: a compiled executable runs at once when called,
+    # also while an outer function is being traced.
+    shape = jax.ShapeDtypeStruct(_PROBE_SHAPE, dtype)  # type: ignore[no-untyped-call]
+    program = jax.jit(both).lower(shape).compile()
+    jax.block_until_ready(program(np.zeros(_PROBE_SHAPE, dtype)))  # type: ignore[no-untyped-call]
     _PROBED.add(key)
 
 
