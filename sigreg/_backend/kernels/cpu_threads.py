@@ -101,7 +101,8 @@ def _start_afresh() -> None:
     _workers = _Workers()  # a forked child has none of its parent's threads
 
 
-os.register_at_fork(after_in_child=_start_afresh)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_start_afresh)
 
 
 def run(
