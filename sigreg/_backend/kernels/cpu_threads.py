@@ -13,7 +13,8 @@ done. Why not Numba's ``parallel=True``:
   on the machine) holds up only the chunk it is on; the other threads take the rest.
 * Nothing to load: no threading layer can fail (``NUMBA_THREADING_LAYER`` is not read), and a
   forked child starts its own workers (Numba's OpenMP layer terminates a forked child).
-* ``parallel=True`` was most of the cold compile (about 7 s of a kernel's 9 s).
+* ``parallel=True`` was most of the cold compile (docs/benchmark.md: the first-call tables before
+  and after).
 
 Results never depend on the thread count or on which thread ran a task: each task writes its
 own outputs.
