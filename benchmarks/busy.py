@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import signal
 import statistics
 import subprocess
@@ -160,7 +161,8 @@ def main() -> None:
     lines = run(args.rounds, args.busy, args.repeats, args.framework, rows=tuple(args.rows.split(",")))
     print("\n".join(lines))
     if args.output:
-        Path(args.output).write_text("\n".join(lines) + "\n")
+        header = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores", ""]
+        Path(args.output).write_text("\n".join(header + lines) + "\n")
 
 
 if __name__ == "__main__":
