@@ -35,6 +35,9 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import busy as busy_machine
+
 D, P, T_MAX = 512, 17, 3.0
 FRAMEWORKS = ("torch", "jax", "numpy")
 CONFIGS = [(n, k) for n in (512, 2048, 8192) for k in (256, 1024)]
@@ -212,32 +215,88 @@ def measure_memory(framework: str, impl: str, n: int, k: int) -> float:
     return _peak_mib() - before
 
 
-def first_call(framework: str, n: int, k: int) -> dict:
-    """In a fresh process: the import of sigreg and the framework, the first forward+backward
-    (which compiles) and the second (which does not)."""
+def make_forward(framework: str, z: np.ndarray, a: np.ndarray):
+    """A function computing sigreg's value only (no gradient) and waiting for it."""
+    import sigreg
+
+    if framework == "torch":
+        import torch
+
+        zt, at = torch.from_numpy(z), torch.from_numpy(a)
+        return lambda: sigreg.sigreg(zt, directions=at)
+    if framework == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        zj, aj = jnp.asarray(z), jnp.asarray(a)
+        f = jax.jit(lambda x: sigreg.sigreg(x, directions=aj))
+        return lambda: f(zj).block_until_ready()
+    return lambda: sigreg.sigreg(z, directions=a)
+
+
+# The rows of the busy-machine table (benchmarks/busy.py).
+BUSY_ROWS = ("default", "passive", "spinning", "quiet", "quiet-spinning")
+# The first-call rows: (framework, call, dtype).
+FIRST_CALLS = [(fw, call, "float32") for fw in FRAMEWORKS for call in ("forward", "value and gradient")] + [
+    ("numpy", "value and gradient", "float64")
+]
+
+
+def first_call(framework: str, call: str, dtype: str, n: int, k: int) -> dict:
+    """In a fresh process: the import of sigreg and the framework, the first call (which
+    compiles) and the second (which does not)."""
     start = time.perf_counter()
     import sigreg  # noqa: F401
 
     __import__(framework)
     imported = time.perf_counter()
-    step = make_step(framework, "sigreg", *_inputs(n, k))
-    ready = time.perf_counter()
+    if framework == "jax" and dtype == "float64":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    z, a = (x.astype(dtype) for x in _inputs(n, k))
+    step = make_forward(framework, z, a) if call == "forward" else make_step(framework, "sigreg", z, a)
+    ready, ready_cpu = time.perf_counter(), time.process_time()
     step()
-    first = time.perf_counter()
+    first, first_cpu = time.perf_counter(), time.process_time()
     step()
     second = time.perf_counter()
-    return {"import_s": imported - start, "first_s": first - ready, "second_ms": 1e3 * (second - first)}
+    return {
+        "import_s": imported - start,
+        "first_s": first - ready,
+        "first_cpu_s": first_cpu - ready_cpu,
+        "second_ms": 1e3 * (second - first),
+    }
 
 
-def first_call_table(frameworks: list[str], n: int = 2048, k: int = 1024) -> list[str]:
-    """A fresh process per framework with empty compile caches, then one with the caches it filled."""
+def _set_writable(folder: Path, writable: bool) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        mode = path.stat().st_mode
+        path.chmod(mode | 0o200 if writable else mode & ~0o222)
+
+
+def _without_write_rights() -> list[str]:
+    """A command prefix for a process that cannot write a folder without write bits (as root,
+    setpriv drops the capabilities that ignore them)."""
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
+
+
+def first_call_table(n: int = 2048, k: int = 1024, rows: list | None = None) -> list[str]:
+    """Per row, three fresh processes: empty compile caches, the caches the first one filled,
+    and those caches again in a process that may not write them (chmod a-w, and as root setpriv
+    without CAP_DAC_OVERRIDE: a container's non-root user, a shared install). The CPU time of
+    the compiling call (all its threads) is what the compile would take on an idle machine, as
+    compiling is single-threaded: on a shared machine it is the figure to read."""
     lines = [
-        "| framework | import [s] | first call, empty caches [s] | first call, warm caches [s] "
-        "| import + first call, warm caches [s] | second call [ms] |",
-        "|---|---|---|---|---|---|",
+        "| framework | call | dtype | import [s] | first call, empty caches [s] | its CPU time [s] "
+        "| first call, warm caches [s] | warm caches, no write rights [s] | import + first call, warm [s] "
+        "| second call [ms] |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     print(lines[0], flush=True)
-    for fw in frameworks:
+    for fw, call, dtype in rows or FIRST_CALLS:
         with tempfile.TemporaryDirectory(prefix="sigreg-first-call-") as caches:
             env = {
                 **os.environ,
@@ -245,20 +304,30 @@ def first_call_table(frameworks: list[str], n: int = 2048, k: int = 1024) -> lis
                 "JAX_COMPILATION_CACHE_DIR": str(Path(caches) / "jax"),
                 "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
             }
-            args = ("--first-call", fw, str(n), str(k))
+            args = ("--first-call", fw, call, dtype, str(n), str(k))
             cold, warm = _isolated(*args, env=env), _isolated(*args, env=env)
-        line = (
-            f"| {fw} | {warm['import_s']:.2f} | {cold['first_s']:.1f} | {warm['first_s']:.2f} "
-            f"| {warm['import_s'] + warm['first_s']:.2f} | {warm['second_ms']:.0f} |"
-        )
+            _set_writable(Path(caches), False)
+            try:
+                read_only = _isolated(*args, env=env, prefix=_without_write_rights())
+            finally:
+                _set_writable(Path(caches), True)
+        cells = [fw, call, dtype, f"{warm['import_s']:.2f}"]
+        cells += [f"{cold['first_s']:.1f}", f"{cold['first_cpu_s']:.1f}"]
+        cells += [f"{warm['first_s']:.2f}", f"{read_only['first_s']:.2f}"]
+        cells += [f"{warm['import_s'] + warm['first_s']:.2f}"]
+        line = "| " + " | ".join([*cells, f"{warm['second_ms']:.0f}"]) + " |"
         lines.append(line)
         print(line, flush=True)
     return lines
 
 
-def _isolated(*args: str, env: dict[str, str] | None = None) -> Any:
+def _isolated(*args: str, env: dict[str, str] | None = None, prefix: list[str] | None = None) -> Any:
     out = subprocess.run(
-        [sys.executable, __file__, *args], capture_output=True, text=True, check=True, env=env
+        [*(prefix or []), sys.executable, __file__, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -269,20 +338,34 @@ def main() -> None:
     parser.add_argument("--memory", nargs=4, metavar=("FRAMEWORK", "IMPL", "N", "K"))
     parser.add_argument("--quick", action="store_true", help="N=2048, K=1024 only")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
-    parser.add_argument("--first-call", nargs=3, metavar=("FRAMEWORK", "N", "K"), help=argparse.SUPPRESS)
+    parser.add_argument("--first-call", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--first-call-only", action="store_true", help="only the first-call table")
+    parser.add_argument("--busy-only", action="store_true", help="only the busy-machine table")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the busy-machine table")
+    parser.add_argument(
+        "--suffix",
+        default="",
+        help="added to the names of the tables written next to --output (benchmark-first-call-before.md)",
+    )
     parser.add_argument(
         "--output",
         help="also write the markdown table to this file, and the first-call table next to it "
         "(benchmark-first-call.md)",
     )
     args = parser.parse_args()
+    frameworks = args.frameworks.split(",")
+    first_rows = [row for row in FIRST_CALLS if row[0] in frameworks]
     if args.first_call:
-        fw, n, k = args.first_call
-        print(json.dumps(first_call(fw, int(n), int(k))))
+        fw, call, dtype, n, k = args.first_call
+        print(json.dumps(first_call(fw, call, dtype, int(n), int(k))))
         return
     if args.first_call_only:
-        _write_first_call(first_call_table(args.frameworks.split(",")), args.output)
+        table = first_call_table(rows=first_rows)
+        _write_next_to(args.output, f"benchmark-first-call{args.suffix}.md", table)
+        return
+    if args.busy_only:
+        table = busy_machine.run(args.rounds, rows=BUSY_ROWS)
+        _write_next_to(args.output, f"benchmark-busy{args.suffix}.md", table)
         return
     if args.time:
         fw, n, k, r = args.time
@@ -349,12 +432,17 @@ def main() -> None:
         with open(args.output, "w") as f:
             f.write("\n".join(header + lines) + "\n")
     print()
-    _write_first_call(first_call_table(args.frameworks.split(",")), args.output)
+    rounds = 3 if args.quick else args.rounds
+    _write_next_to(args.output, "benchmark-busy.md", busy_machine.run(rounds, rows=BUSY_ROWS))
+    print()
+    _write_next_to(args.output, "benchmark-first-call.md", first_call_table(rows=first_rows))
 
 
-def _write_first_call(lines: list[str], output: str | None) -> None:
+def _write_next_to(output: str | None, name: str, lines: list[str]) -> None:
+    """``lines`` as a markdown file called ``name`` in the folder of ``output`` (if given)."""
+    print("\n".join(lines))
     if output:
-        path = Path(output).with_name("benchmark-first-call.md")
+        path = Path(output).with_name(name)
         header = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores", ""]
         path.write_text("\n".join(header + lines) + "\n")
 

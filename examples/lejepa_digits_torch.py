@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 
-import _openmp  # noqa: F401  # before any OpenMP runtime starts: threads wait without spinning
 import _report
 import numpy as np
 import torch

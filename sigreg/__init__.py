@@ -13,12 +13,14 @@ from ._api.lewm import lewm_loss, lewm_value_and_grad
 from ._api.regulariser import directions, lejepa_loss, sigreg, value_and_grad
 from ._api.visreg import visreg, visreg_value_and_grad
 from ._api.warmup import warmup
+from ._backend.kernels.warning import KernelWarning
 from ._core.public import rehome as _rehome
 from ._pvalues.sliced import TestResult, test
 from .stats import epps_pulley
 
 __all__ = [
     "Accumulator",
+    "KernelWarning",
     "TestResult",
     "directions",
     "epps_pulley",

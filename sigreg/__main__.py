@@ -99,19 +99,42 @@ def check(args: argparse.Namespace) -> int:
 
 
 def warmup(args: argparse.Namespace) -> int:
+    import os
     import time
 
     from ._api.warmup import warmup as compile_kernels
     from ._backend.kernels import numba_cache
 
     start = time.perf_counter()
-    status = compile_kernels(args.dtype)
+    status = compile_kernels(args.dtype, check=args.check)
     if set(status.values()) == {"unavailable"}:
         print("Numba is not installed (pip install 'sigreg[numba]'): no CPU kernels to compile")
         return 0
+    if set(status.values()) == {"disabled"}:
+        print("SIGREG_KERNELS leaves Numba out: no CPU kernels to compile")
+        return 0
     for dtype, how in status.items():
         print(f"{dtype}: {how}")
-    print(f"{time.perf_counter() - start:.1f} s; the kernels are cached in {numba_cache.cache_dir()}")
+    folder = numba_cache.cache_dir()
+    _, cpu, features = numba_cache.target()
+    where = f"NUMBA_CPU_NAME={cpu}" + (f", NUMBA_CPU_FEATURES={features!r}" if len(features) < 60 else "")
+    writable = "writable" if os.access(folder, os.W_OK) else "read-only here"
+    if not args.check:
+        seconds = time.perf_counter() - start
+        print(f"{seconds:.1f} s; the kernels are cached in {folder} ({writable}; {where})")
+        return 1 if "failed" in status.values() else 0
+    missing = [dtype for dtype, how in status.items() if how == "missing"]
+    print(f"cache: {folder} ({writable}); this process looks for kernels compiled for {where}")
+    lacking = numba_cache.missing_features()
+    if lacking:
+        print(f"this CPU lacks {', '.join(lacking)}, which NUMBA_CPU_NAME asks for: the kernels will not run")
+        return 1
+    if missing:
+        print(
+            f"not cached for this target: {', '.join(missing)}. `python -m sigreg warmup` with the same "
+            "NUMBA_CACHE_DIR and NUMBA_CPU_NAME fills the cache (docs/deploying.md)"
+        )
+        return 1
     return 0
 
 
@@ -137,6 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         help="compile the fused CPU kernels now (a Docker build, the start of a job)",
         description="Compile the Numba CPU kernels ahead of time and keep them in the disk cache "
         "(NUMBA_CACHE_DIR, else ~/.cache/sigreg/numba), so that the first sigreg call is fast.",
+    )
+    warmup_parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compile nothing: say whether the cache holds the kernels for this CPU (exit 1 if not)",
     )
     warmup_parser.add_argument(
         "--dtype",

@@ -33,6 +33,7 @@ DOCUMENTED = (
     "sigreg/lightning.py",
     "sigreg/equinox.py",
     "sigreg/_api/*.py",
+    "sigreg/_backend/kernels/warning.py",
     "sigreg/_pvalues/sliced.py",
     "sigreg/_statistics/epps_pulley.py",
     "sigreg/_statistics/edf.py",
@@ -93,7 +94,8 @@ TESTED_WITH = {
     "sigreg._backend.dispatch": "tests/core/test_plan.py",  # which plan serves which array
     "sigreg._backend.adapters.jax_linear": "tests/backend/test_jax_vjp.py",
     "sigreg._backend.adapters.torch_directions": "tests/backend/test_torch_autograd.py",
-    "sigreg._backend.kernels": "tests/backend/test_numba_ecf.py",  # the loaders
+    "sigreg._backend.kernels": "tests/backend/test_fallback.py",  # SIGREG_KERNELS, the families' switch
+    "sigreg._backend.kernels.warning": "tests/backend/test_fallback.py",
     "sigreg._backend.kernels.bridge": "tests/backend/test_numba_ecf.py",
     "sigreg._backend.kernels.numba_jax": "tests/backend/test_numba_ecf.py",
     "sigreg._backend.kernels.sincos": "tests/backend/test_triton_ecf.py",

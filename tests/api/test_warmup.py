@@ -15,10 +15,11 @@ import sigreg
 ROOT = Path(__file__).parents[2]
 
 
-def _cli(*args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, code: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "sigreg", *args]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(command, capture_output=True, text=True, env=env)
+    full = {k: v for k, v in os.environ.items() if k not in ("SIGREG_KERNELS", "NUMBA_CPU_NAME")}
+    full |= {"PYTHONPATH": str(ROOT), **env}
+    return subprocess.run(command, capture_output=True, text=True, env=full)
 
 
 @pytest.mark.parametrize("bad", ["float16", "int32", ["float32", "bfloat16"], [], 3])
@@ -43,6 +44,20 @@ def test_without_numba_there_is_nothing_to_compile():
     assert out.returncode == 0 and "Numba is not installed" in out.stdout, out.stderr
 
 
+def test_kernels_turned_off_leave_nothing_to_compile():
+    out = _cli("warmup", SIGREG_KERNELS="none")
+    assert out.returncode == 0 and "SIGREG_KERNELS leaves Numba out" in out.stdout, out.stderr
+
+
+def test_check_on_an_empty_cache_says_missing_and_fails(tmp_path):
+    pytest.importorskip("numba", reason="the kernels need numba, which is not installed")
+    out = _cli("warmup", "--check", NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    assert out.returncode == 1, out.stderr
+    assert out.stdout.splitlines()[:2] == ["float32: missing", "float64: missing"]
+    assert "python -m sigreg warmup` with the same NUMBA_CACHE_DIR and NUMBA_CPU_NAME" in out.stdout
+    assert not (tmp_path / "numba").exists()  # a check writes nothing
+
+
 def test_import_sigreg_compiles_and_imports_nothing():
     out = _cli(code="import sys, sigreg; print(sorted(m for m in ('numba', 'numpy') if m in sys.modules))")
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
@@ -65,6 +80,9 @@ def test_warmup_compiles_what_the_first_call_needs():
     np.testing.assert_allclose(sigreg.sigreg(z, num_slices=16, seed=0), value, rtol=1e-12)
     assert [list(kernel.signatures) for kernel in kernels] == compiled
     # This process saved (or found) them on disk: a new process loads them, compiling nothing.
+    assert sigreg.warmup("float64", check=True) == {"float64": "cached"}
+    out = _cli("warmup", "--dtype", "float64", "--check")
+    assert out.returncode == 0 and out.stdout.splitlines()[0] == "float64: cached", out.stdout + out.stderr
     out = _cli("warmup", "--dtype", "float64")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0] == "float64: loaded"

@@ -34,17 +34,65 @@ u = np.random.default_rng(0).standard_normal((70, 9))
 sums = numba_ecf.ecf_sums(u, 0.25, 5)
 kernel = numba_ecf.compiled_kernels(np.dtype(np.float64))[0]
 stats = kernel.stats
+import os
 print(json.dumps({"hits": sum(stats.cache_hits.values()), "misses": sum(stats.cache_misses.values()),
-                  "path": stats.cache_path, "sums": sums.tolist()}))
+                  "path": stats.cache_path, "sums": sums.tolist(),
+                  "writable": os.access(stats.cache_path, os.W_OK)}))
 """
 
 
-def _run_kernel(env: dict[str, str], root: Path = ROOT) -> dict:
+def _run_kernel(env: dict[str, str], root: Path = ROOT, prefix: tuple[str, ...] = ()) -> dict:
     full = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}  # a run-wide one, say
     full |= {"PYTHONPATH": str(root), **env}
-    out = subprocess.run([sys.executable, "-c", KERNEL_RUN], capture_output=True, text=True, env=full)
+    command = [*prefix, sys.executable, "-c", KERNEL_RUN]
+    out = subprocess.run(command, capture_output=True, text=True, env=full)
     assert out.returncode == 0, out.stderr[-4000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file and folder below ``folder``: size, modification time, mode."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns, p.stat().st_mode)
+        for p in sorted([folder, *folder.rglob("*")])
+    }
+
+
+def _set_writable(folder: Path, writable: bool) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        mode = path.stat().st_mode
+        path.chmod(mode | 0o200 if writable else mode & ~0o222)
+
+
+def _without_write_rights() -> tuple[str, ...]:
+    """The prefix of a command whose process may not write a folder without write bits: as root,
+    ``setpriv`` drops the capabilities that override permissions (root ignores them otherwise)."""
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): no way to drop CAP_DAC_OVERRIDE")
+    return (setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner", "--")
+
+
+@pytest.mark.slow
+def test_a_read_only_warm_cache_serves_a_process_that_cannot_write_it(tmp_path):
+    """A cache filled ahead of time (an image build, a shared install) and then read by a process
+    without write rights (a non-root container user): loaded, not compiled, the folder untouched."""
+    cache = tmp_path / "numba"
+    first = _run_kernel({"NUMBA_CACHE_DIR": str(cache)})
+    assert (first["hits"], first["misses"]) == (0, 1)
+    _set_writable(cache, False)
+    before = _snapshot(cache)
+    try:
+        second = _run_kernel({"NUMBA_CACHE_DIR": str(cache)}, prefix=_without_write_rights())
+        after = _snapshot(cache)
+    finally:
+        _set_writable(cache, True)  # so that pytest can remove tmp_path
+    assert not second["writable"]  # the process could not have written there
+    assert (second["hits"], second["misses"]) == (1, 0)
+    assert second["sums"] == first["sums"]
+    assert after == before
 
 
 @pytest.mark.slow
@@ -176,6 +224,27 @@ def test_entries_of_another_numba_version_or_cpu_are_not_loaded(cache):
     assert _call(2.0) == pytest.approx((_want(2.0), 1, 0))  # ours was added next to it
 
 
+def test_a_folder_this_process_cannot_write_is_still_read(cache, monkeypatch):
+    # Numba's own locator wrote a probe file into the folder and dropped the cache when it could
+    # not. Root may write anywhere, so the refusals are made here: the probe and every write.
+    import tempfile
+
+    from numba.core import caching
+
+    _call(2.0)  # compiled and saved while the folder could be written
+    before = _snapshot(cache)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    monkeypatch.setattr(caching.IndexDataCacheFile, "_open_for_write", refuse)
+    assert _call(2.0) == pytest.approx((_want(2.0), 1, 0))  # loaded
+    assert _call(3.0) == pytest.approx((_want(3.0), 0, 1))  # not there: compiled, not saved, no error
+    assert _call(3.0) == pytest.approx((_want(3.0), 0, 1))
+    assert _snapshot(cache) == before
+
+
 def test_an_unusable_cache_directory_compiles_in_memory(monkeypatch, tmp_path):
     # A cache path below a regular file cannot be created (not even by root): no error, no cache.
     blocker = tmp_path / "a-file"
@@ -184,3 +253,16 @@ def test_an_unusable_cache_directory_compiles_in_memory(monkeypatch, tmp_path):
     assert _call(2.0) == pytest.approx((_want(2.0), 0, 1))
     assert _call(2.0) == pytest.approx((_want(2.0), 0, 1))  # compiled again: nothing was kept
     assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_an_x86_64_level_this_cpu_lacks_is_named(monkeypatch):
+    import llvmlite.binding as llvm
+
+    have = {f[1:] for f in llvm.get_host_cpu_features().flatten().split(",") if f.startswith("+")}
+    monkeypatch.delenv("NUMBA_CPU_NAME", raising=False)
+    assert numba_cache.missing_features() == []  # the host's own CPU
+    for level, needs in [("x86-64-v3", {"avx2", "fma"}), ("x86-64-v4", {"avx2", "avx512f", "avx512vl"})]:
+        monkeypatch.setenv("NUMBA_CPU_NAME", level)
+        lacking = set(numba_cache.missing_features())
+        assert needs - have <= lacking  # every feature asked for and absent is named
+        assert not lacking & have

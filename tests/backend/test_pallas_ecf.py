@@ -29,7 +29,7 @@ import array_api_compat.numpy as np_xp  # noqa: E402
 import sigreg  # noqa: E402
 import sigreg._backend.dispatch  # noqa: E402
 from sigreg._backend.adapters import jax_vjp  # noqa: E402
-from sigreg._backend.kernels import pallas_ecf  # noqa: E402
+from sigreg._backend.kernels import fallback, pallas_ecf  # noqa: E402
 from sigreg._core.plan import Plan  # noqa: E402
 from sigreg._statistics import ecf  # noqa: E402
 from sigreg._statistics.quadrature import Grid  # noqa: E402
@@ -258,6 +258,8 @@ def test_sigreg_pallas_0_keeps_xla_plan_on_cuda(monkeypatch, session):
     jnp, dtype = session
     monkeypatch.setattr(jax_vjp, "on_cpu", lambda u: False)
     monkeypatch.setattr(jax_vjp, "_devices", lambda u: [_fake_device("gpu", "cuda 12080")])
+    monkeypatch.setattr(fallback, "_allowed", None)  # the switches are read once per process
     assert jax_vjp.kernel_for(jnp.ones((4, 3), dtype)) is pallas_ecf
     monkeypatch.setenv("SIGREG_PALLAS", "0")
+    monkeypatch.setattr(fallback, "_allowed", None)
     assert jax_vjp.kernel_for(jnp.ones((4, 3), dtype)) is None

@@ -28,6 +28,7 @@ PAGES = [
     "guides/jax.html",
     "guides/numpy-cupy.html",
     "guides/validating.html",
+    "deploying.html",
     "distributed.html",
     "examples.html",
     "world-models.html",

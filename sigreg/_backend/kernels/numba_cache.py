@@ -5,8 +5,11 @@ Where
 ``NUMBA_CACHE_DIR`` when it is set (Numba's own variable), else the user's cache directory:
 ``$XDG_CACHE_HOME/sigreg/numba`` (default ``~/.cache/sigreg/numba``), ``~/Library/Caches`` on
 macOS, ``%LOCALAPPDATA%`` on Windows. Nothing is written next to the installed sources, so a
-read-only site-packages is fine. The directory is created on first use; when it cannot be
-created or written, the kernels are compiled in memory as before, with no error.
+read-only site-packages is fine. The directory is created when the first kernel is saved;
+when it cannot be created or written, the kernels are compiled in memory, with no error. A
+folder that can be read but not written (filled ahead of time by ``python -m sigreg warmup``,
+then used by a non-root container user or from a cluster's shared install) serves the kernels
+it holds and is never changed.
 
 Why not plain ``cache=True``
 ----------------------------
@@ -23,6 +26,10 @@ What keeps it correct
 ---------------------
 Numba keys each entry by the signature, the CPU (target triple, CPU name and features) and
 the Numba version (entries of another version are ignored), and by the source hash above.
+A cache filled on one CPU therefore misses on another, unless both processes set the same
+``NUMBA_CPU_NAME`` (``generic``, or an x86-64 level such as ``x86-64-v3`` with
+``NUMBA_CPU_FEATURES=""``: :func:`target`); code for a level the CPU lacks is never run
+(:func:`missing_features`).
 A cache that cannot be read (a truncated or corrupt file) is reset and the kernel compiled
 again; a cache that cannot be written is skipped. Neither raises.
 
@@ -41,7 +48,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-__all__ = ["cache_dir", "jit"]
+__all__ = ["cache_dir", "holds", "jit", "missing_features", "target"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -102,6 +109,14 @@ def _cache_class() -> Any:
         def get_cache_path(self) -> str:
             return self._cache_path
 
+        @classmethod
+        def from_function(cls, py_func: Any, py_file: str) -> Any:
+            # Numba's locators create the folder and write a probe file into it, and drop the
+            # cache when they cannot: a read-only folder filled ahead of time (a container image,
+            # a cluster's shared install) never served. Here nothing is written until a kernel
+            # is saved (save_overload creates the folder then, and fails quietly if it cannot).
+            return cls(py_func, py_file)
+
     class Impl(caching.CompileResultCacheImpl):  # type: ignore[misc]
         _locator_classes: ClassVar[list[type]] = [Locator]
 
@@ -117,12 +132,21 @@ def _cache_class() -> Any:
                 return super().load_overload(sig, target_context)
             except Exception:
                 # Unreadable (truncated, corrupt, foreign): start this function's index afresh,
-                # so that the compiled kernel can be saved, and compile.
+                # so that the compiled kernel can be saved, and compile. (A folder this process
+                # cannot write stays as it is.)
                 try:
                     self.flush()
                 except Exception:
                     pass
                 return None
+
+        def holds(self, sig: Any, codegen: Any) -> bool:
+            """Whether the index has an entry for ``sig`` on this CPU (nothing loaded or written)."""
+            try:
+                name = self._cache_file._load_index().get(self._index_key(sig, codegen))
+            except Exception:
+                return False
+            return name is not None and os.path.isfile(os.path.join(self._cache_path, name))
 
         def save_overload(self, sig: Any, data: Any) -> None:
             try:
@@ -131,6 +155,56 @@ def _cache_class() -> Any:
                 pass  # a full disk or a directory made read-only: the kernel still runs
 
     return KernelCache
+
+
+def holds(dispatcher: Any, args: tuple[Any, ...]) -> bool:
+    """Whether the disk cache holds ``dispatcher``'s code for ``args`` and this CPU."""
+    import numba
+
+    cache = getattr(dispatcher, "_cache", None)
+    if not isinstance(cache, _cache_class()):
+        return False
+    typeof: Any = numba.typeof  # untyped
+    signature = tuple(typeof(arg) for arg in args)
+    return bool(cache.holds(signature, dispatcher.targetctx.codegen()))
+
+
+def target() -> tuple[str, str, str]:
+    """The (triple, CPU name, features) that Numba keys cached code by in this process.
+
+    ``NUMBA_CPU_NAME`` (and ``NUMBA_CPU_FEATURES``) replace the host's: ``generic`` for code that
+    runs on any CPU of the architecture, ``x86-64-v3`` with ``NUMBA_CPU_FEATURES=""`` for x86-64
+    CPUs with AVX2 and FMA (2015 on). A cache filled under one target serves only that target.
+    """
+    from numba.core.registry import cpu_target
+
+    triple, name, features = cpu_target.target_context.codegen().magic_tuple()
+    return str(triple), str(name), str(features)
+
+
+# The x86-64 microarchitecture levels (psABI): the features a CPU needs to run code compiled for them.
+_LEVELS = {
+    "x86-64-v2": ("cx16", "popcnt", "sse4.1", "sse4.2", "ssse3"),
+    "x86-64-v3": ("avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe", "xsave"),
+    "x86-64-v4": ("avx512bw", "avx512cd", "avx512dq", "avx512f", "avx512vl"),
+}
+
+
+def missing_features() -> list[str]:
+    """The CPU features that ``NUMBA_CPU_NAME`` (an x86-64 level) asks for and this CPU lacks.
+
+    Code compiled for a level the CPU does not have stops the process with an illegal
+    instruction; the kernels are not run then (``fallback``).
+    """
+    name = os.environ.get("NUMBA_CPU_NAME", "")
+    if name not in _LEVELS:
+        return []
+    import llvmlite.binding as llvm
+
+    have = {f[1:] for f in llvm.get_host_cpu_features().flatten().split(",") if f.startswith("+")}
+    levels = list(_LEVELS)
+    needed = [f for level in levels[: levels.index(name) + 1] for f in _LEVELS[level]]
+    return [f for f in needed if f not in have]
 
 
 def jit(*, cache: bool = False, **options: Any) -> Callable[[_F], _F]:

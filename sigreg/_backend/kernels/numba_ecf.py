@@ -17,26 +17,26 @@ The array-API path (``sigreg._statistics.ecf``) makes one pass over a block of r
 complex multiply, a sum), so each knot moves the block through memory again: it is bound
 by memory traffic. Here ``u`` is read once per block of 64 knots (once in all for the
 default 16), and the cosines, the rotation from knot to knot and the partial sums stay in
-a few kilobytes of per-task scratch in the L1 cache. About 8x faster than the NumPy
+a few kilobytes of scratch in the L1 cache. About 8x faster than the NumPy
 array-API path for float32 at N=2048, K=1024, J=16 on two cores, 14x for float64.
 
 Loop order and threading
 ------------------------
-Work is cut into independent tasks that ``numba.prange`` spreads over Numba's threads
-(``numba.set_num_threads``). Sums: one task per (batch item, block of 128 directions,
-block of 64 knots, split of the rows); the row splits give small-``K`` problems enough
-tasks, are chosen from the shape alone (never from the thread count, so results do not
-depend on it) and are added in float64 at the end. VJP: one task per (batch item, block
-of 128 directions, block of 64 rows); it needs only each sample's own row. Tasks are
-split statically over the threads (``prange``); claiming them dynamically (an atomic
-counter) measured no better with one of two cores busy elsewhere, so it was left out.
+Work is cut into independent tasks. Sums: one task per (batch item, block of 128
+directions, block of 64 knots, split of the rows); the row splits give small-``K`` problems
+enough tasks, are chosen from the shape alone (never from the thread count, so results do
+not depend on it) and are added in float64 at the end. VJP: one task per (batch item, block
+of 128 directions, block of 64 rows); it needs only each sample's own row. Each task writes
+only its own outputs.
 
-Numba picks its threading layer; without TBB installed that is GNU OpenMP, with two
-consequences for callers: a process forked after a kernel has run is terminated (by
-Numba) if it calls a kernel (use ``spawn``, or ``NUMBA_THREADING_LAYER=workqueue``); and
-its idle threads spin for a while after each call, which slowed PyTorch CPU work run right
-after it several times over in a benchmark (``OMP_WAIT_POLICY=passive`` or the workqueue
-layer avoid that; the workqueue layer must not be entered from two Python threads at once).
+The tasks run on sigreg's own threads (``cpu_threads``): the calling thread and
+``NUMBA_NUM_THREADS - 1`` workers (by default one per CPU) claim chunks of them, each chunk a
+call of a compiled function that releases the GIL. Idle workers sleep on a queue, never
+spin; a worker taken off its core by other jobs holds up only its chunk. Numba's own
+``parallel=True`` was left: its OpenMP layer spun its threads after every call (on a busy
+machine they took the cores from PyTorch's, and PyTorch's from them), it may fail to load
+(``NUMBA_THREADING_LAYER``), it kills a forked child that calls a kernel, and it was most of
+the compile time.
 
 Inside a task rows go four at a time, and every innermost loop runs over the contiguous
 direction axis ``k``, which LLVM turns into SIMD code. For the sums the four rows are
@@ -74,14 +74,15 @@ reassociate the sums and drop NaN handling, and gained only a few percent.
 
 Compilation
 -----------
-Numba is imported, and the kernels compiled, on the first call for each dtype: about 4 s
-for the sums and 4 s for the VJP on the machine this was written on. The compiled kernels
+Numba is imported, and the kernels compiled, on the first call for each dtype: a few
+seconds each (``benchmarks/bench.py --first-call-only`` measures it). The compiled kernels
 are kept on disk (``numba_cache``: ``NUMBA_CACHE_DIR``, else ``~/.cache/sigreg/numba``), so
-later processes load them instead (about 1 s, Numba's import included);
-``sigreg.warmup`` compiles them ahead of time. Importing this module needs neither;
-:func:`available` says whether Numba imports. The
-kernels are compiled for one array type only (C-contiguous, aligned, writeable, native
-byte order); other inputs are copied into it rather than compiled for again.
+later processes load them instead (about 1 s, Numba's import included), also from a folder
+they cannot write; ``sigreg.warmup`` compiles them ahead of time. Importing this module needs
+neither; :func:`available` says whether Numba imports. The kernels are compiled for one array
+type only (C-contiguous, aligned, writeable, native byte order); other inputs are copied into
+it rather than compiled for again. Should a kernel fail to compile or run, the array-API code
+computes the same sums (``fallback``: one ``sigreg.KernelWarning``).
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["available", "ecf_sums", "ecf_sums_vjp"]
+from . import cpu_threads, fallback
+
+__all__ = ["available", "cached", "compile_ahead", "ecf_sums", "ecf_sums_vjp"]
 
 # Knots per run between direct evaluations (anchors); the first anchor is the step itself.
 _ANCHOR_EVERY = 16
@@ -165,8 +168,6 @@ def _jit(**options: Any) -> Callable[[_F], _F]:
 @functools.cache
 def compiled_kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
     """The sums and VJP kernels for ``dtype``, built (not compiled) on first request."""
-    import numba
-
     single = dtype == np.float32
 
     @_jit(inline="always")
@@ -224,11 +225,18 @@ def compiled_kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
                     st[0, r, kk] = cr[kk]
                     st[1, r, kk] = sr[kk]
 
-    @_jit()
-    def sums_task(u: Any, dt: float, num_knots: int, rows_per_split: int, out: Any, task: int) -> None:
-        """One task of the sums: (batch item, direction block, knot block, split of the rows)."""
-        # Scratch, one allocation each (distinct objects for LLVM's alias analysis): running
-        # (c, s) and step (c1, s1) at constant offsets, and the float64 totals of the block.
+    @_jit(nogil=True, cache=True)
+    def sums_kernel(
+        u: Any, dt: float, num_knots: int, rows_per_split: int, out: Any, first: int, stop: int
+    ) -> None:
+        """``out[split, b, k, :]``: float64 sums over the rows of ``split``, tasks ``first .. stop - 1``.
+
+        A task: (batch item, direction block, knot block, split of the rows).
+        """
+        # Scratch of a chunk of tasks, one allocation each (distinct objects for LLVM's alias
+        # analysis): running (c, s) and step (c1, s1) at constant offsets, and the float64
+        # totals of the block. The tasks are a loop here, not a function of their own: one
+        # function less for Numba and LLVM to compile (a third of the cold compile).
         st = np.zeros((4, _ROWS, _BLOCK_K), u.dtype)
         acc = np.empty((_KNOT_BLOCK, 2, _BLOCK_K))
         zero = st[0, 0, 0]  # 0 in u's dtype: the sums of a group of rows start here
@@ -236,67 +244,63 @@ def compiled_kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
         splits = out.shape[0]
         k_blocks = (k + _BLOCK_K - 1) // _BLOCK_K
         j_blocks = (num_knots + _KNOT_BLOCK - 1) // _KNOT_BLOCK
-        split = task % splits
-        rest = task // splits
-        jb = rest % j_blocks
-        rest //= j_blocks
-        kb = rest % k_blocks
-        b = rest // k_blocks
-        k0 = kb * _BLOCK_K
-        kw = min(_BLOCK_K, k - k0)
-        j_start = jb * _KNOT_BLOCK
-        jn = min(num_knots - j_start, _KNOT_BLOCK)
-        r_start = split * rows_per_split
-        r_stop = min(n, r_start + rows_per_split)
-        for j in range(jn):
-            for kk in range(kw):
-                acc[j, 0, kk] = 0.0
-                acc[j, 1, kk] = 0.0
-        for r0 in range(r_start, r_stop, _ROWS):
-            nr = min(_ROWS, r_stop - r0)
-            direct(u, b, r0, nr, k0, kw, dt, st, 2, j_start == 0)
-            for a in range(0, jn, _ANCHOR_EVERY):
-                if j_start + a > 0:
-                    direct(u, b, r0, nr, k0, kw, (j_start + a + 1) * dt, st, 0, False)
+        for task in range(first, stop):
+            split = task % splits
+            rest = task // splits
+            jb = rest % j_blocks
+            rest //= j_blocks
+            kb = rest % k_blocks
+            b = rest // k_blocks
+            k0 = kb * _BLOCK_K
+            kw = min(_BLOCK_K, k - k0)
+            j_start = jb * _KNOT_BLOCK
+            jn = min(num_knots - j_start, _KNOT_BLOCK)
+            r_start = split * rows_per_split
+            r_stop = min(n, r_start + rows_per_split)
+            for j in range(jn):
                 for kk in range(kw):
-                    tc = zero
-                    ts = zero
-                    for r in range(_ROWS):
-                        tc += st[0, r, kk]
-                        ts += st[1, r, kk]
-                    acc[a, 0, kk] += tc
-                    acc[a, 1, kk] += ts
-                for j in range(a + 1, min(a + _ANCHOR_EVERY, jn)):
+                    acc[j, 0, kk] = 0.0
+                    acc[j, 1, kk] = 0.0
+            for r0 in range(r_start, r_stop, _ROWS):
+                nr = min(_ROWS, r_stop - r0)
+                direct(u, b, r0, nr, k0, kw, dt, st, 2, j_start == 0)
+                for a in range(0, jn, _ANCHOR_EVERY):
+                    if j_start + a > 0:
+                        direct(u, b, r0, nr, k0, kw, (j_start + a + 1) * dt, st, 0, False)
                     for kk in range(kw):
                         tc = zero
                         ts = zero
                         for r in range(_ROWS):
-                            c = st[0, r, kk]
-                            s = st[1, r, kk]
-                            c1 = st[2, r, kk]
-                            s1 = st[3, r, kk]
-                            cn = c * c1 - s * s1
-                            sn = s * c1 + c * s1
-                            st[0, r, kk] = cn
-                            st[1, r, kk] = sn
-                            tc += cn
-                            ts += sn
-                        acc[j, 0, kk] += tc
-                        acc[j, 1, kk] += ts
-        for kk in range(kw):
-            for j in range(jn):
-                out[split, b, k0 + kk, j_start + j] = acc[j, 0, kk]
-                out[split, b, k0 + kk, num_knots + j_start + j] = acc[j, 1, kk]
+                            tc += st[0, r, kk]
+                            ts += st[1, r, kk]
+                        acc[a, 0, kk] += tc
+                        acc[a, 1, kk] += ts
+                    for j in range(a + 1, min(a + _ANCHOR_EVERY, jn)):
+                        for kk in range(kw):
+                            tc = zero
+                            ts = zero
+                            for r in range(_ROWS):
+                                c = st[0, r, kk]
+                                s = st[1, r, kk]
+                                c1 = st[2, r, kk]
+                                s1 = st[3, r, kk]
+                                cn = c * c1 - s * s1
+                                sn = s * c1 + c * s1
+                                st[0, r, kk] = cn
+                                st[1, r, kk] = sn
+                                tc += cn
+                                ts += sn
+                            acc[j, 0, kk] += tc
+                            acc[j, 1, kk] += ts
+            for kk in range(kw):
+                for j in range(jn):
+                    out[split, b, k0 + kk, j_start + j] = acc[j, 0, kk]
+                    out[split, b, k0 + kk, num_knots + j_start + j] = acc[j, 1, kk]
 
-    @_jit(parallel=True, cache=True)
-    def sums_kernel(u: Any, dt: float, num_knots: int, rows_per_split: int, out: Any, tasks: int) -> None:
-        """``out[split, b, k, :]``: float64 sums over the rows of ``split``, all splits."""
-        for task in numba.prange(tasks):
-            sums_task(u, dt, num_knots, rows_per_split, out, task)
-
-    @_jit()
-    def vjp_task(u: Any, coef: Any, dt: float, grad: Any, task: int) -> None:
-        """One task of the VJP: (batch item, direction block, block of rows)."""
+    @_jit(nogil=True, cache=True)
+    def vjp_kernel(u: Any, coef: Any, dt: float, grad: Any, first: int, stop: int) -> None:
+        """``grad[b, n, k] = sum_j coef[b, j, 0, k] cos(t_j u) - coef[b, j, 1, k] sin(t_j u)``, for
+        tasks ``first .. stop - 1``; a task: (batch item, direction block, block of rows)."""
         # Running (c, s), step (c1, s1) and the partial sums of a run of knots in one array;
         # a block of coefficients; float64 totals of the task's rows.
         st = np.zeros((5, _ROWS, _BLOCK_K), u.dtype)
@@ -306,56 +310,51 @@ def compiled_kernels(dtype: np.dtype[Any]) -> tuple[Any, Any]:
         num_knots = coef.shape[1]
         k_blocks = (k + _BLOCK_K - 1) // _BLOCK_K
         r_blocks = (n + _VJP_ROWS - 1) // _VJP_ROWS
-        rb = task % r_blocks
-        rest = task // r_blocks
-        kb = rest % k_blocks
-        b = rest // k_blocks
-        k0 = kb * _BLOCK_K
-        kw = min(_BLOCK_K, k - k0)
-        r_start = rb * _VJP_ROWS
-        r_stop = min(n, r_start + _VJP_ROWS)
-        for r in range(_VJP_ROWS):
-            for kk in range(kw):
-                total[r, kk] = 0.0
-        for j_start in range(0, num_knots, _KNOT_BLOCK):
-            jn = min(num_knots - j_start, _KNOT_BLOCK)
-            for j in range(jn):
+        for task in range(first, stop):
+            rb = task % r_blocks
+            rest = task // r_blocks
+            kb = rest % k_blocks
+            b = rest // k_blocks
+            k0 = kb * _BLOCK_K
+            kw = min(_BLOCK_K, k - k0)
+            r_start = rb * _VJP_ROWS
+            r_stop = min(n, r_start + _VJP_ROWS)
+            for r in range(_VJP_ROWS):
                 for kk in range(kw):
-                    cf[j, 0, kk] = coef[b, j_start + j, 0, k0 + kk]
-                    cf[j, 1, kk] = coef[b, j_start + j, 1, k0 + kk]
-            for r0 in range(r_start, r_stop, _ROWS):
-                nr = min(_ROWS, r_stop - r0)
-                direct(u, b, r0, nr, k0, kw, dt, st, 2, j_start == 0)
-                for a in range(0, jn, _ANCHOR_EVERY):
-                    if j_start + a > 0:
-                        direct(u, b, r0, nr, k0, kw, (j_start + a + 1) * dt, st, 0, False)
-                    for r in range(_ROWS):
-                        for kk in range(kw):
-                            st[4, r, kk] = cf[a, 0, kk] * st[0, r, kk] - cf[a, 1, kk] * st[1, r, kk]
-                    for j in range(a + 1, min(a + _ANCHOR_EVERY, jn)):
+                    total[r, kk] = 0.0
+            for j_start in range(0, num_knots, _KNOT_BLOCK):
+                jn = min(num_knots - j_start, _KNOT_BLOCK)
+                for j in range(jn):
+                    for kk in range(kw):
+                        cf[j, 0, kk] = coef[b, j_start + j, 0, k0 + kk]
+                        cf[j, 1, kk] = coef[b, j_start + j, 1, k0 + kk]
+                for r0 in range(r_start, r_stop, _ROWS):
+                    nr = min(_ROWS, r_stop - r0)
+                    direct(u, b, r0, nr, k0, kw, dt, st, 2, j_start == 0)
+                    for a in range(0, jn, _ANCHOR_EVERY):
+                        if j_start + a > 0:
+                            direct(u, b, r0, nr, k0, kw, (j_start + a + 1) * dt, st, 0, False)
                         for r in range(_ROWS):
                             for kk in range(kw):
-                                c = st[0, r, kk]
-                                s = st[1, r, kk]
-                                c1 = st[2, r, kk]
-                                s1 = st[3, r, kk]
-                                cn = c * c1 - s * s1
-                                sn = s * c1 + c * s1
-                                st[0, r, kk] = cn
-                                st[1, r, kk] = sn
-                                st[4, r, kk] += cf[j, 0, kk] * cn - cf[j, 1, kk] * sn
-                    for r in range(nr):
-                        for kk in range(kw):
-                            total[r0 - r_start + r, kk] += st[4, r, kk]
-        for r in range(r_stop - r_start):
-            for kk in range(kw):
-                grad[b, r_start + r, k0 + kk] = total[r, kk]
-
-    @_jit(parallel=True, cache=True)
-    def vjp_kernel(u: Any, coef: Any, dt: float, grad: Any, tasks: int) -> None:
-        """``grad[b, n, k] = sum_j coef[b, j, 0, k] cos(t_j u) - coef[b, j, 1, k] sin(t_j u)``."""
-        for task in numba.prange(tasks):
-            vjp_task(u, coef, dt, grad, task)
+                                st[4, r, kk] = cf[a, 0, kk] * st[0, r, kk] - cf[a, 1, kk] * st[1, r, kk]
+                        for j in range(a + 1, min(a + _ANCHOR_EVERY, jn)):
+                            for r in range(_ROWS):
+                                for kk in range(kw):
+                                    c = st[0, r, kk]
+                                    s = st[1, r, kk]
+                                    c1 = st[2, r, kk]
+                                    s1 = st[3, r, kk]
+                                    cn = c * c1 - s * s1
+                                    sn = s * c1 + c * s1
+                                    st[0, r, kk] = cn
+                                    st[1, r, kk] = sn
+                                    st[4, r, kk] += cf[j, 0, kk] * cn - cf[j, 1, kk] * sn
+                        for r in range(nr):
+                            for kk in range(kw):
+                                total[r0 - r_start + r, kk] += st[4, r, kk]
+            for r in range(r_stop - r_start):
+                for kk in range(kw):
+                    grad[b, r_start + r, k0 + kk] = total[r, kk]
 
     return sums_kernel, vjp_kernel
 
@@ -401,21 +400,48 @@ def ecf_sums(u: np.ndarray[Any, Any], dt: float, num_knots: int) -> np.ndarray[A
 
     ``u`` has shape ``(..., N, K)``, float32 or float64. The result is a new array of shape
     ``(..., K, 2J)`` and the dtype of ``u``: the cosine sums in ``[..., :J]``, the sine sums
-    in ``[..., J:]``.
+    in ``[..., J:]``. Should the kernels fail (``fallback``), the array-API code computes them.
     """
     num_knots = int(num_knots)
     _check(u, num_knots)
     *batch_shape, n, k = u.shape
+    if math.prod(batch_shape) == 0 or k == 0 or num_knots == 0 or n == 0:
+        return np.zeros((*batch_shape, k, 2 * num_knots), dtype=u.dtype.newbyteorder("="))
+    return fallback.guard(
+        "numba",
+        lambda: _sums(u, float(dt), num_knots),
+        lambda: np.ascontiguousarray(
+            fallback.array_api_sums(_native(u), float(dt), num_knots, _numpy_namespace())
+        ),
+    )
+
+
+@functools.cache
+def _check_cpu() -> None:
+    from . import numba_cache
+
+    lacking = numba_cache.missing_features()
+    if lacking:  # code for a CPU this one is not would stop the process (an illegal instruction)
+        raise RuntimeError(f"NUMBA_CPU_NAME asks for CPU features this CPU lacks: {', '.join(lacking)}")
+
+
+def _launch(kernel: Any, args: tuple[Any, ...], tasks: int) -> None:
+    _check_cpu()
+    cpu_threads.run(kernel, args, tasks)
+
+
+def _sums(
+    u: np.ndarray[Any, Any], dt: float, num_knots: int, launch: Callable[..., None] = _launch
+) -> np.ndarray[Any, Any]:
+    *batch_shape, n, k = u.shape
     batch = math.prod(batch_shape)
     dtype = u.dtype.newbyteorder("=")
-    if batch == 0 or k == 0 or num_knots == 0 or n == 0:
-        return np.zeros((*batch_shape, k, 2 * num_knots), dtype=dtype)
     u3 = _kernel_input(u, batch, n, k)
     sums_kernel, _ = compiled_kernels(dtype)
     splits, rows = _row_splits(batch, n, k, num_knots)
     partial = np.empty((splits, batch, k, 2 * num_knots))
     tasks = splits * batch * -(-k // _BLOCK_K) * -(-num_knots // _KNOT_BLOCK)
-    sums_kernel(u3, float(dt), num_knots, rows, partial, tasks)
+    launch(sums_kernel, (u3, dt, num_knots, rows, partial), tasks)
     sums = partial[0] if splits == 1 else partial.sum(axis=0)
     result: np.ndarray[Any, Any] = sums.astype(dtype).reshape(*batch_shape, k, 2 * num_knots)
     return result
@@ -428,24 +454,85 @@ def ecf_sums_vjp(
 
     ``sums_bar`` has shape ``(..., K, 2J)`` and the dtype of ``u`` (cotangents of the cosine
     sums, then of the sine sums); the result is a new array with the shape and dtype of ``u``:
-    ``sum_j t_j (sin_bar_kj cos(t_j u_nk) - cos_bar_kj sin(t_j u_nk))``.
+    ``sum_j t_j (sin_bar_kj cos(t_j u_nk) - cos_bar_kj sin(t_j u_nk))``. Should the kernels
+    fail (``fallback``), the array-API code computes it.
     """
     num_knots = int(num_knots)
     _check(u, num_knots, sums_bar)
     *batch_shape, n, k = u.shape
+    if math.prod(batch_shape) == 0 or k == 0 or n == 0 or num_knots == 0:
+        return np.zeros(u.shape, dtype=u.dtype.newbyteorder("="))
+    return fallback.guard(
+        "numba",
+        lambda: _sums_vjp(u, sums_bar, float(dt), num_knots),
+        lambda: np.ascontiguousarray(
+            fallback.array_api_sums_vjp(
+                _native(u), _native(sums_bar), float(dt), num_knots, _numpy_namespace()
+            )
+        ),
+    )
+
+
+def _sums_vjp(
+    u: np.ndarray[Any, Any],
+    sums_bar: np.ndarray[Any, Any],
+    dt: float,
+    num_knots: int,
+    launch: Callable[..., None] = _launch,
+) -> np.ndarray[Any, Any]:
+    *batch_shape, n, k = u.shape
     batch = math.prod(batch_shape)
     dtype = u.dtype.newbyteorder("=")
-    if batch == 0 or k == 0 or n == 0 or num_knots == 0:
-        return np.zeros(u.shape, dtype=dtype)
     u3 = _kernel_input(u, batch, n, k)
     _, vjp_kernel = compiled_kernels(dtype)
     bar = sums_bar.reshape(batch, k, 2, num_knots).astype(np.float64)
     # coef[b, j, 0, k] multiplies cos(t_j u), coef[b, j, 1, k] multiplies -sin(t_j u); t_j is
     # rounded once from float64 like an exact oracle would, then the product once to u's dtype.
-    t = np.arange(1, num_knots + 1) * float(dt)
+    t = np.arange(1, num_knots + 1) * dt
     coef = np.ascontiguousarray((bar[:, :, ::-1, :] * t).transpose(0, 3, 2, 1), dtype=dtype)
     grad = np.empty((batch, n, k), dtype=dtype)
     tasks = batch * -(-k // _BLOCK_K) * -(-n // _VJP_ROWS)
-    vjp_kernel(u3, coef, float(dt), grad, tasks)
+    launch(vjp_kernel, (u3, coef, dt, grad), tasks)
     result: np.ndarray[Any, Any] = grad.reshape(u.shape)
     return result
+
+
+def _signatures(dtype: Any, use: Callable[[Any, tuple[Any, ...]], None]) -> None:
+    """``use(kernel, arguments)`` for both kernels, with the argument types of every call."""
+
+    def launch(kernel: Any, args: tuple[Any, ...], tasks: int) -> None:
+        use(kernel, (*args, 0, tasks))
+
+    u = np.zeros((1, 1), dtype)
+    _sums(u, 0.5, 1, launch=launch)
+    _sums_vjp(u, np.zeros((1, 2), dtype), 0.5, 1, launch=launch)
+
+
+def compile_ahead(dtype: Any) -> None:
+    """Compile both kernels for ``dtype`` (or load them from the disk cache) without running them:
+    a cache can be filled for a CPU that is not this one (``NUMBA_CPU_NAME``)."""
+    import numba
+
+    typeof: Any = numba.typeof  # untyped
+    _signatures(dtype, lambda kernel, args: kernel.compile(tuple(typeof(a) for a in args)))
+
+
+def cached(dtype: Any) -> bool:
+    """Whether the disk cache holds both kernels for ``dtype`` and this CPU (nothing is compiled,
+    loaded or written: ``python -m sigreg warmup --check``)."""
+    from . import numba_cache
+
+    held: list[bool] = []
+    _signatures(dtype, lambda kernel, args: held.append(numba_cache.holds(kernel, args)))
+    return all(held)
+
+
+def _native(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``a`` in native byte order (the array-API code's results then are too)."""
+    return a.astype(a.dtype.newbyteorder("="), copy=False)
+
+
+def _numpy_namespace() -> Any:
+    import array_api_compat.numpy
+
+    return array_api_compat.numpy

@@ -18,22 +18,16 @@ import numpy as np
 
 from ..._core.plan import Plan
 from ..._statistics import ecf
-from ..._statistics.quadrature import Grid
-from . import numba_ecf
+from . import fallback, numba_ecf
 
 Array = Any
 
 _ARRAY_API = Plan(scan=jax.lax.scan)
 
 
-def _grid(dt: float, num_knots: int) -> Grid:
-    # The knots are all the ECF sums need of a grid.
-    return Grid(dt=dt, t=tuple(j * dt for j in range(1, num_knots + 1)), phi=(), weight=())
-
-
 @functools.cache
 def _sums(dt: float, num_knots: int) -> Any:
-    grid = _grid(dt, num_knots)
+    grid = fallback.grid(dt, num_knots)
 
     def host(x: Any) -> Any:
         return numba_ecf.ecf_sums(np.asarray(x), dt, num_knots)
@@ -52,7 +46,7 @@ def _sums(dt: float, num_knots: int) -> Any:
 
 @functools.cache
 def _sums_vjp(dt: float, num_knots: int) -> Any:
-    grid = _grid(dt, num_knots)
+    grid = fallback.grid(dt, num_knots)
 
     def host(x: Any, bar: Any) -> Any:
         return numba_ecf.ecf_sums_vjp(np.asarray(x), np.asarray(bar), dt, num_knots)

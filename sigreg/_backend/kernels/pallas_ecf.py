@@ -71,8 +71,7 @@ from jax.experimental.pallas import triton as pltriton
 
 from ..._core.plan import Plan
 from ..._statistics import ecf
-from ..._statistics.quadrature import Grid
-from . import sincos
+from . import fallback, sincos
 
 __all__ = ["Kernels", "ecf_sums", "ecf_sums_vjp", "interpreted"]
 
@@ -457,15 +456,10 @@ def _sums_vjp(u: Array, sums_bar: Array, dt: float, num_knots: int, interpret: b
 _ARRAY_API = Plan(scan=jax.lax.scan)
 
 
-def _grid(dt: float, num_knots: int) -> Grid:
-    # The knots are all the ECF sums need of a grid.
-    return Grid(dt=dt, t=tuple(j * dt for j in range(1, num_knots + 1)), phi=(), weight=())
-
-
 @functools.cache
 def _differentiable(dt: float, num_knots: int, interpret: bool) -> tuple[Any, Any]:
     """The two kernels with the array-API code's JVP (a pallas_call has no derivative)."""
-    grid = _grid(dt, num_knots)
+    grid = fallback.grid(dt, num_knots)
 
     @jax.custom_jvp
     def sums(u: Array) -> Array:
@@ -489,16 +483,56 @@ def _differentiable(dt: float, num_knots: int, interpret: bool) -> tuple[Any, An
     return sums, vjp
 
 
+# (dtype, interpret) pairs whose kernels compiled and ran once in this process.
+_PROBED: set[tuple[str, bool]] = set()
+# The probe's shape: rows after a row step, directions after a block.
+_PROBE_SHAPE = (1, 9, 33)
+
+
+def _probe(dtype: Any, dt: float, num_knots: int, interpret: bool) -> None:
+    """Compile and run both kernels once, now, for this dtype (raises what they raise).
+
+    Under ``jit`` a ``pallas_call`` compiles after the trace, when XLA compiles the program, and
+    runs later still: a failure there would escape the caller's program. This runs the two
+    kernels while the trace is being built, as a program of their own, on a small
+    input on the default device, once per dtype and process, so that a failing kernel is
+    caught where the array-API code can still take its place (``fallback``). Where the default
+    device is no GPU (lowering for CUDA ahead of time on a CPU host), nothing can run: no probe.
+    """
+    key = (np.dtype(dtype).name, interpret)
+    if key in _PROBED or not (interpret or jax.default_backend() == "gpu"):
+        return
+
+    def both(u: Array) -> tuple[Array, Array]:
+        sums = _sums(u, dt, num_knots, interpret)
+        return sums, _sums_vjp(u, jnp.zeros_like(sums), dt, num_knots, interpret)
+
+    # A program of its own, compiled and run now: a compiled executable runs at once when called,
+    # also while an outer function is being traced.
+    shape = jax.ShapeDtypeStruct(_PROBE_SHAPE, dtype)  # type: ignore[no-untyped-call]
+    program = jax.jit(both).lower(shape).compile()
+    jax.block_until_ready(program(np.zeros(_PROBE_SHAPE, dtype)))  # type: ignore[no-untyped-call]
+    _PROBED.add(key)
+
+
 def ecf_sums(u: Array, dt: float, num_knots: int, interpret: bool = False) -> Array:
     """Sums over the sample axis of ``cos(t_j u)`` and ``sin(t_j u)``, ``t_j = j * dt``, ``j = 1..J``.
 
     ``u`` has shape ``(..., N, K)``, float32 or float64. The result has shape ``(..., K, 2J)``
     and the dtype of ``u``: the cosine sums in ``[..., :J]``, the sine sums in ``[..., J:]``.
     ``interpret``: run through Pallas's interpreter (any device) instead of compiling for CUDA.
+    Should the kernels fail (``fallback``), the array-API code computes them.
     """
-    num_knots = int(num_knots)
+    num_knots, dt = int(num_knots), float(dt)
     _check(u, num_knots)
-    return _differentiable(float(dt), num_knots, bool(interpret))[0](u)
+
+    def kernel() -> Array:
+        _probe(u.dtype, dt, num_knots, bool(interpret))
+        return _differentiable(dt, num_knots, bool(interpret))[0](u)
+
+    return fallback.guard(
+        "pallas", kernel, lambda: fallback.array_api_sums(u, dt, num_knots, jnp, _ARRAY_API)
+    )
 
 
 def ecf_sums_vjp(u: Array, sums_bar: Array, dt: float, num_knots: int, interpret: bool = False) -> Array:
@@ -507,10 +541,20 @@ def ecf_sums_vjp(u: Array, sums_bar: Array, dt: float, num_knots: int, interpret
     ``sums_bar`` has shape ``(..., K, 2J)`` and the dtype of ``u`` (cotangents of the cosine
     sums, then of the sine sums); the result has the shape and dtype of ``u``:
     ``grad_nk = sum_j t_j (sin_bar_kj cos(t_j u_nk) - cos_bar_kj sin(t_j u_nk))``.
+    Should the kernels fail (``fallback``), the array-API code computes it.
     """
-    num_knots = int(num_knots)
+    num_knots, dt = int(num_knots), float(dt)
     _check(u, num_knots, sums_bar)
-    return _differentiable(float(dt), num_knots, bool(interpret))[1](u, sums_bar)
+
+    def kernel() -> Array:
+        _probe(u.dtype, dt, num_knots, bool(interpret))
+        return _differentiable(dt, num_knots, bool(interpret))[1](u, sums_bar)
+
+    return fallback.guard(
+        "pallas",
+        kernel,
+        lambda: fallback.array_api_sums_vjp(u, sums_bar, dt, num_knots, jnp, _ARRAY_API),
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -73,7 +73,7 @@ import torch
 import triton
 import triton.language as tl
 
-from . import sincos
+from . import fallback, sincos
 
 __all__ = ["ecf_sums", "ecf_sums_vjp"]
 
@@ -759,9 +759,34 @@ def _sums_vjp(u: torch.Tensor, sums_bar: torch.Tensor, dt: float, num_knots: int
     return grad.reshape(u.shape)
 
 
+def _namespace() -> Any:
+    import array_api_compat.torch
+
+    return array_api_compat.torch
+
+
+def _launchable(u: torch.Tensor, num_knots: int) -> bool:
+    """Checks that are the caller's (they raise); True when there is work for a kernel."""
+    _check(u, num_knots)
+    if u.numel() == 0 or num_knots == 0:
+        return False
+    _check_launchable(u)
+    return True
+
+
+# The custom ops' bodies run in Python at every call, eager or inside a torch.compile graph:
+# a kernel that fails to compile or launch there is caught, whenever it happens (``fallback``).
 @torch.library.custom_op("sigreg::ecf_sums", mutates_args=())
 def _ecf_sums_op(u: torch.Tensor, dt: float, num_knots: int) -> torch.Tensor:
-    return _sums(u, dt, num_knots)
+    if not _launchable(u, num_knots):
+        return _sums(u, dt, num_knots)
+    on_cpu = u.device.type == "cpu"
+    sums: torch.Tensor = fallback.guard(
+        "triton",
+        lambda: _sums(u, dt, num_knots),
+        lambda: fallback.array_api_sums(u, dt, num_knots, _namespace(), on_cpu=on_cpu).contiguous(),
+    )
+    return sums
 
 
 @_ecf_sums_op.register_fake
@@ -772,7 +797,18 @@ def _(u: torch.Tensor, dt: float, num_knots: int) -> torch.Tensor:
 
 @torch.library.custom_op("sigreg::ecf_sums_vjp", mutates_args=())
 def _ecf_sums_vjp_op(u: torch.Tensor, sums_bar: torch.Tensor, dt: float, num_knots: int) -> torch.Tensor:
-    return _sums_vjp(u, sums_bar, dt, num_knots)
+    _check(u, num_knots, sums_bar)
+    if not _launchable(u, num_knots):
+        return _sums_vjp(u, sums_bar, dt, num_knots)
+    on_cpu = u.device.type == "cpu"
+    grad: torch.Tensor = fallback.guard(
+        "triton",
+        lambda: _sums_vjp(u, sums_bar, dt, num_knots),
+        lambda: fallback.array_api_sums_vjp(
+            u, sums_bar, dt, num_knots, _namespace(), on_cpu=on_cpu
+        ).contiguous(),  # the layout the op's fake declares (torch.compile checks it)
+    )
+    return grad
 
 
 @_ecf_sums_vjp_op.register_fake
