@@ -225,3 +225,13 @@ def survival_table(kappa1: float, kappa2: float, kappa3: float) -> SurvivalTable
     # the larger p-value (the log-survival of a gamma law is concave for shape >= 1, convex below).
     slope = float(log_sf[-1] - log_sf[-2]) / step
     return SurvivalTable(step, tuple(log_sf.tolist()), max(slope, -1.0 / scale))
+
+
+def quantile(table: SurvivalTable, survival: float) -> float:
+    """The ``q`` with ``P(X > q) = survival`` on a survival table (its inverse, by interpolation)."""
+    log_sf = np.asarray(table.log_sf)
+    target = math.log(survival)
+    if target <= log_sf[-1]:
+        return float((len(log_sf) - 1) * table.step + (target - log_sf[-1]) / table.tail_slope)
+    q = np.arange(len(log_sf)) * table.step
+    return float(np.interp(-target, -log_sf, q))

@@ -293,18 +293,9 @@ def pvalues(  # numpydoc ignore=PR01,RT01,EX01
     k = values.shape[0]
     average = xp.mean(values)
     if per_slice == "asymptotic":
-        import numpy as np  # host tables, built on first use: `import sigreg` imports no array library
-
         from . import asymptotic
 
-        quadrature = stat.null_quadrature(np)
-        assert quadrature is not None  # per_slice is "asymptotic" only for a statistic with a null law
-        knots, weights = quadrature
-        lambdas = asymptotic.chi2_weights(knots, weights)
-        table = asymptotic.survival_table(tuple(lambdas.tolist()))
-        # The unbiased statistic is the plain one less its null mean sum(lambdas), up to
-        # O(1/sqrt(N)): shifted back, it follows the same weighted chi-square law.
-        offset = float(np.sum(lambdas)) if stat.centred else 0.0
+        table, offset = slice_law(stat)
         slice_p = asymptotic.survival(values + offset, table, xp)
         if k == 1:
             pvalue = slice_p[0]
@@ -326,16 +317,35 @@ def pvalues(  # numpydoc ignore=PR01,RT01,EX01
     return TestResult(average, pvalue, values, slice_p, directions, worst, avg_method, per_slice, n)
 
 
+def slice_law(stat: Statistic) -> tuple[Any, float]:  # numpydoc ignore=PR01,RT01,EX01
+    """The survival table of one slice's asymptotic null law, and the offset that puts the
+    statistic on it (its null mean, for a centred statistic; else 0)."""
+    import numpy as np  # host tables, built on first use: `import sigreg` imports no array library
+
+    from . import asymptotic
+
+    quadrature = stat.null_quadrature(np)
+    assert quadrature is not None  # called only for a statistic with a null law
+    lambdas = asymptotic.chi2_weights(*quadrature)
+    # The unbiased statistic is the plain one less its null mean sum(lambdas), up to
+    # O(1/sqrt(N)): shifted back, it follows the same weighted chi-square law.
+    offset = float(np.sum(lambdas)) if stat.centred else 0.0
+    return asymptotic.survival_table(tuple(lambdas.tolist())), offset
+
+
 def average_law(  # numpydoc ignore=PR01,RT01,EX01
     stat: Statistic, directions: Array, seed: Any, from_seed: bool
 ) -> Any:
     """The survival table of the asymptotic law of the average over the slices of ``directions``
-    (:mod:`sigreg._pvalues.average`), cached as the Monte Carlo nulls are."""
+    (:mod:`sigreg._pvalues.average`; one slice's law for one slice), cached as the Monte Carlo
+    nulls are. The statistic goes on it shifted as on :func:`slice_law`'s."""
     import numpy as np
 
     from . import average
 
     dim, k = directions.shape
+    if k == 1:
+        return slice_law(stat)[0]
     which = _directions_key(directions, seed, from_seed)
     key = ("average", stat, dim, k, which)
     if which is not None and key in _CACHE:

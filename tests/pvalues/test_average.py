@@ -113,3 +113,12 @@ def test_survival_table_is_the_shifted_gamma_of_these_cumulants(dim, k):
     extrapolated = asymptotic.survival(q, table, xp)
     assert np.all(extrapolated >= law.sf(q)) and np.all(extrapolated <= 1.5 * law.sf(q))
     assert float(asymptotic.survival(np.array([0.0]), table, xp)[0]) == pytest.approx(1.0)
+
+
+def test_quantile_inverts_the_table():
+    directions = average.unit_columns(sigreg.directions(16, 64, seed=2))
+    k1, k2, k3 = average.cumulants(directions, KNOTS, WEIGHTS)
+    table = average.survival_table(k1, k2, k3)
+    law = scipy_stats.pearson3(k3 / k2**1.5, loc=k1, scale=math.sqrt(k2))
+    for survival in (0.95, 0.5, 0.05, 1e-6, 1e-14):
+        assert average.quantile(table, survival) == pytest.approx(law.isf(survival), rel=2e-3)
