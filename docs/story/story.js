@@ -1029,7 +1029,11 @@
   // ---- what a good value is: the null means, from the library --------------------------------
 
   function setupReference() {
-    document.querySelectorAll("[data-null]").forEach((el) => setReadout(el, D.null[el.dataset.null], 2));
+    // One way of writing the null mean across the docs: about 1.05 on the default grid; the whole
+    // line's (exact) 1.0594, and the paper's grid's, to four decimals.
+    document
+      .querySelectorAll("[data-null]")
+      .forEach((el) => setReadout(el, D.null[el.dataset.null], el.dataset.null === "default" ? 2 : 4));
     document
       .querySelectorAll("[data-band]")
       .forEach((el) => setReadout(el, D.collapse.range[el.dataset.band === "low" ? 0 : 1], 2));
