@@ -29,6 +29,7 @@ import math
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -165,7 +166,7 @@ def main() -> None:
     samples = args.samples or (60 if args.quick else 1000)
     calls = args.calls or (3 if args.quick else 20)
     rounds = 1 if args.quick else 3
-    command = "python benchmarks/pvalue_calibration.py" + (" --quick" if args.quick else "")
+    command = " ".join(["python benchmarks/pvalue_calibration.py", *sys.argv[1:]])  # as it was run
     header = (
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"NumPy {np.__version__}. Command: `{command}`."
