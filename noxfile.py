@@ -121,7 +121,8 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 SESSION_TIMES = None if "NOX_CURRENT_SESSION" in os.environ else os.environ.get("SIGREG_SESSION_TIMES")
 # `.ci/run` sets this too: each session's virtualenv is deleted when the session ends, so the run
 # needs the disk of its largest session (cross_checks, about 3.6 GB: torch, Triton, JAX and Sphinx),
-# not of all eight at once (about 12 GB; CI once ran out of disk in the last session).
+# not of all eight at once (about 12 GB summed by session, each counting the files it shares with
+# the others through uv's hard links; `du -sh .nox` measured 4.4 GB; CI once ran out of disk).
 DISCARD_VIRTUALENVS = os.environ.get("SIGREG_NOX_DISCARD_VIRTUALENVS") == "1"
 
 

@@ -58,14 +58,46 @@ GRIDS = [  # (t_max, num_points, what it is)
 ]
 
 
+# Legible on a phone: a page 390 px wide shows a figure 358 px wide, so a figure W inches wide with
+# text of s points shows it at s * 358 / (72 W) px; every figure is at most PHONE_INCHES wide, with
+# no text below 10 points (10.4 px), and says so in its PNG (SMALLEST_TEXT_KEY, checked by
+# tests/project/test_site.py in a browser).
+PHONE_INCHES = 4.8
+SMALLEST_TEXT_KEY = "sigreg-smallest-text-px"
+
+
 def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "font.size": 10})
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "font.size": 10,
+            "axes.titlesize": 10.5,
+            "legend.fontsize": 10,
+            "figure.titlesize": 10.5,
+        }
+    )
     return plt
+
+
+def _save(fig, path: Path) -> None:
+    """Save a figure, with the height in pixels of its smallest drawn text in the PNG's metadata."""
+    import matplotlib.text
+
+    fig.canvas.draw()
+    box = fig.bbox
+    sizes = [
+        t.get_fontsize() * fig.dpi / 72
+        for t in fig.findobj(matplotlib.text.Text)
+        if t.get_visible() and t.get_text().strip() and t.get_window_extent().overlaps(box)
+    ]
+    fig.savefig(path, metadata={SMALLEST_TEXT_KEY: f"{min(sizes):.2f}"})
 
 
 def descent_figure(path: Path) -> None:
@@ -74,14 +106,15 @@ def descent_figure(path: Path) -> None:
         steps.append(step)
         values.append(value)
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig, ax = plt.subplots(figsize=(PHONE_INCHES, 3.4))
     ax.semilogy(steps, values, color="#e4572e", lw=2, label="SIGReg of the points")
-    ax.axhline(NULL_MEAN, color="#1f77b4", ls="--", lw=1, label=f"null mean {NULL_MEAN:.4f}")
+    level = demo.null_mean()  # the demo's statistic: the default grid
+    ax.axhline(level, color="#1f77b4", ls="--", lw=1, label=f"N(0, I) data: about {level:.2f}")
     ax.set(xlabel="gradient step", ylabel="SIGReg (log scale)")
-    ax.set_title(f"A collapsed line of {demo.NUM_POINTS} points in 3-D unfolds (python -m sigreg)")
+    ax.set_title(f"A collapsed line of {demo.NUM_POINTS} points in 3-D unfolds\n(python -m sigreg)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -95,7 +128,7 @@ def null_samples(n: int = NULL_N, slices: int = 20000, seed: int = 0) -> dict[st
 
 def null_figure(path: Path, samples: dict[str, np.ndarray]) -> None:
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig, ax = plt.subplots(figsize=(PHONE_INCHES, 3.6))
     bins = np.linspace(0, 6, 61)
     for (name, values), color in zip(samples.items(), ("#1f77b4", "#e4572e"), strict=True):
         ax.hist(values, bins=bins, density=True, histtype="step", lw=1.8, color=color, label=name)
@@ -104,10 +137,10 @@ def null_figure(path: Path, samples: dict[str, np.ndarray]) -> None:
         ax.axvline(q, color="gray", ls=":", lw=1)
         ax.text(q, ax.get_ylim()[1] * 0.9, f" {level} (limit law)", color="gray")
     ax.set(xlabel="Epps-Pulley statistic", ylabel="density")
-    ax.set_title(f"Null distribution: {len(values)} slices of N = {NULL_N} samples from N(0, 1)")
+    ax.set_title(f"Null distribution: {len(values)} slices\nof N = {NULL_N} samples from N(0, 1)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -139,7 +172,7 @@ def benchmark_rows(table: Path) -> list[dict[str, float | str]]:
 
 def benchmark_figure(path: Path, rows: list[dict], k: int = 1024) -> None:
     plt = _pyplot()
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(9.6, 3.6))
+    fig, (ax_t, ax_m) = plt.subplots(2, 1, figsize=(PHONE_INCHES, 7.6))
     colors = {"torch": "#e4572e", "jax": "#1f77b4", "numpy": "#4c9f38"}
     for fw, color in colors.items():
         sel = sorted((r for r in rows if r["framework"] == fw and r["K"] == k), key=lambda r: r["N"])
@@ -158,9 +191,10 @@ def benchmark_figure(path: Path, rows: list[dict], k: int = 1024) -> None:
     for ax in (ax_t, ax_m):
         ax.set_xticks(sizes, labels=[str(n) for n in sizes])
         ax.minorticks_off()
-    ax_t.legend(fontsize=8, ncols=2)
-    fig.tight_layout()
-    fig.savefig(path)
+    handles, labels = ax_t.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncols=2)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -220,31 +254,40 @@ def pvalue_accuracy(sizes=(8, 16, 32, 64, 128, 256, 512), samples: int = 20000, 
 
 
 def calibration_figure(path: Path, seeds: int = 500) -> None:
-    """QQ plot of p-values under the null: per slice (asymptotic) and averaged (Monte Carlo)."""
+    """QQ plot of p-values under the null: per slice and averaged (asymptotic laws), and averaged by
+    a Monte Carlo null."""
     per_slice = [
         float(sigreg.test(np.random.default_rng(s).standard_normal((256, 1)), num_slices=1).pvalue)
         for s in range(seeds)
     ]
     averaged = [
+        float(sigreg.test(np.random.default_rng(s).standard_normal((128, 8)), num_slices=64).pvalue)
+        for s in range(seeds)
+    ]
+    monte_carlo = [
         float(
             sigreg.test(
-                np.random.default_rng(s).standard_normal((128, 8)), num_slices=64, n_resamples=199
+                np.random.default_rng(s).standard_normal((128, 8)),
+                num_slices=64,
+                method="monte_carlo",
+                n_resamples=199,
             ).pvalue
         )
         for s in range(seeds)
     ]
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    fig, ax = plt.subplots(figsize=(PHONE_INCHES, 4.4))
     uniform = (np.arange(1, seeds + 1) - 0.5) / seeds
-    ax.plot(uniform, np.sort(per_slice), ".", ms=3, label="one slice, N = 256 (asymptotic)")
-    ax.plot(uniform, np.sort(averaged), ".", ms=3, label="64 slices averaged, N = 128 (Monte Carlo)")
+    ax.plot(uniform, np.sort(per_slice), ".", ms=3, label="one slice, N = 256")
+    ax.plot(uniform, np.sort(averaged), ".", ms=3, label="64 slices averaged, N = 128")
+    ax.plot(uniform, np.sort(monte_carlo), ".", ms=3, label="the same, Monte Carlo (199 draws)")
     ax.plot([0, 1], [0, 1], "k-", lw=0.8)
     ax.set_xlabel("uniform quantile")
     ax.set_ylabel("p-value quantile")
     ax.set_title(f"p-values of {seeds} N(0, I) samples")
-    ax.legend(fontsize=7)
+    ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -462,28 +505,38 @@ def collapse_table(curves: dict) -> str:
 
 def collapse_figure(path: Path, curves: dict) -> None:
     plt = _pyplot()
-    fig, axes = plt.subplots(2, 3, figsize=(11, 6.4), sharex=True)
-    for column, kind in enumerate(COLLAPSE_KINDS):
+    # One row per kind of collapse, value and gradient side by side: two columns fit a phone.
+    fig, axes = plt.subplots(len(COLLAPSE_KINDS), 2, figsize=(PHONE_INCHES, 9.6), sharex=True)
+    for row, kind in enumerate(COLLAPSE_KINDS):
         for name in regularisers():
             values, norms = curves[name, kind]
             style = dict(marker="o", ms=3, label=name, ls="--" if name in RDMREG_ROWS else "-")
-            axes[0, column].plot(COLLAPSE_SCALES, np.abs(values), **style)
-            axes[1, column].plot(COLLAPSE_SCALES, norms, **style)
-        axes[0, column].set_title(f"towards a {kind}")
-        axes[1, column].set_xlabel("scale of the shrinking axes")
+            axes[row, 0].plot(COLLAPSE_SCALES, np.abs(values), **style)
+            axes[row, 1].plot(COLLAPSE_SCALES, norms, **style)
+        axes[row, 0].set_ylabel(f"towards a {kind}")
+        axes[row, 0].set_title("|value|")
+        axes[row, 1].set_title("‖gradient‖")
     for ax in axes.flat:
         ax.set_xscale("log")
         ax.set_yscale("log")
-    axes[0, 0].set_ylabel("|value|")
-    axes[1, 0].set_ylabel("‖gradient‖")
-    axes[0, 0].legend(fontsize=8)
+        ax.xaxis.set_major_locator(matplotlib_ticker().LogLocator(numticks=3))
+    for ax in axes[-1]:
+        ax.set_xlabel("scale of the\nshrinking axes")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncols=1)
     fig.suptitle(
-        f"N = {COLLAPSE_N}, D = {COLLAPSE_D}, K = {COLLAPSE_K} slices, float64; scale 1: N(0, I),"
-        " or a draw from RDMReg's target for its rows (dashed)"
+        f"N = {COLLAPSE_N}, D = {COLLAPSE_D}, K = {COLLAPSE_K} slices, float64;\nscale 1: N(0, I), or a draw"
+        " from RDMReg's\ntarget for its rows (dashed)"
     )
-    fig.tight_layout()
-    fig.savefig(path)
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
+    _save(fig, path)
     plt.close(fig)
+
+
+def matplotlib_ticker():
+    import matplotlib.ticker
+
+    return matplotlib.ticker
 
 
 def rdmreg_null_mean(k: int | None = None) -> float:

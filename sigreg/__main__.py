@@ -23,6 +23,12 @@ def run_demo() -> int:
         s = demo.spreads(z)
         print(f"{step:5d} {value:8.3f}   {s[0]:9.3f}  {s[1]:9.3f}  {s[2]:9.3f}")
         last = value
+    print(
+        "\n  step       gradient steps taken (learning rate 1.0)\n"
+        "  SIGReg     the points' value before that step\n"
+        "  sd axis i  the cloud's standard deviation along its i-th principal axis, largest first:\n"
+        "             a line has one large and two near 0; a round N(0, I) cloud has all three near 1"
+    )
     low, high = demo.null_range()
     print(
         f"\nA good value at N = {demo.NUM_POINTS}, K = {demo.NUM_SLICES} is about {demo.null_mean():.2f}:"
@@ -38,6 +44,7 @@ def run_demo() -> int:
     )
     rows = _check.run()
     print(_check.format_table(rows))
+    print("\n" + _check.legend())
     print(_table_input_reading(rows))
     return 0 if all(r.ok for r in rows) else 1
 
@@ -85,6 +92,7 @@ def check(args: argparse.Namespace) -> int:
         print(json.dumps(_check.as_json(rows), indent=2))
     else:
         print(_check.format_table(rows))
+        print("\n" + _check.legend())
         absent = _check.missing()
         if absent:
             print(

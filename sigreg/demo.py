@@ -5,7 +5,7 @@ It replays section 04 of the SIGReg visual story: the points of a thin line in
 slice directions every step) until the cloud is round.
 
 What a good value is: for an exact N(0, I) sample SIGReg (Epps-Pulley on the
-default grid) has mean :func:`null_mean` = 1.05 at every N and K, not 0. The
+default grid) has mean :func:`null_mean`, about 1.05 (1.0525), at every N and K, not 0. The
 unfolded cloud ends well below it because its points are optimised against the
 test itself: they cancel the sampling noise of their empirical characteristic
 function, which a random sample cannot (see ``docs/pvalues.md``).

@@ -81,44 +81,68 @@
     LABELS.get(this.canvas).push(box);
     return drawText.call(this, text, x, y, ...rest);
   };
+  // Marks: what a label must not cover (the points and arrows of the 3-D views), as boxes in CSS
+  // pixels since the canvas's last clear; window.storyLabels() lists them with the labels.
+  const MARKS = new Map();
+  function mark(canvas, x, y, r) {
+    if (!MARKS.has(canvas)) MARKS.set(canvas, []);
+    MARKS.get(canvas).push({ left: x - r, top: y - r, right: x + r, bottom: y + r });
+  }
   window.storyLabels = () =>
     [...LABELS].map(([canvas, labels]) => ({
       canvas: canvas.id || canvas.getAttribute("aria-label") || canvas.className,
       width: canvas.clientWidth,
       height: canvas.clientHeight,
       labels,
+      marks: MARKS.get(canvas) || [],
     }));
 
-  /** Draw a label near (x, y): inside its canvas, and moved down or up, a line at a time, off the
-   *  labels already drawn on it (the principal axes of a line all but meet at its centre). */
+  /** Draw a label near (x, y), inside its canvas and off the labels and marks already on it: moved
+   *  down or up a line at a time, then, if need be, step by step away from the canvas's centre
+   *  (the principal axes of a line all but meet at its centre, on top of its points), with a thin
+   *  leader back to (x, y) when it ends up far from it. */
   function placeLabel(ctx, text, x, y) {
     const m = ctx.measureText(text);
     const width = m.actualBoundingBoxLeft + m.actualBoundingBoxRight;
+    const left = m.actualBoundingBoxLeft;
+    const right = m.actualBoundingBoxRight;
     const up = m.actualBoundingBoxAscent;
     const down = m.actualBoundingBoxDescent;
     const w = ctx.canvas.clientWidth;
     const h = ctx.canvas.clientHeight;
-    const taken = LABELS.get(ctx.canvas) || [];
-    const px = clamp(x, m.actualBoundingBoxLeft + 2, w - m.actualBoundingBoxRight - 2);
-    const fits = (py) =>
+    const taken = [...(LABELS.get(ctx.canvas) || []), ...(MARKS.get(ctx.canvas) || [])];
+    const fits = ([px, py]) =>
       taken.every(
         (b) =>
-          px - m.actualBoundingBoxLeft >= b.right + 2 ||
-          px + m.actualBoundingBoxRight <= b.left - 2 ||
+          px - left >= b.right + 2 ||
+          px + right <= b.left - 2 ||
           py - up >= b.bottom + 2 ||
           py + down <= b.top - 2
       );
+    const inside = ([px, py]) => [clamp(px, left + 2, w - right - 2), clamp(py, up + 2, h - down - 2)];
     const line = up + down + 4;
-    let py = clamp(y, up + 2, h - down - 2);
-    for (let i = 1; i < 12 && !fits(py); i++) {
-      const shift = Math.ceil(i / 2) * line * (i % 2 ? 1 : -1);
-      const candidate = clamp(y + shift, up + 2, h - down - 2);
-      if (fits(candidate)) {
-        py = candidate;
-        break;
+    const candidates = [];
+    const away = Math.atan2(y - h / 2, x - w / 2);
+    for (let r = 0; r < Math.max(w, h); r += 8) {
+      const cx = x + r * Math.cos(away);
+      const cy = y + r * Math.sin(away);
+      for (let i = 0; i < (r === 0 ? 12 : 5); i++) {
+        candidates.push(inside([cx, cy + Math.ceil(i / 2) * line * (i % 2 ? 1 : -1)]));
       }
     }
-    ctx.fillText(text, px, py);
+    const spot = candidates.find(fits) || inside([x, y]);
+    if (Math.hypot(spot[0] - x, spot[1] - y) > 2 * line) {
+      ctx.save();
+      ctx.strokeStyle = ctx.fillStyle;
+      ctx.globalAlpha = 0.5;
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      ctx.moveTo(x, y);
+      ctx.lineTo(clamp(x, spot[0] - left, spot[0] + right), clamp(y, spot[1] - up, spot[1] + down));
+      ctx.stroke();
+      ctx.restore();
+    }
+    ctx.fillText(text, spot[0], spot[1]);
     return width;
   }
 
@@ -137,6 +161,7 @@
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
     LABELS.set(canvas, []);
+    MARKS.set(canvas, []);
     return { ctx, w, h };
   }
 
@@ -210,9 +235,24 @@
       this.cx = w / 2;
       this.cy = h / 2;
       this.unit = Math.min(w, h) / (2 * this.extent);
+      this.labels = []; // placed last, when every point and arrow is marked
       this.render(ctx, this);
+      for (const { text, x, y, color } of this.labels) {
+        ctx.font = "600 12px system-ui, sans-serif";
+        ctx.fillStyle = color;
+        placeLabel(ctx, text, x, y);
+      }
     }
   }
+
+  // For the browser test: every 3-D view turned to one yaw, spin stopped, and drawn, so that its
+  // labels can be checked at many angles (a spinning view shows them all).
+  window.storyTurnViews = (yaw) =>
+    views.forEach((v) => {
+      v.yaw = yaw;
+      v.spin = 0;
+      v.draw();
+    });
 
   // One animation loop for all views that spin; views off screen are skipped.
   const observer = new IntersectionObserver((entries) => {
@@ -329,6 +369,7 @@
       ctx.beginPath();
       ctx.arc(q[0], q[1], size * q[3], 0, 2 * Math.PI);
       ctx.fill();
+      mark(ctx.canvas, q[0], q[1], size * q[3]);
     }
   }
 
@@ -359,9 +400,13 @@
     ctx.lineTo(b[0] - 9 * Math.cos(angle + 0.4), b[1] - 9 * Math.sin(angle + 0.4));
     ctx.closePath();
     ctx.fill();
+    const length = Math.hypot(b[0] - a[0], b[1] - a[1]);
+    for (let s = 0; s <= length; s += 3) {
+      mark(ctx.canvas, a[0] + s * Math.cos(angle), a[1] + s * Math.sin(angle), 1.5);
+    }
+    mark(ctx.canvas, b[0] - 5 * Math.cos(angle), b[1] - 5 * Math.sin(angle), 5); // the head
     if (label) {
-      ctx.font = "600 12px system-ui, sans-serif";
-      placeLabel(ctx, label, b[0] + 6 * Math.cos(angle) + 3, b[1] + 6 * Math.sin(angle) + 4);
+      view.labels.push({ text: label, x: b[0] + 6 * Math.cos(angle) + 3, y: b[1] + 6 * Math.sin(angle) + 4, color });
     }
   }
 
@@ -984,7 +1029,11 @@
   // ---- what a good value is: the null means, from the library --------------------------------
 
   function setupReference() {
-    document.querySelectorAll("[data-null]").forEach((el) => setReadout(el, D.null[el.dataset.null], 2));
+    // One way of writing the null mean across the docs: about 1.05 on the default grid; the whole
+    // line's (exact) 1.0594, and the paper's grid's, to four decimals.
+    document
+      .querySelectorAll("[data-null]")
+      .forEach((el) => setReadout(el, D.null[el.dataset.null], el.dataset.null === "default" ? 2 : 4));
     document
       .querySelectorAll("[data-band]")
       .forEach((el) => setReadout(el, D.collapse.range[el.dataset.band === "low" ? 0 : 1], 2));

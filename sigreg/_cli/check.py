@@ -159,8 +159,27 @@ def run(repeats: int = 3) -> list[Row]:
     return rows
 
 
+HEADER = ("backend", "device", "dtype", "value", "grad norm", "max rel dev", "time [ms]", "status")
+
+
+def legend(repeats: int = 3) -> str:
+    """What each column of :func:`format_table` holds, one line each."""
+    meaning = {
+        "backend": "the array library",
+        "device": "where it ran",
+        "dtype": "the input's dtype",
+        "value": "SIGReg of the fixed input",
+        "grad norm": "the norm of its gradient with respect to the input",
+        "max rel dev": "the largest deviation of value or gradient from NumPy float64, relative",
+        "time [ms]": f"one value-and-gradient call, mean of {repeats} after a warm-up (not timed)",
+        "status": f"FAIL when not within {tolerance_text()}, else ok",
+    }
+    width = max(len(name) for name in HEADER)
+    return "\n".join(f"  {name.ljust(width)}  {meaning[name]}" for name in HEADER)
+
+
 def format_table(rows: list[Row]) -> str:
-    header = ("backend", "device", "dtype", "value", "grad norm", "max rel dev", "time [ms]", "status")
+    header = HEADER
     lines = [
         (
             r.backend,

@@ -14,11 +14,15 @@ nothing is written except the ``--plot`` figure. Every argument is checked befor
 the evaluation; a failure gets one line naming the file or the flag, and exit
 status 2.
 
-P-values: per slice, the statistic's asymptotic null law where it has one; for the
-average over the (dependent) slices, and per slice otherwise, a Monte Carlo null of
-N(0, I) draws with the same directions, of ``min(N, --null-samples)`` rows (the null
-law of the statistics that are functions of sums barely depends on N). The same
-draws give the band that the printed value is read against.
+P-values and the band that the value is read against: as ``sigreg.test`` computes them. Where
+the statistic has an asymptotic null law (Epps-Pulley, from N = 32), that law, per slice and for
+the average over the (dependent) slices given their directions: no draws. Otherwise a Monte Carlo
+null of ``--n-resamples`` N(0, I) draws with the same directions, of the file's N rows where that
+is affordable: for a statistic of sums (whose null law barely depends on N), when the draws'
+time, estimated from a first draw, is at most ``max(the file's own pass, NULL_SECONDS)``; else of
+as many rows as fit that time (a power of two, at least 1024). Statistics without sums need every
+sample at once, and their null law depends on N: their draws have N rows. ``--alpha A`` makes the
+exit status 1 when the p-value is below A (a gate for CI pipelines), and puts the verdict first.
 """
 
 from __future__ import annotations
@@ -35,16 +39,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from .._pvalues.progress import Progress
+
 Array = Any
 
+EXIT_REJECTED = 1  # --alpha A and a p-value below A
 EXIT_BAD_FILE = 2
 # Bytes of one chunk of rows read from a file: a few chunks in flight stay well under 1 GB.
 CHUNK_BYTES = 64 << 20
-NULL_SAMPLES = 1024
+MIN_NULL_ROWS = 1024  # rows of a Monte Carlo null draw when the file's N costs too much
+NULL_SECONDS = 10.0  # a Monte Carlo null of the file's N is affordable within max(this, the file's pass)
 WORST_SHOWN = 5
 PLOT_SLICES = 4
 PLOT_ROWS = 200_000
-PROGRESS_DELAY = 2.0  # seconds before the bar shows: short runs print none
 # Arrays of a statistic that needs every sample at once (the data and about four N x K
 # arrays of projections, sorted copies and temporaries) must fit in this share of memory.
 MEMORY_SHARE = 0.5
@@ -74,8 +81,9 @@ def add_parser(sub: Any) -> None:
         description=(
             "Test whether the rows of a 2-D float array on disk (.npy, read by chunks of rows; .npz; a Zarr "
             f"store, with {_INSTALL_DASK}) are N(0, I) samples: SIGReg's statistic, the band of N(0, I) "
-            "data, the p-value and the worst slices. Exit status 2, with one line naming the file or the "
-            "flag, for anything that cannot be used."
+            "data, the p-value and the worst slices. Exit status 0; 1 with --alpha A when the p-value is "
+            "below A (a gate for CI: `sigreg test --alpha 0.01 embeddings.npy || exit 1`); 2, with one "
+            "line naming the file or the flag, for anything that cannot be used."
         ),
     )
     parser.error = _one_line_error
@@ -86,7 +94,12 @@ def add_parser(sub: Any) -> None:
         help="a registered statistic (default epps_pulley); those that are functions of sums read "
         "the file by chunks, the others read it whole",
     )
-    parser.add_argument("--num-slices", type=int, default=256, help="random directions (default 256)")
+    parser.add_argument(
+        "--num-slices",
+        type=int,
+        default=_defaults().NUM_SLICES,
+        help=f"random directions (default {_defaults().NUM_SLICES}, as sigreg.test)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the directions and the null (default 0)")
     parser.add_argument("--key", help="the array in a .npz file or a Zarr group")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -96,17 +109,38 @@ def add_parser(sub: Any) -> None:
         help=f"histograms of the worst slices and a QQ plot (.png, .pdf, .svg...; {_INSTALL_PLOT})",
     )
     parser.add_argument(
-        "--resamples", type=int, default=199, help="Monte Carlo null draws for the p-value (default 199)"
+        "--alpha",
+        type=float,
+        default=None,
+        help="exit status 1 when the p-value is below ALPHA (default: off, exit 0), for CI pipelines; "
+        "the verdict is the first line",
+    )
+    parser.add_argument(
+        "--n-resamples",
+        "--resamples",  # the earlier spelling
+        dest="n_resamples",
+        type=int,
+        default=_defaults().N_RESAMPLES,
+        help=f"Monte Carlo null draws, where there is no asymptotic law (default {_defaults().N_RESAMPLES}, "
+        "as sigreg.test's n_resamples)",
     )
     parser.add_argument(
         "--null-samples",
         type=int,
-        default=NULL_SAMPLES,
-        help=f"rows of each Monte Carlo null draw, at most N (default {NULL_SAMPLES}), for statistics "
-        "that are functions of sums; the others' draws have N rows",
+        default=None,
+        help="rows of each Monte Carlo null draw, at most N, for statistics that are functions of sums "
+        f"(default: the file's N when its draws take at most max(the file's pass, {NULL_SECONDS:g} s), "
+        f"else as many rows as fit, at least {MIN_NULL_ROWS}); the others' draws have N rows",
     )
     parser.add_argument("--workers", type=int, default=None, help="threads reading and reducing chunks")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _defaults() -> Any:
+    """sigreg.test's defaults (a module imported only when the parser is built)."""
+    from .._pvalues import sliced
+
+    return sliced
 
 
 def _one_line_error(message: str) -> NoReturn:
@@ -354,35 +388,6 @@ def open_source(path: str, key: str | None = None) -> Source:
     raise _fail(path, "not a .npy or .npz file or a Zarr store (unrecognised first bytes)")
 
 
-class _Progress:
-    """A tqdm bar on stderr over the chunks: only on a terminal, only for runs longer than a few seconds."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.bar: Any = None
-        if enabled:
-            try:
-                tqdm = _module("tqdm").tqdm
-            except ImportError:
-                return
-            # disable=None: no bar (and no residue) when stderr is not a terminal.
-            self.bar = tqdm(
-                total=total,
-                unit="chunk",
-                file=sys.stderr,
-                delay=PROGRESS_DELAY,
-                desc="sigreg test",
-                disable=None,
-            )
-
-    def update(self) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 @dataclass
 class Options:
     """The checked arguments of ``sigreg test``."""
@@ -390,8 +395,9 @@ class Options:
     statistic: Any
     num_slices: int
     seed: int
-    resamples: int
-    null_samples: int
+    n_resamples: int
+    null_samples: int | None
+    alpha: float | None
     workers: int
     plot: str | None
     progress: bool
@@ -441,12 +447,18 @@ def check_options(args: argparse.Namespace) -> Options:
         raise BadFile(f"--seed: {error}") from None
     if args.plot is not None:
         check_plot_path(args.plot)
+    if args.alpha is not None and not 0.0 < args.alpha < 1.0:
+        raise BadFile(
+            f"--alpha must be between 0 and 1 (a significance level such as 0.01), got {args.alpha:g}"
+        )
+    null_samples = args.null_samples
     return Options(
         statistic=statistic,
         num_slices=checks.integer("--num-slices", args.num_slices, 1),
         seed=seed,
-        resamples=checks.integer("--resamples", args.resamples, 1),
-        null_samples=checks.integer("--null-samples", args.null_samples, 2),
+        n_resamples=checks.integer("--n-resamples", args.n_resamples, 1),
+        null_samples=None if null_samples is None else checks.integer("--null-samples", null_samples, 2),
+        alpha=args.alpha,
         workers=workers,
         plot=args.plot,
         progress=not args.no_progress,
@@ -505,18 +517,17 @@ def _values_by_chunks(source: Source, stat: Any, directions: Array, options: Opt
     total = np.zeros((k, num_sums), dtype=np.float64)
     bad_count, bad_first = 0, -1
     ranges = source.ranges()
-    progress = _Progress(len(ranges), options.progress)
-    try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=options.workers) as pool:
-            # In order: the first non-finite row is the first one found.
-            for sums, count, first in pool.map(chunk, ranges):
-                total += sums
-                if count and bad_first < 0:
-                    bad_first = first
-                bad_count += count
-                progress.update()
-    finally:
-        progress.close()
+    with (
+        Progress(len(ranges), "sigreg test", "chunk", options.progress) as progress,
+        concurrent.futures.ThreadPoolExecutor(max_workers=options.workers) as pool,
+    ):
+        # In order: the first non-finite row is the first one found.
+        for sums, count, first in pool.map(chunk, ranges):
+            total += sums
+            if count and bad_first < 0:
+                bad_first = first
+            bad_count += count
+            progress.update()
     if bad_count:
         raise _nonfinite(source.path, bad_count, bad_first, n)
     return dask_arrays.values_from_sums(total, stat, n, directions.dtype)
@@ -577,22 +588,42 @@ def evaluate(source: Source, options: Options) -> dict[str, Any]:
         values = _values_in_memory(source, stat, directions)
     if not np.all(np.isfinite(values)):
         raise _fail(source.path, "values too large for the statistic (non-finite slice statistics)")
-    # The null law of a statistic of sums barely depends on N; the others' can (Shapiro-Wilk's
-    # 1 - W shrinks like 1/N): their null draws have N rows.
-    null_n = min(n, options.null_samples) if stat.has_sums else n
+    pass_seconds = time.perf_counter() - start
     slice_method = sliced.slice_method(stat, "auto", n)
-    result = sliced.pvalues(
-        stat, values, null_n, directions, options.seed, slice_method, options.resamples, xp
-    )
-    # The same Monte Carlo draws (cached by pvalues): the band that the value is read against.
-    null = sliced.null_statistics(stat, null_n, values, directions, options.seed, options.resamples, xp)
-    averages = np.mean(np.asarray(null, dtype=np.float64), axis=-1)
-    low, high = (float(q) for q in np.quantile(averages, [0.05, 0.95]))
+    if slice_method == "asymptotic":
+        result = sliced.pvalues(
+            stat, values, n, directions, options.seed, slice_method, options.n_resamples, xp
+        )
+        null_mean, low, high = _asymptotic_band(stat, directions, options.seed)
+        null_rows = None
+        null_reason = f"its large-N limit, used from N = {sliced.MIN_SAMPLES_ASYMPTOTIC}: no draws"
+    else:
+        null_rows, null_reason = _null_rows(stat, n, values, directions, options, pass_seconds)
+        result = sliced.pvalues(
+            stat,
+            values,
+            null_rows,
+            directions,
+            options.seed,
+            slice_method,
+            options.n_resamples,
+            xp,
+            progress=options.progress,
+        )
+        # The same Monte Carlo draws (cached by pvalues): the band that the value is read against.
+        null = sliced.null_statistics(
+            stat, null_rows, values, directions, options.seed, options.n_resamples, xp
+        )
+        averages = np.mean(np.asarray(null, dtype=np.float64), axis=-1)
+        null_mean = float(np.mean(averages))
+        low, high = (float(q) for q in np.quantile(averages, [0.05, 0.95]))
     seconds = time.perf_counter() - start
     slice_p = np.asarray(result.slice_pvalues)
     # Smallest p-values first; ties (p-values that underflow to 0) by the larger statistic.
     worst = [int(i) for i in np.lexsort((-values, slice_p))[:WORST_SHOWN]]
     statistic = float(result.statistic)
+    pvalue = float(result.pvalue)
+    carried = _carried(compute)
     return {
         "path": source.path,
         "format": source.kind,
@@ -600,28 +631,112 @@ def evaluate(source: Source, options: Options) -> dict[str, Any]:
         "dim": int(dim),
         "dtype": str(source.dtype),
         "statistic_name": stat.name,
-        "statistic": statistic,
-        "pvalue": float(result.pvalue),
+        "statistic": carried(statistic),
+        "pvalue": carried(pvalue),
+        "alpha": options.alpha,
+        "verdict": None if options.alpha is None else "fail" if pvalue < options.alpha else "pass",
         "pvalue_method": result.method,
         "slice_pvalue_method": result.slice_method,
-        "null_samples": int(null_n),
-        "resamples": options.resamples,
-        "null_mean": float(np.mean(averages)),
-        "null_band": [low, high],
+        "null_samples": null_rows,
+        "null_reason": null_reason,
+        "n_resamples": options.n_resamples if null_rows is not None else None,
+        "null_mean": carried(null_mean),
+        "null_band": [carried(low), carried(high)],
         "band": "below" if statistic < low else "above" if statistic > high else "inside",
         "num_slices": options.num_slices,
         "seed": options.seed,
         "chunks": len(source.ranges()) if stat.has_sums else 1,
         "seconds": round(seconds, 3),
-        "worst": [{"slice": i, "statistic": float(values[i]), "pvalue": float(slice_p[i])} for i in worst],
+        "worst": [
+            {"slice": i, "statistic": carried(float(values[i])), "pvalue": carried(float(slice_p[i]))}
+            for i in worst
+        ],
         "plot": options.plot,
         "_directions": directions,
     }
 
 
+def _carried(dtype: Any) -> Callable[[float], float]:
+    """Rounds a number to the precision that ``dtype`` carries: the shortest decimal that is the same
+    float32 (``0.93``, not ``0.9300000071525574``); float64 numbers are kept as they are."""
+    import numpy as np
+
+    if np.dtype(dtype).itemsize >= 8:
+        return float
+    return lambda x: float(str(np.float32(x)))
+
+
+def _asymptotic_band(stat: Any, directions: Array, seed: int) -> tuple[float, float, float]:
+    """The mean and the 5% and 95% quantiles of the asymptotic law of the average over the slices."""
+    import numpy as np
+
+    from .._pvalues import asymptotic, average, sliced
+
+    offset = sliced.slice_law(stat)[1]
+    law = sliced.average_law(stat, directions, seed, False)
+    mean = float(np.sum(asymptotic.chi2_weights(*stat.null_quadrature(np)))) - offset
+    return mean, average.quantile(law, 0.95) - offset, average.quantile(law, 0.05) - offset
+
+
+def _null_rows(
+    stat: Any, n: int, like: Array, directions: Array, options: Options, pass_seconds: float
+) -> tuple[int, str]:
+    """Rows of each Monte Carlo null draw, and why: the file's N where its draws are affordable."""
+    import array_api_compat.numpy as xp
+
+    from .._pvalues import sliced
+
+    if not stat.has_sums:
+        return n, "the file's N: the null law of this statistic depends on N"
+    if options.null_samples is not None:
+        rows = min(n, options.null_samples)
+        return rows, f"--null-samples {options.null_samples}" + (
+            ", at most the file's N" if rows == n else ""
+        )
+    # One draw of up to MIN_NULL_ROWS rows, timed: what a row of a draw costs.
+    pilot = min(n, MIN_NULL_ROWS)
+    begin = time.perf_counter()
+    sliced.null_statistics(stat, pilot, like, directions, options.seed, 1, xp, progress=False)
+    need = (time.perf_counter() - begin) / pilot * n * options.n_resamples
+    bound = max(pass_seconds, NULL_SECONDS)
+    if need <= bound:
+        return n, (
+            f"the file's N: the draws take about {_seconds(need)}, at most the file's own pass or "
+            f"{NULL_SECONDS:g} s"
+        )
+    fit = max(1, int(n * bound / need))
+    rows = min(n, max(MIN_NULL_ROWS, 1 << (fit.bit_length() - 1)))
+    return rows, (
+        f"not the file's N: {n} rows would take about {_seconds(need)}, more than the file's own pass and "
+        f"{NULL_SECONDS:g} s; the null law of a statistic of sums barely depends on N"
+    )
+
+
+def _seconds(x: float) -> str:
+    return f"{x:.1f} s" if x < 10 else f"{x:.0f} s"
+
+
+def _number(x: float) -> str:
+    """A statistic with 5 significant digits: 1.0774, 1039.3, 0.00021234."""
+    return f"{x:.5g}"
+
+
 def pvalue_text(p: float) -> str:
     """``p < 0.001`` for small p-values (down to those that underflow to 0), else ``p = 0.0123``."""
     return f"p < {SMALL_PVALUE:g}" if p < SMALL_PVALUE else f"p = {p:.3g}"
+
+
+def _pvalue_words(report: dict[str, Any]) -> tuple[str, str]:
+    """The p-value, short (``p < 0.001``), and what it means in words."""
+    p = report["pvalue"]
+    draws = report["n_resamples"]
+    if report["pvalue_method"] == "monte_carlo" and p <= 1.0 / (draws + 1) * (1 + 1e-9):
+        return f"p <= {p:.2g}", (
+            f"none of the {draws} N(0, I) draws scored this high; more --n-resamples resolve smaller p-values"
+        )
+    if p < SMALL_PVALUE:
+        return pvalue_text(p), "N(0, I) data score this high less than 0.1% of the time"
+    return pvalue_text(p), f"N(0, I) data score this high or higher {100 * p:.2g}% of the time"
 
 
 _BAND_WORDS = {
@@ -633,28 +748,43 @@ _BAND_WORDS = {
 
 def _format(report: dict[str, Any]) -> str:
     low, high = report["null_band"]
-    p = report["pvalue"]
-    if report["pvalue_method"] == "monte_carlo" and p <= 1.0 / (report["resamples"] + 1) * (1 + 1e-9):
-        ptext = f"p = {p:.2g}, the smallest {report['resamples']} draws give: no draw reached the value"
+    short, words = _pvalue_words(report)
+    lines = []
+    if report["verdict"] is not None:
+        alpha = report["alpha"]
+        lines.append(
+            f"FAIL at --alpha {alpha:g}: {short}, below {alpha:g}: these rows are not N(0, I) samples"
+            if report["verdict"] == "fail"
+            else f"PASS at --alpha {alpha:g}: {short}, not below {alpha:g}: nothing says these rows are not "
+            "N(0, I) samples"
+        )
+    if report["null_samples"] is None:
+        null = (
+            f"N(0, I) data of {report['n']} rows, by the asymptotic law of the average over these slices "
+            f"({report['null_reason']})"
+        )
     else:
-        ptext = pvalue_text(p)
-    lines = [
+        null = (
+            f"N(0, I) data ({report['n_resamples']} draws of {report['null_samples']} rows, same directions; "
+            f"{report['null_reason']})"
+        )
+    lines += [
         f"{report['path']}: {report['n']} x {report['dim']} {report['dtype']} ({report['format']})",
         f"{report['statistic_name']} over {report['num_slices']} slices (seed {report['seed']}): "
-        f"{report['statistic']:.4f}",
-        f"  N(0, I) data ({report['resamples']} draws of {report['null_samples']} rows, same directions) "
-        f"average {report['null_mean']:.4f}; 90% of them between {low:.4f} and {high:.4f}",
+        f"{_number(report['statistic'])}",
+        f"  {null}",
+        f"  average {_number(report['null_mean'])}; 90% of them between {_number(low)} and {_number(high)}",
         f"  this value is {_BAND_WORDS[report['band']]}",
-        f"p-value: {ptext} ({report['pvalue_method'].replace('_', ' ')})",
+        f"p-value: {short} ({report['pvalue_method'].replace('_', ' ')}): {words}",
         f"worst slices (p-values: {report['slice_pvalue_method'].replace('_', ' ')}):",
     ]
     lines += [
-        f"  slice {w['slice']:5d}  statistic {w['statistic']:10.4f}  {pvalue_text(w['pvalue'])}"
+        f"  slice {w['slice']:5d}  statistic {_number(w['statistic']):>10}  {pvalue_text(w['pvalue'])}"
         for w in report["worst"]
     ]
     if report["plot"] is not None:
         lines.append(f"plot: {report['plot']} (the worst slices' projections and their QQ plot)")
-    lines.append(f"{report['seconds']:.2f} s (reading, the statistic and the Monte Carlo null)")
+    lines.append(f"{report['seconds']:.2f} s (reading, the statistic and the null)")
     return "\n".join(lines)
 
 
@@ -734,4 +864,4 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_FILE
     report.pop("_directions")
     print(json.dumps(report) if args.json else _format(report))
-    return 0
+    return EXIT_REJECTED if report["verdict"] == "fail" else 0

@@ -16,7 +16,9 @@ probabilities come from Imhof's (1961) inversion of the characteristic function,
     theta(u) = sum_i arctan(lambda_i u) / 2 - q u / 2,  rho(u) = prod_i (1 + lambda_i^2 u^2)^(1/4),
 
 by the midpoint rule with step 0.02 up to u = 500 (the integrand then is below 1e-7
-and oscillates), tabulated once per statistic on a grid of q; beyond the table
+and oscillates), tabulated once per statistic on a grid of q, all at once by one FFT (on the
+grid ``q_k = k * 4 pi / (L * 0.02)`` the rule's sum over u is a discrete Fourier transform of
+length L); beyond the table
 ``log P`` is extrapolated linearly with the exact slope ``-1 / (2 lambda_max)``.
 Against 2 million Monte Carlo draws the table is within 1e-4 (tests/pvalues/test_sliced.py).
 """
@@ -36,7 +38,7 @@ Array = Any
 
 _STEP_U = 0.02
 _MAX_U = 500.0
-_TABLE_POINTS = 2048
+_FFT_SIZE = 1 << 16  # the table's step in q: 4 pi / (2^16 * 0.02) = 0.0096
 _SMALLEST_TABLED = 1e-9  # survival probabilities below this are extrapolated
 
 
@@ -82,17 +84,35 @@ class SurvivalTable:
     tail_slope: float
 
 
+def imhof_survival_grid(count: int, lambdas: np.ndarray) -> tuple[float, np.ndarray]:
+    """``imhof_survival`` at ``q = 0, step, ..., (count - 1) step``: the step, and the values.
+
+    The same midpoint sum, ``sum_m c_m sin(theta_0(u_m) - q_k u_m / 2)`` with ``u_m = (m + 1/2) h``:
+    for ``q_k = k * 4 pi / (L h)`` it is the imaginary part of
+    ``exp(-i pi k / L) * FFT_L(c e^(i theta_0))[k]``.
+    """
+    if count > _FFT_SIZE // 2:
+        raise ValueError(f"at most {_FFT_SIZE // 2} points of q, got {count}")
+    u = (np.arange(int(_MAX_U / _STEP_U)) + 0.5) * _STEP_U
+    half_arctan = 0.5 * np.sum(np.arctan(np.outer(u, lambdas)), axis=1)
+    log_rho = 0.25 * np.sum(np.log1p(np.outer(u, lambdas) ** 2), axis=1)
+    spectrum = np.fft.fft(np.exp(1j * half_arctan - log_rho) / u, _FFT_SIZE)[:count]
+    k = np.arange(count)
+    sf = 0.5 + _STEP_U * np.imag(np.exp(-1j * math.pi * k / _FFT_SIZE) * spectrum) / math.pi
+    return 4.0 * math.pi / (_FFT_SIZE * _STEP_U), np.clip(sf, 0.0, 1.0)
+
+
 @functools.cache
 def survival_table(lambdas: tuple[float, ...]) -> SurvivalTable:
     lam = np.asarray(lambdas)
     # The tail is that of lambda_max chi2: P ~ C q^(r/2 - 1) exp(-q / (2 lambda_max)).
     q_max = float(np.sum(lam)) - 2.0 * lam[0] * math.log(_SMALLEST_TABLED)
-    q = np.linspace(0.0, q_max, _TABLE_POINTS)
-    sf = imhof_survival(q, lam)
+    step = 4.0 * math.pi / (_FFT_SIZE * _STEP_U)
+    step, sf = imhof_survival_grid(int(q_max / step) + 2, lam)
     sf[0] = 1.0
     last = int(np.nonzero(sf > _SMALLEST_TABLED)[0][-1])
     log_sf = np.log(np.maximum(sf[: last + 1], 1e-300))
-    return SurvivalTable(float(q[1]), tuple(log_sf.tolist()), -0.5 / float(lam[0]))
+    return SurvivalTable(step, tuple(log_sf.tolist()), -0.5 / float(lam[0]))
 
 
 def survival(values: Array, table: SurvivalTable, xp: Any) -> Array:

@@ -38,9 +38,9 @@ def _run(capsys, *argv):
     return status, out, err
 
 
-def _report(capsys, *argv):
-    status, out, err = _run(capsys, *argv, "--json")
-    assert status == 0, err
+def _report(capsys, *argv, status=0):
+    got, out, err = _run(capsys, *argv, "--json")
+    assert got == status, err
     return json.loads(out)
 
 
@@ -156,23 +156,95 @@ def _read_text(out):
     return value, mean, low, high, claim
 
 
-def test_text_output_states_the_band_and_keeps_its_claims(tmp_path, capsys):
+@pytest.mark.parametrize("statistic", ["epps_pulley", "jarque_bera"])
+def test_text_output_states_the_band_and_keeps_its_claims(tmp_path, capsys, statistic):
     rng = np.random.default_rng(2)
     np.save(tmp_path / "gauss.npy", rng.standard_normal((N, D)))
     np.save(tmp_path / "skewed.npy", rng.exponential(size=(N, D)))
     claims = {}
     for name in ("gauss", "skewed"):
-        status, out, err = _run(capsys, tmp_path / f"{name}.npy", "--num-slices", K, "--resamples", 39)
+        argv = ["--num-slices", K, "--n-resamples", 39, "--statistic", statistic]
+        status, out, err = _run(capsys, tmp_path / f"{name}.npy", *argv)
         assert status == 0 and err == "", err
         value, mean, low, high, claim = _read_text(out)
         assert low < mean < high and claim == _band(value, low, high)
         claims[name] = claim
         assert not re.search(r"\bp 0\b", out)
+        assert re.search(r"\d+\.\d+ s \(reading, the statistic and the null\)", out)
     assert claims["skewed"] == "above"
-    # A skewed file: the worst slices' p-values underflow, printed as p < 0.001; the average's
-    # Monte Carlo p-value is the smallest 39 draws give, and the report says so.
-    assert "p < 0.001" in out and "p = 0.025, the smallest 39 draws give" in out
-    assert re.search(r"\d+\.\d+ s \(reading, the statistic and the Monte Carlo null\)", out)
+    if statistic == "epps_pulley":  # the asymptotic laws: the null is named, no draws
+        assert f"N(0, I) data of {N} rows, by the asymptotic law of the average over these slices" in out
+        assert (
+            "p-value: p < 0.001 (asymptotic): N(0, I) data score this high less than 0.1% of the time" in out
+        )
+    else:
+        # Jarque-Bera has no asymptotic law here: 39 draws of the file's N rows (cheap enough), and
+        # the average's Monte Carlo p-value is the smallest 39 draws give: the report says so.
+        assert f"39 draws of {N} rows, same directions; the file's N: the draws take about" in out
+        assert "p-value: p <= 0.025 (monte carlo): none of the 39 N(0, I) draws scored this high" in out
+
+
+def test_alpha_gates_a_pipeline_verdict_first(tmp_path, capsys):
+    """The issue's check: `sigreg test --alpha 0.01 collapsed.npy` exits 1, a Gaussian file exits 0."""
+    rng = np.random.default_rng(3)
+    np.save(tmp_path / "gaussian.npy", rng.standard_normal((N, D)).astype(np.float32))
+    collapsed = rng.standard_normal((N, 2)) @ rng.standard_normal((2, D))  # rank 2
+    np.save(tmp_path / "collapsed.npy", collapsed.astype(np.float32))
+    status, out, _ = _run(capsys, "--alpha", 0.01, tmp_path / "collapsed.npy")
+    assert status == 1 and out.startswith("FAIL at --alpha 0.01: p < 0.001, below 0.01"), out
+    status, out, _ = _run(capsys, "--alpha", 0.01, tmp_path / "gaussian.npy")
+    assert status == 0 and out.startswith("PASS at --alpha 0.01: p = "), out
+    report = _report(capsys, "--alpha", 0.01, tmp_path / "collapsed.npy", status=1)
+    assert (report["alpha"], report["verdict"]) == (0.01, "fail")
+    # Without --alpha: exit 0 whatever the p-value, and no verdict.
+    status, out, _ = _run(capsys, tmp_path / "collapsed.npy")
+    assert status == 0 and "FAIL" not in out and "PASS" not in out
+    assert _report(capsys, tmp_path / "collapsed.npy")["verdict"] is None
+
+
+def test_json_numbers_carry_the_precision_of_the_data(tmp_path, capsys):
+    """float32 data: every number is the shortest decimal of its float32 (0.93, not 0.9300000071525574)."""
+    np.save(tmp_path / "z.npy", _data(np.float32))
+    status, out, _ = _run(capsys, tmp_path / "z.npy", "--json")
+    assert status == 0
+    report = json.loads(out)
+    numbers = [report["statistic"], report["pvalue"], report["null_mean"], *report["null_band"]]
+    numbers += [value for w in report["worst"] for value in (w["statistic"], w["pvalue"])]
+    for x in numbers:
+        assert repr(x) == str(np.float32(x)) or float(str(np.float32(x))) == x, x
+        assert len(repr(x).lstrip("0.").replace(".", "").split("e")[0]) <= 9, x
+    raw = re.findall(r"\d\.\d{10,}", out)  # no float32 noise printed as float64
+    assert raw == [], raw
+
+
+def test_null_rows_are_the_files_n_when_affordable(tmp_path, capsys, monkeypatch):
+    """Jarque-Bera's Monte Carlo null: the file's N rows when the draws, timed on a first draw, fit
+    max(the file's pass, NULL_SECONDS); else the largest power of two that fits, at least 1024."""
+    from sigreg._cli import files
+    from sigreg._pvalues import sliced
+
+    np.save(tmp_path / "z.npy", _data())
+    argv = [tmp_path / "z.npy", "--statistic", "jarque_bera", "--n-resamples", 9, "--num-slices", 4]
+    report = _report(capsys, *argv)
+    assert report["null_samples"] == N and report["null_reason"].startswith("the file's N")
+    monkeypatch.setattr(files, "NULL_SECONDS", 0.0)
+    clock = [0.0]
+    draw = sliced.null_statistics
+
+    def slow_draw(*args, **kwargs):  # 1 s per row of a draw, on a clock that only draws advance
+        clock[0] += args[1] * args[5]
+        return draw(*args, **kwargs)
+
+    class FakeTime:
+        @staticmethod
+        def perf_counter():
+            return clock[0]
+
+    monkeypatch.setattr(files, "time", FakeTime)
+    monkeypatch.setattr(sliced, "null_statistics", slow_draw)
+    report = _report(capsys, *argv)
+    assert report["null_samples"] == 1024 and report["null_reason"].startswith("not the file's N")
+    assert _report(capsys, *argv, "--null-samples", 100)["null_samples"] == 100
 
 
 def test_plot_path_printed_and_whole_range(tmp_path, capsys, monkeypatch):
@@ -307,7 +379,9 @@ def _no_evaluation(monkeypatch):
     [
         (["--statistic", "bogus"], "--statistic: statistic must be one of"),
         (["--num-slices", "0"], "--num-slices must be >= 1"),
-        (["--resamples", "0"], "--resamples must be >= 1"),
+        (["--resamples", "0"], "--n-resamples must be >= 1"),  # the earlier spelling, still read
+        (["--n-resamples", "0"], "--n-resamples must be >= 1"),
+        (["--alpha", "1.5"], "--alpha must be between 0 and 1"),
         (["--null-samples", "1"], "--null-samples must be >= 2"),
         (["--workers", "0"], "--workers must be >= 1"),
         (["--seed", "-1"], "--seed: seed must be in [0, 2**64)"),
@@ -421,8 +495,11 @@ def test_every_statistic_on_a_small_file(tmp_path, capsys, statistic):
     np.testing.assert_allclose(report["statistic"], float(np.mean(values)), rtol=1e-10)
     low, high = report["null_band"]
     assert low <= report["null_mean"] <= high and report["band"] == _band(report["statistic"], low, high)
-    # Statistics without sums get null draws of all N rows (their null law depends on N).
-    assert report["null_samples"] == (min(300, 1024) if sigreg.stats.get(statistic).has_sums else 300)
+    # Draws of the file's N rows (cheap here; the others' null law depends on N), or none: the
+    # asymptotic law of Epps-Pulley.
+    asymptotic = report["pvalue_method"] == "asymptotic"
+    assert asymptotic == (statistic == "epps_pulley")
+    assert report["null_samples"] == (None if asymptotic else 300)
 
 
 def test_zip_without_arrays_is_refused(tmp_path, capsys):
@@ -457,10 +534,11 @@ class _Terminal:
 def test_progress_bar_on_a_terminal_only(tmp_path, capsys, monkeypatch):
     pytest.importorskip("tqdm", reason="tqdm is not installed")
     from sigreg._cli import files
+    from sigreg._pvalues import progress
 
     np.save(tmp_path / "z.npy", _data(np.float64))
     monkeypatch.setattr(files, "CHUNK_BYTES", 500 * D * 8)  # 3 chunks
-    monkeypatch.setattr(files, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setattr(progress, "DELAY", 0.0)
     argv = ["test", str(tmp_path / "z.npy"), "--num-slices", "4", "--json"]
     assert main(argv) == 0
     out, err = capsys.readouterr()
@@ -492,8 +570,10 @@ def test_seconds_cover_the_monte_carlo_null(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sliced, "null_statistics", slow_draw)
     np.save(tmp_path / "z.npy", _data())
     sliced._CACHE.clear()
-    report = _report(capsys, tmp_path / "z.npy", "--num-slices", 4, "--seed", 11)
-    assert report["seconds"] >= 100.0
+    report = _report(
+        capsys, tmp_path / "z.npy", "--num-slices", 4, "--seed", 11, "--statistic", "jarque_bera"
+    )
+    assert report["pvalue_method"] == "monte_carlo" and report["seconds"] >= 100.0
 
 
 def test_jarque_bera_by_chunks_is_exact_at_a_large_mean(tmp_path, capsys, monkeypatch):

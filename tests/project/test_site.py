@@ -129,6 +129,64 @@ def test_api_reference_has_one_entry_per_parameter():
         assert "," not in re.sub(r"<[^>]+>", "", entry), f"parameters share one entry: {entry}"
 
 
+# Every figure of the site, by page (docs/generate.py draws them).
+FIGURES = {
+    "index.html": ["descent"],
+    "numbers.html": ["null"],
+    "benchmark.html": ["benchmark"],
+    "pvalues.html": ["calibration"],
+    "regularisers.html": ["collapse"],
+}
+PHONE = {"width": 390, "height": 844}
+SMALLEST_TEXT_PX = 10  # on the screen, in CSS pixels
+# docs/generate.py writes the height of a figure's smallest text, in the PNG's pixels, here.
+SMALLEST_TEXT_KEY = b"sigreg-smallest-text-px"
+
+
+def _png_text(path: Path) -> dict[bytes, bytes]:
+    """The tEXt chunks of a PNG: keyword to text."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    chunks, at = {}, 8
+    while at < len(data):
+        length, kind = int.from_bytes(data[at : at + 4], "big"), data[at + 4 : at + 8]
+        if kind == b"tEXt":
+            key, _, text = data[at + 8 : at + 8 + length].partition(b"\0")
+            chunks[key] = text
+        at += 12 + length
+    return chunks
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_figures_are_legible_on_a_phone(pages, name):
+    """At 390 px the smallest text of every figure is at least 10 px on the screen: its height in the
+    PNG (written by docs/generate.py) times the scale the page shows the PNG at."""
+    browser, base = pages
+    context = browser.new_context(viewport=PHONE)
+    try:
+        tab = context.new_page()
+        tab.goto(base + name, wait_until="load")
+        tab.wait_for_timeout(100)
+        images = tab.evaluate(
+            """() => [...document.querySelectorAll('article img')].map((i) => ({src: i.getAttribute('src'),
+                shown: i.getBoundingClientRect().width, natural: i.naturalWidth}))"""
+        )
+        shown = {Path(i["src"]).stem for i in images}
+        assert set(FIGURES[name]) <= shown, (name, images)
+        for image in images:
+            smallest = _png_text((_site() / name).parent / image["src"]).get(SMALLEST_TEXT_KEY)
+            assert smallest is not None, f"{name}: {image['src']} does not say its smallest text"
+            on_screen = float(smallest) * image["shown"] / image["natural"]
+            assert on_screen >= SMALLEST_TEXT_PX, (
+                f"{name} at {PHONE['width']} px: {image['src']} shows text {on_screen:.1f} px high"
+            )
+        if os.environ.get("SIGREG_SCREENSHOTS"):
+            shot = Path(os.environ["SIGREG_SCREENSHOTS"]) / f"docs-{Path(name).stem}-390.png"
+            tab.screenshot(path=str(shot), full_page=True)
+    finally:
+        context.close()
+
+
 # The header's links and its search box: their tops (one row: within a few pixels), and its height.
 HEADER_JS = """() => ({
   height: document.querySelector('.bd-header').getBoundingClientRect().height,

@@ -19,11 +19,27 @@ def test_demo_unfolds_the_cloud_and_prints_the_backend_table():
     assert first > 20 and last < 0.5 * first  # collapsed line: large; round cloud: small
     spreads = [float(x) for x in rows[-1][2:5]]
     assert min(spreads) > 0.5 * max(spreads)  # round: every axis carries variance
-    assert "numpy" in out.stdout and "FAIL" not in out.stdout
+    assert "numpy" in out.stdout
+    assert not [line for line in out.stdout.splitlines() if line.endswith(" FAIL")]  # no row failed
     assert "A good value at N = 300, K = 64 is about 1.05" in out.stdout
     header = next(line for line in out.stdout.splitlines() if line.startswith("backend"))
     assert header.split()[-1] == "status"  # every column of the table has a header
     _demo_claims_hold(out.stdout, last)
+    _every_column_explained(out.stdout)
+
+
+def _every_column_explained(text):
+    """Each column header of both tables starts a line of the legend printed after its table."""
+    import re
+
+    from sigreg._cli import check
+
+    lines = text.splitlines()
+    legend = {line.strip() for line in lines if line.startswith("  ")}
+    steps = re.split(r"\s{2,}", next(line for line in lines if line.lstrip().startswith("step")).strip())
+    assert steps == ["step", "SIGReg", "sd axis 1", "sd axis 2", "sd axis 3"]
+    for name in ["step", "SIGReg", "sd axis i", *check.HEADER]:
+        assert any(re.match(rf"{re.escape(name)}\s{{2,}}\S", line) for line in legend), name
 
 
 def _demo_claims_hold(text, last):
