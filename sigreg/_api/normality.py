@@ -154,8 +154,15 @@ def _multivariate(
 ) -> Array:
     xp = checks.namespace("z", z)
     checks.embeddings("z", z, xp)
+    n = z.shape[-2]
     frames = _check_subspaces(subspace_dim, num_subspaces, z.shape[-1])
-    statistic.check_sizes(z.shape[-2], z.shape[-1] if frames is None else frames[0], "z")
+    if frames is None:
+        statistic.check_sizes(n, z.shape[-1], "z")
+    elif statistic.standardize and n <= frames[0]:
+        raise ValueError(
+            f"z must have more samples than subspace_dim to be standardized in each frame (the "
+            f"projection's covariance is singular otherwise), got N={n}, subspace_dim={frames[0]}"
+        )
     if frames is not None:
         seed = checks.seed(seed, xp)
     zc = dtypes.as_compute_dtype(z, xp)
@@ -181,6 +188,13 @@ def _check_subspaces(
     if k > dim:
         raise ValueError(f"subspace_dim must be at most the dimension D={dim} of {name}, got {k}")
     count = checks.integer("num_subspaces", num_subspaces, 1)
+    # The frames are drawn as ceil(count / (D // k)) blocks of D x D directions, one 32-bit counter.
+    most = checks.MAX_COUNTER // (dim * dim) * (dim // k)
+    if count > most:
+        raise ValueError(
+            f"num_subspaces must be at most {most} for subspace_dim={k} in D={dim} dimensions of "
+            f"{name} (the frames are drawn from one 32-bit counter), got {count}"
+        )
     return k, count
 
 

@@ -558,15 +558,24 @@ def evaluate(source: Source, options: Options) -> dict[str, Any]:
     import numpy as np
 
     from .._backend import dask_arrays
-    from .._core import dtypes
+    from .._core import checks, dtypes
     from .._pvalues import sliced
 
     n, dim = source.shape
     stat = options.statistic
     stat.check_samples(n, "the data")
     compute = dtypes.compute_dtype(np.dtype(source.dtype), np)
-    directions = dask_arrays.host_directions(
-        source.shape, options.num_slices, options.seed, None, compute, "the data"
+    try:
+        directions = dask_arrays.host_directions(
+            source.shape, options.num_slices, options.seed, None, compute, "the data"
+        )
+    except ValueError as error:  # more directions than sigreg's 32-bit counter of draws numbers
+        raise BadFile(f"--num-slices: {error}") from None
+    # The null law of a statistic of sums barely depends on N; the others' can (Shapiro-Wilk's
+    # 1 - W shrinks like 1/N): their null draws have N rows.
+    null_n = min(n, options.null_samples) if stat.has_sums else n
+    checks.count_fits(
+        "--resamples", options.resamples, null_n * dim, f"for null draws of {null_n} rows, D={dim}"
     )
     if not stat.has_sums:
         _check_memory(source, stat, options.num_slices)
@@ -577,9 +586,6 @@ def evaluate(source: Source, options: Options) -> dict[str, Any]:
         values = _values_in_memory(source, stat, directions)
     if not np.all(np.isfinite(values)):
         raise _fail(source.path, "values too large for the statistic (non-finite slice statistics)")
-    # The null law of a statistic of sums barely depends on N; the others' can (Shapiro-Wilk's
-    # 1 - W shrinks like 1/N): their null draws have N rows.
-    null_n = min(n, options.null_samples) if stat.has_sums else n
     slice_method = sliced.slice_method(stat, "auto", n)
     result = sliced.pvalues(
         stat, values, null_n, directions, options.seed, slice_method, options.resamples, xp

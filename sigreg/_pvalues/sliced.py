@@ -187,7 +187,7 @@ def test(
             "method='asymptotic' gives no p-value for the average of several dependent slices: "
             "use method='auto' or 'monte_carlo' (or num_slices=1)"
         )
-    checks.counter_fits("n_resamples * N * D", n_resamples, n, dim)
+    checks.count_fits("n_resamples", n_resamples, n * dim, f"for z of shape (N, D) = ({n}, {dim})")
 
     z = dispatch.constant(z, xp)
     from_seed = directions is None

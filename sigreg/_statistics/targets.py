@@ -97,7 +97,7 @@ class Target:
         """
         n = checks.integer("n", n, 1)
         d = checks.integer("d", d, 1)
-        checks.counter_fits("n * d", n, d)
+        checks.count_fits("n", n, d, f"for d={d}")
         xp, seed, dtype = checks.generator(seed, xp, device, dtype)
         keys = draws.seed_keys(seed, xp, device)
         return self.draw(n, d, keys, xp, device, dtype)

@@ -321,6 +321,31 @@ def test_bad_options_named_before_any_evaluation(tmp_path, capsys, monkeypatch, 
     assert status == 2 and out == "" and err.count("\n") == 1 and words in err, err
 
 
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--num-slices", str(10**12)], f"--num-slices: num_slices must be at most {(2**31 - 1) // D} "),
+        (["--resamples", str(10**9)], "--resamples must be at most "),
+    ],
+)
+def test_counts_beyond_the_counter_of_draws_are_named_by_their_flag(
+    tmp_path, capsys, monkeypatch, argv, words
+):
+    """Directions and null draws are numbered by one 32-bit counter: too many is the flag's fault,
+    found once the file's D is known, before any statistic is computed."""
+    from sigreg._cli import files
+
+    np.save(tmp_path / "z.npy", _data())
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed despite a bad argument")
+
+    monkeypatch.setattr(files, "_values_by_chunks", refuse)
+    monkeypatch.setattr(files, "_values_in_memory", refuse)
+    status, out, err = _run(capsys, tmp_path / "z.npy", *argv)
+    assert status == 2 and out == "" and err.count("\n") == 1 and words in err, err
+
+
 def test_unparsable_flag_one_line(tmp_path, capsys):
     np.save(tmp_path / "z.npy", _data())
     with pytest.raises(SystemExit) as exit_info:
