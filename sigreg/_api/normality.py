@@ -12,7 +12,7 @@ from typing import Any
 
 from .._backend import dispatch
 from .._core import arrays, checks, dtypes
-from .._statistics.bhep import BHEP, HenzeZirkler
+from .._statistics.bhep import BHEP, HenzeZirkler, centred
 from .regulariser import directions
 
 # Frames of subspace_dim=k by default (bhep, henze_zirkler).
@@ -210,10 +210,20 @@ def _frames(dim: int, k: int, count: int, seed: Any, xp: Any, like: Array) -> Ar
     return dispatch.constant(xp.permute_dims(framed, (1, 0, 2)), xp)
 
 
-def _statistic_on_frames(statistic: Any, z: Array, frame_array: Array, xp: Any) -> Array:
-    """The mean over frames of ``statistic`` of ``z @ frame`` (..., N, k): values of shape (...)."""
+def _statistic_on_frames(statistic: BHEP, z: Array, frame_array: Array, xp: Any) -> Array:
+    """The mean over frames of ``statistic`` of ``z @ frame`` (..., N, k): values of shape (...).
+
+    The statistic sees the projections of the centred samples, which keep their differences in
+    float32 at any location (those of ``z`` itself are rounded to the location's precision); the
+    one term of BHEP without standardising that depends on the location, ``singles``, is moved
+    from those to the projections of ``z``."""
+    x = centred(z, xp)
     total = None
     for f in range(frame_array.shape[0]):
-        value = dispatch.embedding_statistic(z @ frame_array[f, ...], statistic, xp)
+        frame = frame_array[f, ...]
+        value = dispatch.embedding_statistic(x @ frame, statistic, xp)
+        if not statistic.standardize:  # sample by sample: no cancellation of two sums of N terms
+            moved = statistic.singles(z @ frame, xp) - statistic.singles(x @ frame, xp)
+            value = value + xp.sum(moved, axis=-1)
         total = value if total is None else total + value
     return total / frame_array.shape[0]
