@@ -9,8 +9,9 @@ Writes into ``docs/_generated/`` (not committed):
 - ``figures/benchmark.png``: time and peak memory against N, from the table in
   ``docs/data/benchmark.md`` (which ``python3 -m nox -s bench`` writes);
 - ``grid_accuracy.md``: how close each quadrature grid comes to the closed form;
-- ``pvalue_accuracy.md``, ``power.md``, ``figures/calibration.png``: the p-values of
-  ``sigreg.test`` against uniform, by N; power against scipy's tests; a QQ plot;
+- ``pvalue_accuracy.md``, ``pvalue_levels.md``, ``power.md``, ``figures/calibration.png``: the
+  p-values of ``sigreg.test`` against uniform, by N; their rejection rates at 0.01, 0.05 and 0.1
+  under the null, by N; power against scipy's tests; a QQ plot;
 - ``statistics.md``: every normality statistic of ``sigreg.stats``, its cost and
   its gradient norm at a Gaussian and at a collapsed cloud; ``statistics_names.md``: each
   registered name's quantity, its mean under N(0, 1) and scipy's counterpart;
@@ -249,6 +250,36 @@ def pvalue_accuracy(sizes=(8, 16, 32, 64, 128, 256, 512), samples: int = 20000, 
         "",
         f"{samples} independent N(0, 1) samples of each size N, default grid, seed {seed} + N. "
         f"Sampling noise alone gives distances up to about {noise:.4f}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def pvalue_levels(sizes=(16, 32, 64, 128), draws: int = 40000, seed: int = 0) -> str:
+    """Markdown table: how often the asymptotic per-slice p-value rejects N(0, 1) samples, by N."""
+    import array_api_compat.numpy as xp
+
+    from sigreg._pvalues import asymptotic
+
+    levels = (0.01, 0.05, 0.1)
+    lines = [
+        "| N | statistic | " + " | ".join(f"level {a}" for a in levels) + " |",
+        "|---|---|" + "---|" * len(levels),
+    ]
+    for unbiased in (False, True):
+        statistic = sigreg.stats.EppsPulley(unbiased=unbiased)
+        lambdas = asymptotic.chi2_weights(*statistic.null_quadrature(np))
+        table = asymptotic.survival_table(tuple(lambdas.tolist()))
+        offset = float(np.sum(lambdas)) if unbiased else 0.0  # as sigreg.test shifts the unbiased one
+        for n in sizes:
+            x = np.random.default_rng(seed + n).standard_normal((n, draws))
+            p = asymptotic.survival(sigreg.stats.epps_pulley(x, unbiased=unbiased) + offset, table, xp)
+            rates = " | ".join(f"{np.mean(p <= a):.4f}" for a in levels)
+            lines.append(f"| {n} | {'unbiased' if unbiased else 'plain'} | {rates} |")
+    errors = ", ".join(f"{2 * math.sqrt(a * (1 - a) / draws):.4f}" for a in levels)
+    lines += [
+        "",
+        f"{draws} independent N(0, 1) samples of each size N, default grid, seed {seed} + N; two "
+        f"Monte Carlo standard errors at the three levels: {errors}.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -613,6 +644,7 @@ def main() -> None:
     benchmark_figure(FIGURES / "benchmark.png", benchmark_rows(HERE / "data" / "benchmark.md"))
     (OUT / "grid_accuracy.md").write_text(grid_accuracy())
     (OUT / "pvalue_accuracy.md").write_text(pvalue_accuracy())
+    (OUT / "pvalue_levels.md").write_text(pvalue_levels())
     (OUT / "power.md").write_text(power_table())
     (OUT / "statistics.md").write_text(statistics_table())
     (OUT / "statistics_names.md").write_text(names_table())

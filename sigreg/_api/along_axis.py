@@ -21,10 +21,11 @@ from .._statistics.epps_pulley import EppsPulley
 Array = Any
 
 
-def samples_along(  # numpydoc ignore=PR01,RT01,EX01
-    name: str, x: Array, axis: Any
+def samples_along(  # numpydoc ignore=PR01,RT01,EX01,SS06,GL02
+    name: str, x: Array, axis: Any, clamp: bool = True
 ) -> tuple[Any, Array]:
-    """(xp, u): the samples along ``axis`` of ``x`` as columns ``u`` (..., N, 1), checked."""
+    """(xp, u): the samples along ``axis`` of ``x`` as columns ``u`` (..., N, 1), checked; float32
+    clamped where ``t u`` could overflow (not for a statistic free of scale, which scales first)."""
     xp = checks.namespace(name, x)
     if x.ndim == 0:
         raise ValueError(f"{name} must have at least one dimension (the samples)")
@@ -39,14 +40,14 @@ def samples_along(  # numpydoc ignore=PR01,RT01,EX01
     # permute_dims, not moveaxis: torch's moveaxis has no torch.func.vmap batching rule.
     order = (*(i for i in range(x.ndim) if i != axis % x.ndim), axis % x.ndim)
     u = xp.permute_dims(dtypes.as_compute_dtype(x, xp), order)[..., None]
-    return xp, slicing.clamp_to_projectable(u, xp)
+    return xp, (slicing.clamp_to_projectable(u, xp) if clamp else u)
 
 
 def along_axis(  # numpydoc ignore=PR01,RT01,EX01
     statistic: Statistic, x: Array, axis: Any, name: str = "x"
 ) -> Array:
     """``statistic`` of the samples along ``axis`` of ``x``, one value per index of the other axes."""
-    xp, u = samples_along(name, x, axis)
+    xp, u = samples_along(name, x, axis, clamp=not statistic.scale_free)
     statistic.check_samples(u.shape[-2], name)
     return dispatch.column_statistics(u, statistic, dispatch.plan(u, xp), None, xp)[..., 0]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from .._backend import dispatch
 from .._core import arrays, checks, dtypes
-from .._statistics.bhep import BHEP, HenzeZirkler
+from .._statistics.bhep import BHEP, HenzeZirkler, centred
 from .regulariser import directions
 
 # Frames of subspace_dim=k by default (bhep, henze_zirkler).
@@ -154,8 +154,15 @@ def _multivariate(
 ) -> Array:
     xp = checks.namespace("z", z)
     checks.embeddings("z", z, xp)
+    n = z.shape[-2]
     frames = _check_subspaces(subspace_dim, num_subspaces, z.shape[-1])
-    statistic.check_sizes(z.shape[-2], z.shape[-1] if frames is None else frames[0], "z")
+    if frames is None:
+        statistic.check_sizes(n, z.shape[-1], "z")
+    elif statistic.standardize and n <= frames[0]:
+        raise ValueError(
+            f"z must have more samples than subspace_dim to be standardized in each frame (the "
+            f"projection's covariance is singular otherwise), got N={n}, subspace_dim={frames[0]}"
+        )
     if frames is not None:
         seed = checks.seed(seed, xp)
     zc = dtypes.as_compute_dtype(z, xp)
@@ -181,6 +188,13 @@ def _check_subspaces(
     if k > dim:
         raise ValueError(f"subspace_dim must be at most the dimension D={dim} of {name}, got {k}")
     count = checks.integer("num_subspaces", num_subspaces, 1)
+    # The frames are drawn as ceil(count / (D // k)) blocks of D x D directions, one 32-bit counter.
+    most = checks.MAX_COUNTER // (dim * dim) * (dim // k)
+    if count > most:
+        raise ValueError(
+            f"num_subspaces must be at most {most} for subspace_dim={k} in D={dim} dimensions of "
+            f"{name} (the frames are drawn from one 32-bit counter), got {count}"
+        )
     return k, count
 
 
@@ -196,10 +210,20 @@ def _frames(dim: int, k: int, count: int, seed: Any, xp: Any, like: Array) -> Ar
     return dispatch.constant(xp.permute_dims(framed, (1, 0, 2)), xp)
 
 
-def _statistic_on_frames(statistic: Any, z: Array, frame_array: Array, xp: Any) -> Array:
-    """The mean over frames of ``statistic`` of ``z @ frame`` (..., N, k): values of shape (...)."""
+def _statistic_on_frames(statistic: BHEP, z: Array, frame_array: Array, xp: Any) -> Array:
+    """The mean over frames of ``statistic`` of ``z @ frame`` (..., N, k): values of shape (...).
+
+    The statistic sees the projections of the centred samples, which keep their differences in
+    float32 at any location (those of ``z`` itself are rounded to the location's precision); the
+    one term of BHEP without standardising that depends on the location, ``singles``, is moved
+    from those to the projections of ``z``."""
+    x = centred(z, xp)
     total = None
     for f in range(frame_array.shape[0]):
-        value = dispatch.embedding_statistic(z @ frame_array[f, ...], statistic, xp)
+        frame = frame_array[f, ...]
+        value = dispatch.embedding_statistic(x @ frame, statistic, xp)
+        if not statistic.standardize:  # sample by sample: no cancellation of two sums of N terms
+            moved = statistic.singles(z @ frame, xp) - statistic.singles(x @ frame, xp)
+            value = value + xp.sum(moved, axis=-1)
         total = value if total is None else total + value
     return total / frame_array.shape[0]

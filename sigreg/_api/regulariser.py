@@ -80,7 +80,8 @@ def directions(
         array namespace, or ``dtype`` is not a real floating dtype.
     ValueError
         If ``dim`` or ``num_slices`` is below 1, ``dim * num_slices`` reaches
-        2**31, ``seed`` is out of range, or ``kind`` is not one of the three.
+        2**31 (the message names the largest ``num_slices``), ``seed`` is out of range, or
+        ``kind`` is not one of the three.
 
     Examples
     --------
@@ -96,7 +97,7 @@ def directions(
     """
     dim = checks.integer("dim", dim, 1)
     num_slices = checks.integer("num_slices", num_slices, 1)
-    checks.counter_fits("dim * num_slices", dim, num_slices)
+    checks.count_fits("num_slices", num_slices, dim, f"for dim={dim}")
     xp, seed, dtype = checks.generator(seed, xp, device, dtype)
     kind = checks.choice("kind", kind, DIRECTION_KINDS)
     compute = dtypes.compute_dtype(dtype, xp)

@@ -107,7 +107,7 @@ def host_directions(
     dim = shape[-1]
     if directions is None:
         num_slices = checks.integer("num_slices", num_slices, 1)
-        checks.counter_fits("D * num_slices", dim, num_slices)
+        checks.count_fits("num_slices", num_slices, dim, f"for {name} of dimension D={dim}")
         seed = checks.seed(seed, None)  # NumPy integers become Python ints
         if not isinstance(seed, int):
             raise TypeError(f"seed must be a Python int for a dask array, got {type(seed).__name__}")

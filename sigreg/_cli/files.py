@@ -569,16 +569,26 @@ def evaluate(source: Source, options: Options) -> dict[str, Any]:
     import numpy as np
 
     from .._backend import dask_arrays
-    from .._core import dtypes
+    from .._core import checks, dtypes
     from .._pvalues import sliced
 
     n, dim = source.shape
     stat = options.statistic
     stat.check_samples(n, "the data")
     compute = dtypes.compute_dtype(np.dtype(source.dtype), np)
-    directions = dask_arrays.host_directions(
-        source.shape, options.num_slices, options.seed, None, compute, "the data"
-    )
+    try:
+        directions = dask_arrays.host_directions(
+            source.shape, options.num_slices, options.seed, None, compute, "the data"
+        )
+    except ValueError as error:  # more directions than sigreg's 32-bit counter of draws numbers
+        raise BadFile(f"--num-slices: {error}") from None
+    slice_method = sliced.slice_method(stat, "auto", n)
+    if slice_method != "asymptotic":
+        # The draws are numbered by one 32-bit counter: refused now if even their fewest rows overflow it.
+        rows = _fewest_null_rows(stat, n, options)
+        checks.count_fits(
+            "--n-resamples", options.n_resamples, rows * dim, f"for null draws of {rows} rows, D={dim}"
+        )
     if not stat.has_sums:
         _check_memory(source, stat, options.num_slices)
     start = time.perf_counter()
@@ -589,7 +599,6 @@ def evaluate(source: Source, options: Options) -> dict[str, Any]:
     if not np.all(np.isfinite(values)):
         raise _fail(source.path, "values too large for the statistic (non-finite slice statistics)")
     pass_seconds = time.perf_counter() - start
-    slice_method = sliced.slice_method(stat, "auto", n)
     if slice_method == "asymptotic":
         result = sliced.pvalues(
             stat, values, n, directions, options.seed, slice_method, options.n_resamples, xp
@@ -678,12 +687,20 @@ def _asymptotic_band(stat: Any, directions: Array, seed: int) -> tuple[float, fl
     return mean, average.quantile(law, 0.95) - offset, average.quantile(law, 0.05) - offset
 
 
+def _fewest_null_rows(stat: Any, n: int, options: Options) -> int:
+    """The fewest rows a Monte Carlo null draw of ``_null_rows`` may have."""
+    if not stat.has_sums:
+        return n
+    return min(n, MIN_NULL_ROWS if options.null_samples is None else options.null_samples)
+
+
 def _null_rows(
     stat: Any, n: int, like: Array, directions: Array, options: Options, pass_seconds: float
 ) -> tuple[int, str]:
     """Rows of each Monte Carlo null draw, and why: the file's N where its draws are affordable."""
     import array_api_compat.numpy as xp
 
+    from .._core import checks
     from .._pvalues import sliced
 
     if not stat.has_sums:
@@ -699,6 +716,14 @@ def _null_rows(
     sliced.null_statistics(stat, pilot, like, directions, options.seed, 1, xp, progress=False)
     need = (time.perf_counter() - begin) / pilot * n * options.n_resamples
     bound = max(pass_seconds, NULL_SECONDS)
+    # The draws are numbered by one 32-bit counter: at most this many rows each (evaluate checked
+    # that min(n, MIN_NULL_ROWS) fit).
+    most = checks.MAX_COUNTER // (directions.shape[0] * options.n_resamples)
+    if n > most:
+        return 1 << (most.bit_length() - 1), (
+            f"not the file's N: draws of more than {most} rows would overflow sigreg's 32-bit counter "
+            "of draws; the null law of a statistic of sums barely depends on N"
+        )
     if need <= bound:
         return n, (
             f"the file's N: the draws take about {_seconds(need)}, at most the file's own pass or "

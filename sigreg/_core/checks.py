@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+from collections.abc import Sequence
 from typing import Any
 
 from . import arrays
@@ -152,29 +153,48 @@ def seed(value: Any, xp: Any | None) -> Any:
     return value
 
 
-def finite_reals(name: str, values: Any) -> tuple[float, ...]:
-    """A non-empty sequence of finite real numbers (or a 1-D NumPy array) as floats."""
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-        raise TypeError(f"{name} must be a sequence of real numbers, got {type(values).__name__}")
-    if getattr(values, "ndim", 1) != 1 or len(values) == 0:
+def real_scalar(name: str, value: Any) -> float:
+    """A finite real number as a float: a Python or NumPy scalar, or a 0-d real array of any
+    library (copied to the host: knots and parameters are configuration, not traced values)."""
+    if type(value) is not float and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+        xp = None if isinstance(value, bool) else arrays.namespace(value)
+        array: Any = value
+        if xp is None or array.ndim != 0 or not xp.isdtype(array.dtype, ("real floating", "integral")):
+            raise TypeError(
+                f"{name} must be a real number (a Python or NumPy scalar or a 0-d real array), "
+                f"got {type(value).__name__}"
+            )
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number}")
+    return number
+
+
+def finite_reals(name: str, values: Any, empty: bool = False) -> tuple[float, ...]:
+    """A non-empty (or, with ``empty``, any) sequence of finite real numbers as floats: each a
+    Python or NumPy scalar or a 0-d real array, or a 1-D real array of any library."""
+    if not isinstance(values, (tuple, list)):  # tuples first: a compiled step's knots trace as they are
+        if arrays.namespace(values) is not None:
+            if values.ndim != 1 or (values.shape[0] == 0 and not empty):
+                raise ValueError(f"{name} must be a non-empty 1-D sequence, got shape {tuple(values.shape)}")
+            return tuple(real_scalar(f"{name}[{i}]", values[i]) for i in range(values.shape[0]))
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise TypeError(f"{name} must be a sequence of real numbers, got {type(values).__name__}")
+    if len(values) == 0 and not empty:
         raise ValueError(f"{name} must be a non-empty 1-D sequence, got {values!r}")
-    out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, numbers.Real):
-            raise TypeError(f"{name} must hold real numbers, got {type(v).__name__}")
-        if not math.isfinite(v):
-            raise ValueError(f"{name} must hold finite numbers, got {v}")
-        out.append(float(v))
-    return tuple(out)
+    return tuple(real_scalar(f"{name}[{i}]", v) for i, v in enumerate(values))
 
 
-def counter_fits(label: str, *factors: int) -> None:
-    """The draws indexed by ``product(factors)`` counters fit in int32 (``label`` names the product)."""
-    total = 1
-    for f in factors:
-        total *= f
-    if total > MAX_COUNTER:
-        raise ValueError(f"{label} must be below 2**31, got {' * '.join(str(f) for f in factors)}")
+def count_fits(name: str, count: int, per: int, context: str) -> None:
+    """``count`` draws of ``per`` numbers each fit in sigreg's one 32-bit counter (draws.py).
+
+    The message names the caller's argument ``name`` and its largest value; ``context`` says what
+    ``per`` is (e.g. "for z of dimension D=64")."""
+    if count * per > MAX_COUNTER:
+        raise ValueError(
+            f"{name} must be at most {MAX_COUNTER // per} {context} (the draws are numbered by one "
+            f"32-bit counter), got {count}"
+        )
 
 
 def generator(seed_value: Any, xp: Any, device: Any, dtype: Any) -> tuple[Any, Any, Any]:
@@ -209,7 +229,7 @@ def slicing(
         directions_shape(name, z.shape, directions)
     else:
         num_slices = integer("num_slices", num_slices, 1)
-        counter_fits("D * num_slices", z.shape[-1], num_slices)
+        count_fits("num_slices", num_slices, z.shape[-1], f"for {name} of dimension D={z.shape[-1]}")
         seed_value = seed(seed_value, xp)
     return xp, num_slices, seed_value
 

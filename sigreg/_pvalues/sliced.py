@@ -231,7 +231,7 @@ def test(
         if directions.ndim != 2:
             raise ValueError(f"directions must have shape (D, K), got shape {tuple(directions.shape)}")
         k = directions.shape[1]
-    checks.counter_fits("n_resamples * N * D", n_resamples, n, dim)
+    checks.count_fits("n_resamples", n_resamples, n * dim, f"for z of shape (N, D) = ({n}, {dim})")
 
     z = dispatch.constant(z, xp)
     from_seed = directions is None

@@ -124,11 +124,16 @@ class ShapiroWilk(rank_based.OrderStatistic):
         centred, scale = rank_based.centred_and_scaled(u, xp)
         linear = xp.sum(coefficient * centred, axis=-2, keepdims=True)
         squares = xp.sum(centred * centred, axis=-2, keepdims=True)
-        # W <= 1 by Cauchy-Schwarz; rounding may cross it. A constant column has no W: NaN.
+        # 1 - W = |y - (a.y / |a|^2) a|^2 / |y|^2 (Pythagoras): the part of y off the coefficients,
+        # summed as such. As 1 - (a.y)^2 / (|a|^2 |y|^2) it would cancel to a misfit of size 1/N,
+        # float32's error growing like N. In [0, 1]; a constant column has no W: NaN.
         spread = squares > 0.0
-        ratio = linear * linear / (_squared_norm(n) * xp.where(spread, squares, xp.ones_like(squares)))
-        w = xp.where(spread, xp.clip(ratio, max=1.0), xp.full_like(ratio, math.nan))
-        return 1.0 - w[..., 0, :], (coefficient, linear, squares, scale)
+        residual = centred - (linear / _squared_norm(n)) * coefficient
+        misfit = xp.sum(residual * residual, axis=-2, keepdims=True) / xp.where(
+            spread, squares, xp.ones_like(squares)
+        )
+        misfit = xp.where(spread, xp.clip(misfit, max=1.0), xp.full_like(misfit, math.nan))
+        return misfit[..., 0, :], (coefficient, linear, squares, scale)
 
     def backward(  # numpydoc ignore=GL08
         self, u: Array, residuals: tuple[Any, ...], cotangent: Array, xp: Any, plan: Plan = DEFAULT

@@ -68,14 +68,18 @@ def centred_and_scaled(u: Array, xp: Any) -> tuple[Array, Array]:
 
     For statistics free of location and scale: the powers and products are then of numbers
     at most 1, whatever the column's offset or scale. A constant column keeps a scale of 1
-    (its centred values are 0).
+    (its centred values are 0). The column is first divided by the power of two at or below
+    its largest entry (exactly), so that its mean cannot overflow even near the largest float.
     """
+    largest = xp.max(xp.abs(u), axis=-2, keepdims=True)
+    power = xp.where(largest > 0.0, 2.0 ** xp.floor(xp.log2(largest)), xp.ones_like(largest))
+    u = u / power
     mean = xp.mean(u, axis=-2, keepdims=True)
     mean = mean + xp.mean(u - mean, axis=-2, keepdims=True)  # a second pass: exact to rounding
     deviation = u - mean
     scale = xp.max(xp.abs(deviation), axis=-2, keepdims=True)
     scale = xp.where(scale > 0.0, scale, xp.ones_like(scale))
-    return deviation / scale, scale
+    return deviation / scale, scale * power
 
 
 def expand_cotangent(cotangent: Array) -> Array:

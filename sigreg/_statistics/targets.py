@@ -97,7 +97,7 @@ class Target:
         """
         n = checks.integer("n", n, 1)
         d = checks.integer("d", d, 1)
-        checks.counter_fits("n * d", n, d)
+        checks.count_fits("n", n, d, f"for d={d}")
         xp, seed, dtype = checks.generator(seed, xp, device, dtype)
         keys = draws.seed_keys(seed, xp, device)
         return self.draw(n, d, keys, xp, device, dtype)
@@ -167,8 +167,16 @@ class ProductTarget(Target):
 
     def table(self, bound: float) -> Any:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
         """The float64 table of :meth:`cf` on ``[0, bound]`` that :meth:`cf_arrays` interpolates,
-        or None for a closed form. Host work (quadrature): made before any trace, and passed in."""
-        return target_tables.cf_table(self.cf, bound)
+        or None for a closed form. Host work (quadrature): made before any trace, and passed in.
+        Raises ValueError, naming the target, where it cannot be made to 1e-9 in its budget."""
+        try:
+            return target_tables.cf_table(self.cf, bound if bound > 0.0 else 1.0, self.table_scale())
+        except target_tables.OutOfReach as error:
+            raise ValueError(f"{self!r} with knots up to {bound}: {error}; use a smaller t_max") from None
+
+    def table_scale(self) -> float:  # numpydoc ignore=PR01,RT01,EX01,SS05,SS06,GL02
+        """The grading of :meth:`table`: knots ``scale * expm1(k h)``, about ``1 / E[X^4]^(1/4)``."""
+        return 1.0
 
     def projection_cf(
         self, directions: Array, t: tuple[float, ...], xp: Any, table: Any = None
@@ -204,6 +212,7 @@ class ProductTarget(Target):
         >>> re.tolist()
         [[0.6666666666666666], [0.6666666666666666]]
         """
+        t = checks.finite_reals("t", t)
         a = directions / xp.sqrt(xp.sum(directions * directions, axis=0, keepdims=True))
         knots = _constant(t, a, xp)
         s = a[:, :, None] * knots  # (D, K, J)
@@ -218,10 +227,11 @@ class ProductTarget(Target):
         return modulus * xp.cos(phase), modulus * xp.sin(phase)
 
     def _tabulated(self, s: Array, table: Any, xp: Any) -> tuple[Array, Array | None]:
-        """Cubic (four-point Lagrange) interpolation of the float64 table of :meth:`cf`."""
-        h, re_table, im_table = table
-        x = xp.abs(s) / h
-        base = xp.clip(xp.floor(x) - 1.0, 0.0, float(target_tables.TABLE_POINTS - 1))
+        """Cubic (four-point Lagrange) interpolation of the float64 table of :meth:`cf`, in
+        ``log1p(|s| / scale)`` (``target_tables.interpolate`` is the same on the host)."""
+        scale, h, re_table, im_table = table
+        x = xp.log1p(xp.abs(s) / scale) / h
+        base = xp.clip(xp.floor(x) - 1.0, 0.0, float(len(re_table) - 4))
         p = x - base  # in [0, 3] where the stencil base .. base + 3 holds x
         weights = (
             -(p - 1.0) * (p - 2.0) * (p - 3.0) / 6.0,
@@ -258,6 +268,7 @@ class Normal(ProductTarget):
     name: ClassVar[str] = "normal"
 
     def cf(self, t: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:  # numpydoc ignore=GL08
+        t = checks.finite_reals("t", t, empty=True)
         return tuple(math.exp(-0.5 * x * x) for x in t), tuple(0.0 for _ in t)
 
     def cf_arrays(self, s: Array, xp: Any, table: Any) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
@@ -284,6 +295,7 @@ class Laplace(ProductTarget):
     name: ClassVar[str] = "laplace"
 
     def cf(self, t: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:  # numpydoc ignore=GL08
+        t = checks.finite_reals("t", t, empty=True)
         return tuple(1.0 / (1.0 + 0.5 * x * x) for x in t), tuple(0.0 for _ in t)
 
     def cf_arrays(self, s: Array, xp: Any, table: Any) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
@@ -314,6 +326,7 @@ class Uniform(ProductTarget):
     name: ClassVar[str] = "uniform"
 
     def cf(self, t: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:  # numpydoc ignore=GL08
+        t = checks.finite_reals("t", t, empty=True)
         r3 = math.sqrt(3.0)
         return tuple(1.0 if x == 0.0 else math.sin(r3 * x) / (r3 * x) for x in t), tuple(0.0 for _ in t)
 
@@ -359,8 +372,9 @@ class GeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
 
     Density proportional to ``exp(-|x / alpha|^beta)`` with ``alpha`` chosen for unit variance:
     ``beta = 2`` is N(0, 1), ``beta = 1`` Laplace, ``beta -> inf`` uniform. Its CF has no
-    closed form: it is computed by float64 quadrature and, for the sliced statistic, interpolated
-    from a table of 513 values (cubic; error below 1e-9).
+    closed form: it is computed by float64 quadrature (exactly 1 at 0, within about 1e-15
+    elsewhere, each knot on its own) and, for the sliced statistic, interpolated from a table of
+    513 or more values graded towards 0 (cubic; error below 1e-9).
 
     Parameters
     ----------
@@ -370,7 +384,9 @@ class GeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
     Raises
     ------
     ValueError
-        If ``beta`` is not finite or below 0.1 (named in the message).
+        If ``beta`` is not finite or below 0.1 (named in the message); or, when its CF is computed
+        or tabulated, if knots so far out that 1e-9 is out of reach are asked for (the message
+        names the target and the knots).
 
     Examples
     --------
@@ -389,9 +405,15 @@ class GeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
         return f"GeneralizedNormal(beta={self.beta!r})"
 
     def cf(self, t: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:  # numpydoc ignore=GL08
-        sigma = target_tables.gn_unit_scale(self.beta)
-        re, _ = target_tables.gn_cf(self.beta, 0.0, sigma, False, tuple(t))
-        return re, tuple(0.0 for _ in t)
+        knots = checks.finite_reals("t", t, empty=True)
+        try:
+            re, _ = target_tables.gn_cf(self.beta, 0.0, target_tables.gn_unit_scale(self.beta), False, knots)
+        except target_tables.OutOfReach as error:
+            raise ValueError(f"{self!r} at knots up to {max(map(abs, knots))}: {error}") from None
+        return re, tuple(0.0 for _ in knots)
+
+    def table_scale(self) -> float:  # numpydoc ignore=GL08
+        return 1.0 / (target_tables.gn_unit_scale(self.beta) * target_tables.gn_fourth_moment_root(self.beta))
 
     def cf_arrays(self, s: Array, xp: Any, table: Any) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
         return self._tabulated(s, table, xp)
@@ -437,7 +459,9 @@ class RectifiedGeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
     Raises
     ------
     ValueError
-        If a parameter is outside its domain (named in the message).
+        If a parameter is outside its domain (named in the message); or, when its CF is computed
+        or tabulated, if the parameters and knots put 1e-9 out of reach (a location of about
+        100 scales or more, knots far beyond 50 scales; the message names them).
 
     Examples
     --------
@@ -457,7 +481,7 @@ class RectifiedGeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "p", _shape_parameter("p", self.p))
-        object.__setattr__(self, "mu", checks.finite_reals("mu", (self.mu,))[0])
+        object.__setattr__(self, "mu", checks.real_scalar("mu", self.mu))
         if self.sigma is None:
             object.__setattr__(self, "sigma", target_tables.gn_unit_scale(self.p))
         object.__setattr__(self, "sigma", checks.positive_finite("sigma", self.sigma))
@@ -490,7 +514,15 @@ class RectifiedGeneralizedNormal(ProductTarget):  # numpydoc ignore=PR02
         return 0.5 - tail if self.mu >= 0.0 else 0.5 + tail
 
     def cf(self, t: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:  # numpydoc ignore=GL08
-        return target_tables.gn_cf(self.p, self.mu, self._scale, True, tuple(t))
+        knots = checks.finite_reals("t", t, empty=True)
+        try:
+            return target_tables.gn_cf(self.p, self.mu, self._scale, True, knots)
+        except target_tables.OutOfReach as error:
+            raise ValueError(f"{self!r} at knots up to {max(map(abs, knots))}: {error}") from None
+
+    def table_scale(self) -> float:  # numpydoc ignore=GL08
+        # The peak at 0 of the CF of sigma S is about 1 / (sigma E[S^4]^(1/4)) wide; mu turns its phase.
+        return 1.0 / (self._scale * target_tables.gn_fourth_moment_root(self.p))
 
     def cf_arrays(self, s: Array, xp: Any, table: Any) -> tuple[Array, Array | None]:  # numpydoc ignore=GL08
         return self._tabulated(s, table, xp)
@@ -541,7 +573,7 @@ class Sphere(Target):
         >>> Sphere().projection_cf(1, (0.5,))  # D = 1: the points -1 and 1, CF cos(t)
         (0.8775825618903728,)
         """
-        return target_tables.sphere_cf(checks.integer("dim", dim, 1), tuple(t))
+        return target_tables.sphere_cf(checks.integer("dim", dim, 1), checks.finite_reals("t", t))
 
     def draw(
         self, n: int, d: int, keys: list[Any], xp: Any, device: Any, dtype: Any

@@ -11,7 +11,7 @@ import pytest
 import sigreg
 import sigreg.stats
 
-from ..support import ROOT
+from ..support import ROOT, asarray, has_float64, to_numpy
 
 
 def test_epps_pulley_arguments(xp):
@@ -74,3 +74,29 @@ def test_the_class_summary_must_name_its_quantity_per_column():
 
     with pytest.raises(ValueError, match="summary must name its quantity 'of each column'"):
         function_of(Unnamed)
+
+
+def test_ecf_takes_any_real_scalar_as_a_knot(xp):
+    x = np.random.default_rng(0).standard_normal((30, 2))
+    u = asarray(xp, x)
+    t = np.array([0.5, 1.25, 2.0])  # exact in float32 too
+    expected = (np.cos(t * x[..., None]).mean(axis=0), np.sin(t * x[..., None]).mean(axis=0))
+    rtol = 1e-12 if has_float64(xp) else 1e-5
+    knot_sets = [
+        [0.5, np.float32(1.25), xp.asarray(2.0)],  # Python, NumPy and 0-d arrays of the input's library
+        (np.float64(0.5), np.asarray(1.25), 2),
+        tuple(np.linspace(0.5, 2.0, 3)),
+        asarray(xp, t),  # a 1-D array
+    ]
+    for knots in knot_sets:
+        real, imag = sigreg.stats.ecf(u, knots)
+        np.testing.assert_allclose(to_numpy(real), expected[0], rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(to_numpy(imag), expected[1], rtol=rtol, atol=rtol)
+    with pytest.raises(TypeError, match=r"t\[1\] must be a real number.*got str"):
+        sigreg.stats.ecf(u, [0.5, "1"])
+    with pytest.raises(TypeError, match=r"t\[0\] must be a real number.*got bool"):
+        sigreg.stats.ecf(u, [True])
+    with pytest.raises(ValueError, match=r"t\[0\] must be finite, got inf"):
+        sigreg.stats.ecf(u, [np.float64(np.inf)])
+    with pytest.raises(ValueError, match=r"t must be a non-empty 1-D sequence, got shape \(2, 1\)"):
+        sigreg.stats.ecf(u, np.ones((2, 1)))

@@ -247,6 +247,18 @@ def test_null_rows_are_the_files_n_when_affordable(tmp_path, capsys, monkeypatch
     assert _report(capsys, *argv, "--null-samples", 100)["null_samples"] == 100
 
 
+def test_null_rows_fit_the_counter_of_draws(tmp_path, capsys, monkeypatch):
+    """Null draws are numbered by one 32-bit counter: where draws of the file's N rows would overflow
+    it, fewer rows (a power of two; evaluate checked before the pass that 1024 rows fit)."""
+    from sigreg._core import checks
+
+    np.save(tmp_path / "z.npy", _data())
+    monkeypatch.setattr(checks, "MAX_COUNTER", 9 * D * (N - 1))  # a smaller counter: N rows overflow it
+    argv = [tmp_path / "z.npy", "--statistic", "jarque_bera", "--n-resamples", 9, "--num-slices", 4]
+    report = _report(capsys, *argv)
+    assert report["null_samples"] == 1024 and "overflow" in report["null_reason"], report["null_reason"]
+
+
 def test_plot_path_printed_and_whole_range(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib", reason="matplotlib is not installed")
     import matplotlib.axes
@@ -391,6 +403,32 @@ def _no_evaluation(monkeypatch):
 def test_bad_options_named_before_any_evaluation(tmp_path, capsys, monkeypatch, argv, words):
     np.save(tmp_path / "z.npy", _data())
     _no_evaluation(monkeypatch)
+    status, out, err = _run(capsys, tmp_path / "z.npy", *argv)
+    assert status == 2 and out == "" and err.count("\n") == 1 and words in err, err
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--num-slices", str(10**12)], f"--num-slices: num_slices must be at most {(2**31 - 1) // D} "),
+        # Shapiro-Wilk's null has no asymptotic law: draws of the file's N rows.
+        (["--n-resamples", str(10**9), "--statistic", "shapiro_wilk"], "--n-resamples must be at most "),
+    ],
+)
+def test_counts_beyond_the_counter_of_draws_are_named_by_their_flag(
+    tmp_path, capsys, monkeypatch, argv, words
+):
+    """Directions and null draws are numbered by one 32-bit counter: too many is the flag's fault,
+    found once the file's D is known, before any statistic is computed."""
+    from sigreg._cli import files
+
+    np.save(tmp_path / "z.npy", _data())
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed despite a bad argument")
+
+    monkeypatch.setattr(files, "_values_by_chunks", refuse)
+    monkeypatch.setattr(files, "_values_in_memory", refuse)
     status, out, err = _run(capsys, tmp_path / "z.npy", *argv)
     assert status == 2 and out == "" and err.count("\n") == 1 and words in err, err
 

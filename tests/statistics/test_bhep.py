@@ -123,8 +123,11 @@ def _numerical_grad(f, z, eps=1e-6):
         lambda z: stats.bhep(z, beta=1.3),
         lambda z: stats.bhep(z, beta=0.6, standardize=True),
         lambda z: stats.henze_zirkler(z),
+        # Far from 0 and wide: the gradient through the centring and the column scales.
+        lambda z: stats.henze_zirkler(z * 1e3 + 50.0),
+        lambda z: stats.bhep(z * 0.5 + 3.0),
     ],
-    ids=["bhep", "bhep-standardized", "henze_zirkler"],
+    ids=["bhep", "bhep-standardized", "henze_zirkler", "henze_zirkler-moved", "bhep-moved"],
 )
 def test_multivariate_gradients(xp, function):
     if "torch" not in xp.__name__ and not is_jax(xp):

@@ -138,6 +138,12 @@ def test_gradient_matches_finite_differences(standardize):
         ({"subspace_dim": 1.5}, TypeError, "subspace_dim"),
         ({"subspace_dim": 2, "num_subspaces": 0}, ValueError, "num_subspaces"),
         ({"subspace_dim": 2, "seed": -1}, ValueError, "seed"),
+        # The frames are drawn from one 32-bit counter: the message names the caller's arguments.
+        (
+            {"subspace_dim": 1, "num_subspaces": 10**9},
+            ValueError,
+            r"num_subspaces must be at most 429496725 for subspace_dim=1 in D=5 .*got 1000000000",
+        ),
     ],
 )
 def test_bad_input_names_the_argument(options, error, match):
@@ -148,6 +154,8 @@ def test_bad_input_names_the_argument(options, error, match):
 
 def test_standardizing_needs_more_samples_than_the_subspace_dimension():
     z = _data()[:3]
-    with pytest.raises(ValueError, match="more samples than dimensions"):
+    with pytest.raises(ValueError, match=r"more samples than subspace_dim.*got N=3, subspace_dim=3"):
         henze_zirkler(z, subspace_dim=3, num_subspaces=2)
+    with pytest.raises(ValueError, match=r"more samples than dimensions.*got N=3, D=5"):
+        henze_zirkler(z)
     assert np.isfinite(float(henze_zirkler(z, subspace_dim=2, num_subspaces=2)))  # N = 3 > k = 2
