@@ -72,7 +72,12 @@ def centred_and_scaled(u: Array, xp: Any) -> tuple[Array, Array]:
     its largest entry (exactly), so that its mean cannot overflow even near the largest float.
     """
     largest = xp.max(xp.abs(u), axis=-2, keepdims=True)
-    power = xp.where(largest > 0.0, 2.0 ** xp.floor(xp.log2(largest)), xp.ones_like(largest))
+    spread = largest > 0.0  # a column of zeros keeps a power of 1 (and no log of 0 is taken)
+    power = xp.where(
+        spread,
+        2.0 ** xp.floor(xp.log2(xp.where(spread, largest, xp.ones_like(largest)))),
+        xp.ones_like(largest),
+    )
     u = u / power
     mean = xp.mean(u, axis=-2, keepdims=True)
     mean = mean + xp.mean(u - mean, axis=-2, keepdims=True)  # a second pass: exact to rounding
