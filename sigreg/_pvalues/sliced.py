@@ -115,7 +115,7 @@ class TestResult:
         """
         return int(self.slice_statistics.shape[0])
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # numpydoc ignore=GL08
         # Host numbers: a repr reads the device (the arrays stay where they are).
         worst = int(self.worst[0])
         return (
@@ -317,7 +317,7 @@ def pvalues(  # numpydoc ignore=PR01,RT01,EX01
     return TestResult(average, pvalue, values, slice_p, directions, worst, avg_method, per_slice, n)
 
 
-def slice_law(stat: Statistic) -> tuple[Any, float]:  # numpydoc ignore=PR01,RT01,EX01
+def slice_law(stat: Statistic) -> tuple[Any, float]:  # numpydoc ignore=PR01,RT01,EX01,SS06,GL02
     """The survival table of one slice's asymptotic null law, and the offset that puts the
     statistic on it (its null mean, for a centred statistic; else 0)."""
     import numpy as np  # host tables, built on first use: `import sigreg` imports no array library
@@ -333,7 +333,7 @@ def slice_law(stat: Statistic) -> tuple[Any, float]:  # numpydoc ignore=PR01,RT0
     return asymptotic.survival_table(tuple(lambdas.tolist())), offset
 
 
-def average_law(  # numpydoc ignore=PR01,RT01,EX01
+def average_law(  # numpydoc ignore=PR01,RT01,EX01,SS06,GL02
     stat: Statistic, directions: Array, seed: Any, from_seed: bool
 ) -> Any:
     """The survival table of the asymptotic law of the average over the slices of ``directions``
