@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 
-import _openmp  # noqa: F401  # before any OpenMP runtime starts: threads wait without spinning
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 
-import _openmp  # noqa: F401  # before any OpenMP runtime starts: threads wait without spinning
 import numpy as np
 import torch
 from _room import SIZE, Model, Recipe, batches, evaluate, monitor_frames, spread
