@@ -5,8 +5,11 @@ restructuring, a rename) can prove it did: ``tests/project/test_golden.py`` reco
 and compares bit for bit. Regenerate them only for a change that alters numbers on
 purpose, in a commit that says why::
 
-    PYTHONPATH=. python tests/golden.py --write          # the backends installed here
-    PYTHONPATH=. python tests/golden.py --write --no-numba
+    python -m tests.golden --write          # the backends installed here
+    python -m tests.golden --write --no-numba
+
+(as a module, from the repository root: run as a script, its folder would come first on
+``sys.path`` and ``tests/statistics`` would hide the standard library's ``statistics``).
 
 The values depend on which fused kernels serve (Numba's reorders sums), so each file is
 named by backend and by whether Numba imports: ``tests/data/golden/<config>.npz``.
