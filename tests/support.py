@@ -133,3 +133,19 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=600,
         env=env,
     )
+
+
+class Terminal:
+    """A stderr that says it is a terminal, and keeps what is written (for progress bars)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True

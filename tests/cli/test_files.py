@@ -29,6 +29,8 @@ if _chosen is not None and "numpy" not in _chosen.split(","):
 import sigreg  # noqa: E402
 from sigreg.__main__ import main  # noqa: E402
 
+from ..support import Terminal  # noqa: E402
+
 N, D, K = 1500, 6, 16
 
 
@@ -217,22 +219,17 @@ def test_json_numbers_carry_the_precision_of_the_data(tmp_path, capsys):
     assert raw == [], raw
 
 
-def test_null_rows_are_the_files_n_when_affordable(tmp_path, capsys, monkeypatch):
-    """Jarque-Bera's Monte Carlo null: the file's N rows when the draws, timed on a first draw, fit
-    max(the file's pass, NULL_SECONDS); else the largest power of two that fits, at least 1024."""
+def _slow_null_draws(monkeypatch, seconds_of):
+    """The CLI's clock made one that only the null's draws advance, each by ``seconds_of(args)``
+    (the draw's positional arguments)."""
     from sigreg._cli import files
     from sigreg._pvalues import sliced
 
-    np.save(tmp_path / "z.npy", _data())
-    argv = [tmp_path / "z.npy", "--statistic", "jarque_bera", "--n-resamples", 9, "--num-slices", 4]
-    report = _report(capsys, *argv)
-    assert report["null_samples"] == N and report["null_reason"].startswith("the file's N")
-    monkeypatch.setattr(files, "NULL_SECONDS", 0.0)
     clock = [0.0]
     draw = sliced.null_statistics
 
-    def slow_draw(*args, **kwargs):  # 1 s per row of a draw, on a clock that only draws advance
-        clock[0] += args[1] * args[5]
+    def slow_draw(*args, **kwargs):
+        clock[0] += seconds_of(args)
         return draw(*args, **kwargs)
 
     class FakeTime:
@@ -242,6 +239,19 @@ def test_null_rows_are_the_files_n_when_affordable(tmp_path, capsys, monkeypatch
 
     monkeypatch.setattr(files, "time", FakeTime)
     monkeypatch.setattr(sliced, "null_statistics", slow_draw)
+
+
+def test_null_rows_are_the_files_n_when_affordable(tmp_path, capsys, monkeypatch):
+    """Jarque-Bera's Monte Carlo null: the file's N rows when the draws, timed on a first draw, fit
+    max(the file's pass, NULL_SECONDS); else the largest power of two that fits, at least 1024."""
+    from sigreg._cli import files
+
+    np.save(tmp_path / "z.npy", _data())
+    argv = [tmp_path / "z.npy", "--statistic", "jarque_bera", "--n-resamples", 9, "--num-slices", 4]
+    report = _report(capsys, *argv)
+    assert report["null_samples"] == N and report["null_reason"].startswith("the file's N")
+    monkeypatch.setattr(files, "NULL_SECONDS", 0.0)
+    _slow_null_draws(monkeypatch, lambda args: args[1] * args[5])  # 1 s per row of a draw
     report = _report(capsys, *argv)
     assert report["null_samples"] == 1024 and report["null_reason"].startswith("not the file's N")
     assert _report(capsys, *argv, "--null-samples", 100)["null_samples"] == 100
@@ -553,22 +563,6 @@ def _has(module):
     return importlib.util.find_spec(module) is not None
 
 
-class _Terminal:
-    """A stderr that says it is a terminal, and keeps what is written."""
-
-    def __init__(self):
-        self.text = ""
-
-    def write(self, text):
-        self.text += text
-
-    def flush(self):
-        pass
-
-    def isatty(self):
-        return True
-
-
 def test_progress_bar_on_a_terminal_only(tmp_path, capsys, monkeypatch):
     pytest.importorskip("tqdm", reason="tqdm is not installed")
     from sigreg._cli import files
@@ -581,31 +575,17 @@ def test_progress_bar_on_a_terminal_only(tmp_path, capsys, monkeypatch):
     assert main(argv) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["chunks"] == 3 and err == ""  # not a terminal: nothing at all
-    terminal = _Terminal()
+    terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(argv) == 0
     assert "sigreg test" in terminal.text and re.search(r" 3/3 ", terminal.text), terminal.text
 
 
 def test_seconds_cover_the_monte_carlo_null(tmp_path, capsys, monkeypatch):
-    # A fake clock that only the null's draws advance: the reported time must include them.
-    from sigreg._cli import files
+    """On a clock that only the null's draws advance, the reported time includes them."""
     from sigreg._pvalues import sliced
 
-    clock = [0.0]
-    draw = sliced.null_statistics
-
-    def slow_draw(*args, **kwargs):
-        clock[0] += 100.0
-        return draw(*args, **kwargs)
-
-    class FakeTime:
-        @staticmethod
-        def perf_counter():
-            return clock[0]
-
-    monkeypatch.setattr(files, "time", FakeTime)
-    monkeypatch.setattr(sliced, "null_statistics", slow_draw)
+    _slow_null_draws(monkeypatch, lambda args: 100.0)
     np.save(tmp_path / "z.npy", _data())
     sliced._CACHE.clear()
     report = _report(

@@ -12,28 +12,14 @@ import pytest
 import sigreg
 from sigreg._pvalues import progress, sliced
 
-
-class _Terminal:
-    """A stderr that says it is a terminal, and keeps what is written."""
-
-    def __init__(self):
-        self.text = ""
-
-    def write(self, text):
-        self.text += text
-
-    def flush(self):
-        pass
-
-    def isatty(self):
-        return True
+from ..support import Terminal
 
 
 def _terminal(monkeypatch):
     """stderr replaced by a terminal (in the test's body: pytest sets its own stderr after setup)."""
     pytest.importorskip("tqdm", reason="tqdm is not installed")
     monkeypatch.setattr(progress, "DELAY", 0.0)
-    screen = _Terminal()
+    screen = Terminal()
     monkeypatch.setattr(sys, "stderr", screen)
     return screen
 
@@ -52,7 +38,7 @@ def test_nothing_off_a_terminal_or_without_tqdm(capsys, monkeypatch):
     with progress.Progress(3, "loop", "step") as bar:
         bar.update(3)
     assert capsys.readouterr().err == ""  # pytest's stderr is no terminal
-    monkeypatch.setattr(sys, "stderr", _Terminal())
+    monkeypatch.setattr(sys, "stderr", Terminal())
     real = importlib.import_module
 
     def without_tqdm(name, *args):
