@@ -137,6 +137,19 @@ NULL_DRAWS = 99  # N(0, I) draws behind the SIGReg p-value: its floor is 1 / (NU
 EVAL_SLICES = 1024  # slices of the SIGReg value and p-value of the test embeddings
 
 
+def normality_test(embeddings: np.ndarray) -> sigreg.TestResult:
+    """``sigreg.test`` of embeddings (N, D) on EVAL_SLICES fixed slices. The p-value says what
+    N(0, I) data of this N and D would score with the same slices: Monte Carlo, as the reports
+    describe it (its floor is 1 / (NULL_DRAWS + 1))."""
+    return sigreg.test(
+        embeddings.astype(np.float64),
+        num_slices=EVAL_SLICES,
+        seed=0,
+        method="monte_carlo",
+        n_resamples=NULL_DRAWS,
+    )
+
+
 def effective_rank(e: np.ndarray) -> float:
     """exp(entropy) of the normalised covariance spectrum: 1 for a line, D for a round cloud."""
     ev = np.clip(np.linalg.eigvalsh(np.cov(e, rowvar=False)), 0.0, None)
@@ -163,15 +176,7 @@ def evaluate(
     a, b = scaler.transform(rep_train), scaler.transform(rep_test)
     probe = LogisticRegression(max_iter=5000).fit(a, y_train).score(b, y_test)
     knn = KNeighborsClassifier(n_neighbors=5).fit(a, y_train).score(b, y_test)
-    # The p-value says what N(0, I) data of this N and D would score with the same slices: Monte
-    # Carlo, as the report describes it (its floor is 1 / (NULL_DRAWS + 1)).
-    result = sigreg.test(
-        emb_test.astype(np.float64),
-        num_slices=EVAL_SLICES,
-        seed=0,
-        method="monte_carlo",
-        n_resamples=NULL_DRAWS,
-    )
+    result = normality_test(emb_test)
     metrics = {
         "linear probe": 100 * probe,
         "5-NN": 100 * knn,

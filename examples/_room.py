@@ -14,12 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from _digits import effective_rank
+from _digits import effective_rank, normality_test
 from scipy.stats import spearmanr
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score, roc_auc_score
-
-import sigreg
 
 SIZE = 32  # frames are SIZE x SIZE pixels
 RADIUS = 0.06  # the agent's radius; walls keep its centre in [RADIUS, 1 - RADIUS]
@@ -140,8 +138,6 @@ def true_state() -> Model:
 # Held-out data: seeds that the training data never uses.
 PROBE_SEED, PLAN_SEED, SURPRISE_SEED, MONITOR_SEED = 101, 102, 103, 104
 MONITOR_FRAMES = 512  # held-out frames whose effective rank and SIGReg p-value are tracked
-NULL_DRAWS = 99  # N(0, I) draws behind a SIGReg p-value: its floor is 1 / (NULL_DRAWS + 1)
-EVAL_SLICES = 1024
 
 
 def monitor_frames() -> np.ndarray:
@@ -153,14 +149,7 @@ def monitor_frames() -> np.ndarray:
 
 def spread(latents: np.ndarray) -> dict[str, float]:
     """Effective rank, scale and SIGReg p-value of latents (N, D)."""
-    # Monte Carlo, as the report describes the p-value (its floor is 1 / (NULL_DRAWS + 1)).
-    result = sigreg.test(
-        latents.astype(np.float64),
-        num_slices=EVAL_SLICES,
-        seed=0,
-        method="monte_carlo",
-        n_resamples=NULL_DRAWS,
-    )
+    result = normality_test(latents)
     return {
         "effective rank": effective_rank(latents),
         "latent std": float(latents.std(axis=0).mean()),

@@ -7,7 +7,8 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 
-from _room import NULL_DRAWS, Recipe
+from _digits import NULL_DRAWS
+from _room import Recipe
 
 # What each metric means, and which way is better: printed beside its value.
 MEANING = {
